@@ -1,0 +1,27 @@
+# The few commands a newcomer needs. `make run` and `make test` work on a fresh machine
+# with Python 3.11+ (they create .venv and install imgpro into it on first use).
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PYTEST_ARGS ?=
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+.PHONY: install run test lint bench
+install: $(VENV)/.installed
+
+run: $(VENV)/.installed  ## start imgpro on http://127.0.0.1:8000 (SQLite + files in ./data)
+	$(VENV)/bin/imgpro serve
+
+test: $(VENV)/.installed  ## the whole suite, on SQLite and on PostgreSQL + Redis
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/ruff format --check src tests bench
+
+bench: $(VENV)/.installed
+	$(PY) bench/upload.py

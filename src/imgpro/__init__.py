@@ -1,0 +1,1 @@
+"""imgpro: identity, image storage, image CDN and billing, self-hosted."""

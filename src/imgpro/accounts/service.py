@@ -1,0 +1,103 @@
+"""Users and workspaces: create, find, disable, delete (with every image and blob)."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from imgpro.accounts.tables import User, Workspace
+from imgpro.errors import invalid
+from imgpro.ids import new_id, new_shard
+from imgpro.storage import BlobStore
+
+ANONYMOUS_WORKSPACE_ID = "anonpool"
+
+
+class UserNotFound(Exception):
+    """No user with that email or id."""
+
+
+def normalise_email(email: str) -> str:
+    email = email.strip().lower()
+    local, _, domain = email.partition("@")
+    if not local or "." not in domain or len(email) > 320 or any(c.isspace() for c in email):
+        raise invalid("email", "Enter a valid email address, like jane@example.com.")
+    return email
+
+
+async def create_user(db: AsyncSession, email: str, plan: str = "free") -> User:
+    """A new user with a personal workspace on `plan`."""
+    email = normalise_email(email)
+    if await find_user_by_email(db, email) is not None:
+        raise invalid("email", f"A user with the email {email} already exists.")
+    user = User(id=new_id(), email=email)
+    db.add(user)
+    await db.flush()
+    db.add(Workspace(id=new_id(), shard=new_shard(), kind="personal", user_id=user.id, plan=plan))
+    await db.flush()
+    return user
+
+
+async def find_user_by_email(db: AsyncSession, email: str) -> User | None:
+    return (await db.execute(select(User).where(User.email == email.strip().lower()))).scalar()
+
+
+async def get_user_by_email(db: AsyncSession, email: str) -> User:
+    user = await find_user_by_email(db, email)
+    if user is None:
+        raise UserNotFound(email)
+    return user
+
+
+async def get_user(db: AsyncSession, user_id: str) -> User | None:
+    return await db.get(User, user_id)
+
+
+async def personal_workspace(db: AsyncSession, user_id: str) -> Workspace:
+    return (
+        await db.execute(
+            select(Workspace).where(Workspace.user_id == user_id, Workspace.kind == "personal")
+        )
+    ).scalar_one()
+
+
+async def get_workspace(db: AsyncSession, workspace_id: str) -> Workspace | None:
+    return await db.get(Workspace, workspace_id)
+
+
+async def anonymous_workspace(db: AsyncSession) -> Workspace:
+    """The shared pool anonymous uploads live in; created on first use."""
+    workspace = await db.get(Workspace, ANONYMOUS_WORKSPACE_ID)
+    if workspace is not None:
+        return workspace
+    try:
+        async with db.begin_nested():
+            db.add(Workspace(id=ANONYMOUS_WORKSPACE_ID, shard="pub", kind="anonymous"))
+    except IntegrityError:
+        pass  # another request created it first
+    return (await db.get(Workspace, ANONYMOUS_WORKSPACE_ID)) or await anonymous_workspace(db)
+
+
+async def set_status(db: AsyncSession, user: User, status: str) -> User:
+    user.status = status
+    await db.flush()
+    return user
+
+
+async def set_personal_plan(db: AsyncSession, user: User, plan: str) -> Workspace:
+    workspace = await personal_workspace(db, user.id)
+    workspace.plan = plan
+    await db.flush()
+    return workspace
+
+
+async def delete_user(db: AsyncSession, blobs: BlobStore, user: User) -> None:
+    """Delete the user, every workspace, image and blob (rows cascade; blobs by prefix)."""
+    workspaces = (
+        (await db.execute(select(Workspace).where(Workspace.user_id == user.id))).scalars().all()
+    )
+    await db.delete(user)
+    await db.flush()
+    for workspace in workspaces:
+        await blobs.delete_prefix(f"{workspace.shard}/")

@@ -1,0 +1,37 @@
+"""Users and their workspaces."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from imgpro.db.base import Base, UTCDateTime, utcnow
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[str] = mapped_column(String(8), primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    status: Mapped[str] = mapped_column(String(16), default="active")  # active | disabled
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Workspace(Base):
+    """Where images and a plan live: a user's personal one, one per connected app, or the
+    shared anonymous pool."""
+
+    __tablename__ = "workspaces"
+    __table_args__ = (UniqueConstraint("user_id", "app_id", name="uq_workspaces_user_app"),)
+
+    id: Mapped[str] = mapped_column(String(8), primary_key=True)
+    shard: Mapped[str] = mapped_column(String(3), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))  # personal | app | anonymous
+    user_id: Mapped[str | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    app_id: Mapped[str | None] = mapped_column(String(8), index=True)
+    plan: Mapped[str] = mapped_column(String(16), default="free")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,158 @@
+"""Builds the one ASGI application that serves the three surfaces (web, api, cdn).
+
+Requests go to a surface by `Host` when the configured base URLs have different hosts, else by
+path on the shared origin: `/v1/*` and `/openapi.json` → api, the CDN URL's path (`/src/*`) →
+cdn, everything else → web."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from imgpro import __doc__ as package_doc
+from imgpro.cdn.routes import routes as cdn_routes
+from imgpro.http import ENVELOPE_HANDLERS, BodyLimit, RequestContext
+from imgpro.images.routes import router as images_router
+from imgpro.logs import log
+from imgpro.runtime import Runtime
+from imgpro.settings import Settings
+from imgpro.web.pages import STATIC_DIR, error_page
+from imgpro.web.routes import router as web_router
+
+
+def build_api(runtime: Runtime) -> FastAPI:
+    api = FastAPI(
+        title="imgpro API",
+        version="1",
+        description=(package_doc or "")
+        + ' Every error answers the envelope {"error": {"type", "code", "message"}}.',
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/openapi.json",
+        exception_handlers=ENVELOPE_HANDLERS,
+        servers=[{"url": runtime.settings.api_url}],
+    )
+    api.state.runtime = runtime
+    api.include_router(images_router)
+    return api
+
+
+def build_cdn(runtime: Runtime) -> Starlette:
+    cdn = Starlette(routes=cdn_routes, exception_handlers=ENVELOPE_HANDLERS)
+    cdn.state.runtime = runtime
+    return cdn
+
+
+async def _web_http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 404:
+        return error_page(request, 404, "Page not found", "There is no page at this address.")
+    return error_page(request, exc.status_code, "Request refused", str(exc.detail))
+
+
+def build_web(runtime: Runtime) -> FastAPI:
+    web = FastAPI(
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        exception_handlers={**ENVELOPE_HANDLERS, HTTPException: _web_http_error},
+    )
+    web.state.runtime = runtime
+    web.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    web.include_router(web_router)
+    return web
+
+
+@dataclass(frozen=True)
+class Surface:
+    app: ASGIApp
+    host: str
+    prefix: str  # path prefix of the base URL, stripped before the surface sees the path
+
+
+class Surfaces:
+    """Routes each request to its surface; checks settings at startup, closes the runtime."""
+
+    def __init__(self, runtime: Runtime, web: ASGIApp, api: ASGIApp, cdn: ASGIApp) -> None:
+        settings = runtime.settings
+        self.runtime = runtime
+
+        def surface(app: ASGIApp, url: str) -> Surface:
+            parts = urlsplit(url)
+            return Surface(app, parts.netloc.lower(), parts.path.rstrip("/"))
+
+        self.web = surface(web, settings.web_url)
+        self.api = surface(api, settings.api_url)
+        self.cdn = surface(cdn, settings.cdn_url)
+        self.by_host = len({self.web.host, self.api.host, self.cdn.host}) > 1
+
+    def pick(self, scope: Scope) -> Surface:
+        path: str = scope["path"]
+        candidates = [self.web, self.api, self.cdn]
+        if self.by_host:
+            host = dict(scope.get("headers", [])).get(b"host", b"").decode("latin-1").lower()
+            same_host = [s for s in candidates if s.host == host]
+            candidates = same_host or candidates
+        cdn = self.cdn if self.cdn in candidates else None
+        if cdn is not None and (
+            path.startswith(cdn.prefix + "/") if cdn.prefix else len(candidates) == 1
+        ):
+            return cdn
+        if self.api in candidates and (
+            path.startswith("/v1/") or path == "/v1" or path == "/openapi.json"
+        ):
+            return self.api
+        if self.web in candidates:
+            return self.web
+        return candidates[0]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        surface = self.pick(scope)
+        if surface.prefix and scope["path"].startswith(surface.prefix):
+            scope = dict(scope)
+            scope["path"] = scope["path"][len(surface.prefix) :] or "/"
+            scope["root_path"] = scope.get("root_path", "") + surface.prefix
+        await surface.app(scope, receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await self.startup()
+                except Exception as exc:  # report why the server can't start, then stop
+                    log.exception("startup_failed")
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.runtime.close()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def startup(self) -> None:
+        settings = self.runtime.settings
+        if settings.env == "production" and (problems := settings.production_problems()):
+            raise RuntimeError("refusing to start in production: " + "; ".join(problems))
+        log.info("started", web=settings.web_url, api=settings.api_url, cdn=settings.cdn_url)
+
+
+def create_app(settings: Settings | None = None) -> ASGIApp:
+    settings = settings or Settings()
+    runtime = Runtime.build(settings)
+    api = BodyLimit(
+        build_api(runtime), settings.max_upload_bytes, settings.max_anonymous_upload_bytes
+    )
+    surfaces = Surfaces(runtime, build_web(runtime), api, build_cdn(runtime))
+    return RequestContext(surfaces)

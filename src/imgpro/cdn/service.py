@@ -1,0 +1,85 @@
+"""Publishing images to the CDN's storage and finding what to serve, without the database."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+
+from imgpro.cdn.layout import OriginalMeta, image_prefix, meta_key, original_key
+from imgpro.storage import BlobNotFound, BlobStore
+
+
+def file_etag(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1024 * 1024):
+            digest.update(chunk)
+    return digest.hexdigest()[:32]
+
+
+async def publish(
+    blobs: BlobStore, shard: str, image_id: str, path: Path, meta: OriginalMeta
+) -> None:
+    """Store the served original, then its sidecar (the sidecar last: it makes it visible)."""
+    await blobs.put_file(original_key(shard, image_id, meta.format), path)
+    await blobs.put_bytes(meta_key(shard, image_id), meta.dumps())
+
+
+async def unpublish(blobs: BlobStore, shard: str, image_id: str) -> None:
+    await blobs.delete(meta_key(shard, image_id))
+    await blobs.delete_prefix(image_prefix(shard, image_id))
+    META_CACHE.forget(shard, image_id)
+
+
+@dataclass(frozen=True)
+class Located:
+    key: str
+    meta: OriginalMeta
+
+
+class MetaCache:
+    """A small LRU of sidecars. Safe across processes: bytes always come from the blob store,
+    so a deleted image 404s even while its sidecar is still cached here."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self._items: OrderedDict[tuple[str, str], OriginalMeta] = OrderedDict()
+        self._size = size
+
+    def get(self, shard: str, image_id: str) -> OriginalMeta | None:
+        item = self._items.get((shard, image_id))
+        if item is not None:
+            self._items.move_to_end((shard, image_id))
+        return item
+
+    def put(self, shard: str, image_id: str, meta: OriginalMeta) -> None:
+        self._items[(shard, image_id)] = meta
+        if len(self._items) > self._size:
+            self._items.popitem(last=False)
+
+    def forget(self, shard: str, image_id: str) -> None:
+        self._items.pop((shard, image_id), None)
+
+
+META_CACHE = MetaCache()
+
+
+async def locate(blobs: BlobStore, shard: str, image_id: str, ext: str) -> Located | None:
+    """The original to serve for `/{shard}/{id}.{ext}`, or None (unknown, deleted, expired)."""
+    meta = META_CACHE.get(shard, image_id)
+    if meta is None:
+        try:
+            meta = OriginalMeta.loads(await blobs.get_bytes(meta_key(shard, image_id)))
+        except BlobNotFound:
+            return None
+        META_CACHE.put(shard, image_id, meta)
+    if meta.format != ext or (meta.expires_at is not None and meta.expires_at <= time.time()):
+        return None
+    return Located(original_key(shard, image_id, meta.format), meta)
+
+
+async def etag_of(path: Path) -> str:
+    return await asyncio.to_thread(file_etag, path)

@@ -1,0 +1,259 @@
+"""The `imgpro` command: serve, migrate, settings, and the operator's `admin` commands.
+
+Every command has --help; with --json an admin command prints exactly one JSON object."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from imgpro.accounts import service as accounts
+from imgpro.billing.plans import PLANS
+from imgpro.db import migrate as migrations
+from imgpro.errors import ApiError
+from imgpro.keys import service as keys
+from imgpro.logs import configure as configure_logs
+from imgpro.runtime import Runtime
+from imgpro.settings import Settings
+
+app = typer.Typer(
+    help="imgpro: identity, image storage, image CDN and billing.", no_args_is_help=True
+)
+admin = typer.Typer(help="Operator commands (users, keys, apps).", no_args_is_help=True)
+users = typer.Typer(help="Create, change and delete users.", no_args_is_help=True)
+key_commands = typer.Typer(help="Create API keys.", no_args_is_help=True)
+app.add_typer(admin, name="admin")
+admin.add_typer(users, name="user")
+admin.add_typer(key_commands, name="key")
+
+console = Console()
+T = TypeVar("T")
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object and nothing else.")]
+
+
+class CommandFailed(Exception):
+    """An operator mistake, explained with what to do next."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def run_with_runtime(work: Callable[[Runtime], Awaitable[T]]) -> T:
+    async def main() -> T:
+        runtime = Runtime.build(Settings())
+        try:
+            return await work(runtime)
+        finally:
+            await runtime.close()
+
+    return asyncio.run(main())
+
+
+def emit(as_json: bool, result: dict[str, Any], human: str) -> None:
+    if as_json:
+        typer.echo(json.dumps(result))
+    else:
+        console.print(human)
+
+
+def admin_command(
+    as_json: bool, work: Callable[[Runtime], Awaitable[tuple[dict[str, Any], str]]]
+) -> None:
+    """Run an admin action; print its result, or its error and exit 1."""
+    try:
+        result, human = run_with_runtime(work)
+    except (CommandFailed, ApiError) as exc:
+        message = exc.message if isinstance(exc, CommandFailed) else _api_error_text(exc)
+        code = exc.code
+        if as_json:
+            typer.echo(json.dumps({"error": {"code": code, "message": message}}))
+        else:
+            console.print(f"[red]error:[/red] {message}")
+        raise typer.Exit(1) from None
+    emit(as_json, result, human)
+
+
+def _api_error_text(exc: ApiError) -> str:
+    if exc.details:
+        return "; ".join(
+            f"{field}: {' '.join(map(str, msgs))}" for field, msgs in exc.details.items()
+        )
+    return exc.message
+
+
+def _check_plan(plan: str) -> str:
+    if plan not in PLANS:
+        raise CommandFailed(
+            "validation_error", f"Unknown plan {plan!r}; use one of {', '.join(PLANS)}."
+        )
+    return plan
+
+
+async def _user(db: Any, email: str) -> accounts.User:
+    user = await accounts.find_user_by_email(db, email)
+    if user is None:
+        raise CommandFailed(
+            "not_found",
+            f"No user with email {email}; create one with `imgpro admin user create {email}`.",
+        )
+    return user
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes.", min=1)] = 1,
+) -> None:
+    """Start the web, api and cdn surfaces (applies migrations first)."""
+    import uvicorn
+
+    settings = Settings()
+    configure_logs()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    _ = settings.signing_key  # generate the secret once, before workers race for it
+    migrations.upgrade(settings.database_url)
+    console.print(
+        f"imgpro on http://{host}:{port}  (web {settings.web_url}, api {settings.api_url}, "
+        f"cdn {settings.cdn_url})"
+    )
+    uvicorn.run(
+        "imgpro.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+        access_log=False,
+        proxy_headers=False,
+    )
+
+
+@app.command()
+def migrate() -> None:
+    """Create or upgrade the database schema (SQLite or PostgreSQL)."""
+    settings = Settings()
+    migrations.upgrade(settings.database_url)
+    console.print("schema is up to date")
+
+
+@app.command("settings")
+def show_settings() -> None:
+    """Print every setting with its current value and meaning."""
+    settings = Settings()
+    table = Table("variable", "value", "meaning")
+    for name, field in Settings.model_fields.items():
+        value = getattr(settings, name)
+        if "secret" in name and value:
+            value = "(set)"
+        table.add_row(f"IMGPRO_{name.upper()}", str(value), field.description or "")
+    console.print(table)
+
+
+@users.command("create")
+def user_create(
+    email: str,
+    plan: Annotated[str, typer.Option(help="free, pro, scale or max.")] = "free",
+    as_json: JsonFlag = False,
+) -> None:
+    """Create a user with a personal workspace."""
+
+    async def work(rt: Runtime) -> tuple[dict[str, Any], str]:
+        _check_plan(plan)
+        async with rt.sessions() as db:
+            user = await accounts.create_user(db, email, plan)
+            await db.commit()
+        return {
+            "id": user.id,
+            "email": user.email,
+            "plan": plan,
+        }, f"created user {user.email} ({user.id}) on {plan}"
+
+    admin_command(as_json, work)
+
+
+@users.command("set-plan")
+def user_set_plan(email: str, plan: str, as_json: JsonFlag = False) -> None:
+    """Put a user's personal workspace on PLAN."""
+
+    async def work(rt: Runtime) -> tuple[dict[str, Any], str]:
+        _check_plan(plan)
+        async with rt.sessions() as db:
+            user = await _user(db, email)
+            await accounts.set_personal_plan(db, user, plan)
+            await db.commit()
+        return {"id": user.id, "email": user.email, "plan": plan}, f"{user.email} is now on {plan}"
+
+    admin_command(as_json, work)
+
+
+def _status_command(status: str, verb: str) -> Callable[..., None]:
+    def command(email: str, as_json: JsonFlag = False) -> None:
+        async def work(rt: Runtime) -> tuple[dict[str, Any], str]:
+            async with rt.sessions() as db:
+                user = await _user(db, email)
+                await accounts.set_status(db, user, status)
+                await db.commit()
+            return {"id": user.id, "email": user.email, "status": status}, f"{user.email} {verb}"
+
+        admin_command(as_json, work)
+
+    effect = "their keys and apps stop working" if status == "disabled" else "they are active again"
+    command.__doc__ = f"{verb.capitalize()} a user: {effect}."
+    return command
+
+
+users.command("disable")(_status_command("disabled", "disabled"))
+users.command("enable")(_status_command("active", "enabled"))
+
+
+@users.command("delete")
+def user_delete(email: str, as_json: JsonFlag = False) -> None:
+    """Delete a user with every workspace, image and blob. This cannot be undone."""
+
+    async def work(rt: Runtime) -> tuple[dict[str, Any], str]:
+        async with rt.sessions() as db:
+            user = await _user(db, email)
+            await accounts.delete_user(db, rt.blobs, user)
+            await db.commit()
+        return {"id": user.id, "email": user.email, "deleted": True}, f"deleted {user.email}"
+
+    admin_command(as_json, work)
+
+
+@key_commands.command("create")
+def key_create(
+    user: Annotated[str, typer.Option("--user", help="Email of the key's owner.")],
+    abilities: Annotated[str, typer.Option(help="read, write or read,write.")] = "read,write",
+    name: Annotated[str, typer.Option(help="A label for the key.")] = "",
+    as_json: JsonFlag = False,
+) -> None:
+    """Create an API key on a user's personal workspace; the key is shown once."""
+
+    async def work(rt: Runtime) -> tuple[dict[str, Any], str]:
+        parsed = keys.parse_abilities(abilities)
+        async with rt.sessions() as db:
+            owner = await _user(db, user)
+            workspace = await accounts.personal_workspace(db, owner.id)
+            issued = await keys.create_key(db, owner, workspace, parsed, name)
+            await db.commit()
+        result = {"id": issued.record.id, "key": issued.key, "abilities": sorted(parsed)}
+        return (
+            result,
+            f"key {issued.record.id} ({','.join(sorted(parsed))}): {issued.key}\nshown once — store it now",
+        )
+
+    admin_command(as_json, work)
+
+
+def main() -> None:
+    app()

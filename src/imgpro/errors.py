@@ -1,0 +1,144 @@
+"""The error catalogue and the one error envelope.
+
+Every error imgpro answers leaves through :class:`ApiError`::
+
+    ApiError(code, message=None, *, details=None, action=None, usage=None, headers=None)
+      │
+      └── rendered by :func:`envelope` as
+          {"error": {"type", "code", "message", "action"?, "usage"?, "details"?}}
+
+``CATALOGUE`` maps each code to its HTTP status, its coarse ``type`` and a default message.
+Services raise ``ApiError("not_found")``; routes never build errors; one handler renders them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ErrorKind:
+    """One catalogued error: its HTTP status, type and default message."""
+
+    status: int
+    type: str
+    message: str
+
+
+CATALOGUE: dict[str, ErrorKind] = {
+    # invalid_request_error
+    "validation_error": ErrorKind(422, "invalid_request_error", "Validation failed."),
+    "bad_request": ErrorKind(400, "invalid_request_error", "The request is malformed."),
+    "not_found": ErrorKind(404, "invalid_request_error", "No such resource."),
+    "method_not_allowed": ErrorKind(
+        405, "invalid_request_error", "This method is not allowed on this path."
+    ),
+    "invalid_code": ErrorKind(
+        422,
+        "invalid_request_error",
+        "The code is unknown, expired or already used; restart the hosted login.",
+    ),
+    "invalid_target_url": ErrorKind(
+        422, "invalid_request_error", "return_url must be an absolute http(s) URL."
+    ),
+    "media_failed": ErrorKind(422, "invalid_request_error", "Processing of this image failed."),
+    # authentication_error
+    "unauthorized": ErrorKind(
+        401, "authentication_error", "Missing or invalid API key or app secret."
+    ),
+    # permission_error
+    "forbidden": ErrorKind(403, "permission_error", "This key lacks the ability for this call."),
+    "media_locked": ErrorKind(403, "permission_error", "This image may not be changed."),
+    "media_blocked": ErrorKind(403, "permission_error", "This image is blocked."),
+    "user_forbidden": ErrorKind(
+        403, "permission_error", "This user cannot be acted on by this app."
+    ),
+    "app_suspended": ErrorKind(403, "permission_error", "This app is suspended."),
+    # rate_limit_error
+    "rate_limited": ErrorKind(429, "rate_limit_error", "Too many requests; try again shortly."),
+    # quota_error
+    "quota_exceeded": ErrorKind(403, "quota_error", "The plan's quota is used up."),
+    # idempotency_error
+    "idempotency_key_conflict": ErrorKind(
+        409, "idempotency_error", "This Idempotency-Key was used with a different request."
+    ),
+    "idempotency_key_in_progress": ErrorKind(
+        409,
+        "idempotency_error",
+        "The first request with this Idempotency-Key is still running; retry shortly.",
+    ),
+    "already_subscribed": ErrorKind(
+        409, "invalid_request_error", "This workspace already has a paid plan; use manage_url."
+    ),
+    # processing_error
+    "upload_failed": ErrorKind(422, "processing_error", "The upload could not be processed."),
+    "fetch_failed": ErrorKind(422, "processing_error", "The source URL could not be fetched."),
+    "import_failed": ErrorKind(422, "processing_error", "The URL import failed."),
+    # api_error
+    "api_error": ErrorKind(500, "api_error", "Something went wrong on our side."),
+    "update_failed": ErrorKind(500, "api_error", "The image could not be updated."),
+    "delete_failed": ErrorKind(500, "api_error", "The image could not be deleted."),
+    "service_unavailable": ErrorKind(
+        503, "api_error", "Temporarily unavailable; retry after the given delay."
+    ),
+}
+
+
+class ApiError(Exception):
+    """An error answered to the caller in the envelope; ``code`` must be catalogued."""
+
+    def __init__(
+        self,
+        code: str,
+        message: str | None = None,
+        *,
+        details: dict[str, Any] | None = None,
+        action: dict[str, Any] | None = None,
+        usage: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        if code not in CATALOGUE:
+            raise KeyError(f"uncatalogued error code {code!r}")
+        self.kind = CATALOGUE[code]
+        self.code = code
+        self.message = message or self.kind.message
+        self.details = details
+        self.action = action
+        self.usage = usage
+        self.headers = dict(headers or {})
+        if action and "retry_after" in action:
+            self.headers.setdefault("Retry-After", str(action["retry_after"]))
+        super().__init__(f"{code}: {self.message}")
+
+    @property
+    def status(self) -> int:
+        return self.kind.status
+
+    def envelope(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "type": self.kind.type,
+            "code": self.code,
+            "message": self.message,
+        }
+        if self.action is not None:
+            body["action"] = self.action
+        if self.usage is not None:
+            body["usage"] = self.usage
+        if self.details is not None:
+            body["details"] = self.details
+        return {"error": body}
+
+
+def invalid(field: str, message: str) -> ApiError:
+    """A 422 validation_error naming one field."""
+    return ApiError("validation_error", details={field: [message]})
+
+
+def rate_limited(retry_after: int, message: str | None = None) -> ApiError:
+    """A 429 with a wait action; the Retry-After header carries the same number."""
+    return ApiError(
+        "rate_limited",
+        message,
+        action={"type": "wait", "retry_after": max(1, int(retry_after))},
+    )

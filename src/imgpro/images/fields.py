@@ -1,0 +1,107 @@
+"""Parsing and validating the caller-supplied fields of an image (pure functions)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from imgpro.errors import invalid
+from imgpro.ids import is_id
+
+MAX_CAPTION = 2000
+MAX_LABELS = 20
+MAX_LABEL_KEY = 64
+MAX_LABEL_VALUE = 256
+MAX_METADATA_BYTES = 16 * 1024
+MAX_FILENAME = 255
+MAX_LIST_IDS = 50
+MAX_BATCH_IDS = 100
+
+
+def _json_object(field: str, value: Any) -> dict[str, Any]:
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise invalid(field, f"{field} must be a JSON object.") from None
+    if not isinstance(value, dict):
+        raise invalid(field, f"{field} must be a JSON object.")
+    return value
+
+
+def parse_labels(value: Any) -> dict[str, str]:
+    """Labels: at most 20 string pairs; keys 1–64 printable characters, values up to 256."""
+    labels = _json_object("labels", value)
+    if len(labels) > MAX_LABELS:
+        raise invalid("labels", f"At most {MAX_LABELS} labels are allowed.")
+    for key, item in labels.items():
+        check_label_key(key)
+        if not isinstance(item, str) or len(item) > MAX_LABEL_VALUE:
+            raise invalid("labels", f"Label values are strings of at most {MAX_LABEL_VALUE} chars.")
+    return dict(labels)
+
+
+def check_label_key(key: str) -> str:
+    if not (1 <= len(key) <= MAX_LABEL_KEY) or not key.isprintable() or "[" in key or "]" in key:
+        raise invalid(
+            "labels", f"Label keys are 1–{MAX_LABEL_KEY} printable characters without brackets."
+        )
+    return key
+
+
+def parse_metadata(value: Any) -> dict[str, Any]:
+    metadata = _json_object("metadata", value)
+    if len(json.dumps(metadata)) > MAX_METADATA_BYTES:
+        raise invalid(
+            "metadata", f"metadata is limited to {MAX_METADATA_BYTES // 1024} KB of JSON."
+        )
+    return metadata
+
+
+def parse_caption(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise invalid("caption", "caption must be a string or null.")
+    if len(value) > MAX_CAPTION:
+        raise invalid("caption", f"caption is limited to {MAX_CAPTION} characters.")
+    return value
+
+
+def parse_public(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false", "1", "0"):
+        return value.lower() in ("true", "1")
+    raise invalid("public", "public must be true or false.")
+
+
+def parse_filename(value: str | None) -> str:
+    name = (value or "").replace("\\", "/").rsplit("/", 1)[-1].strip()
+    name = "".join(c for c in name if c.isprintable())
+    return name[:MAX_FILENAME]
+
+
+def parse_list_ids(text: str) -> list[str]:
+    ids = [part.strip() for part in text.split(",") if part.strip()]
+    if not ids or len(ids) > MAX_LIST_IDS:
+        raise invalid("ids", f"ids takes 1–{MAX_LIST_IDS} comma-separated image ids.")
+    if not all(is_id(image_id) for image_id in ids):
+        raise invalid("ids", "ids holds something that is not an image id.")
+    return list(dict.fromkeys(ids))
+
+
+def parse_batch_ids(value: Any) -> list[str]:
+    if not isinstance(value, list) or not value or len(value) > MAX_BATCH_IDS:
+        raise invalid("ids", f"ids must be a list of 1–{MAX_BATCH_IDS} image ids.")
+    if not all(isinstance(image_id, str) and is_id(image_id) for image_id in value):
+        raise invalid("ids", "ids holds something that is not an image id.")
+    return list(dict.fromkeys(value))
+
+
+def parse_limit(value: str | None, default: int = 50) -> int:
+    if value is None:
+        return default
+    if not value.isdigit() or not 1 <= int(value) <= 100:
+        raise invalid("limit", "limit is a whole number from 1 to 100.")
+    return int(value)

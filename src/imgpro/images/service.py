@@ -1,0 +1,342 @@
+"""Image use cases: create (upload or URL import), get, list, update, delete, batch, usage."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import and_, delete, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from imgpro.accounts import service as accounts
+from imgpro.accounts.tables import Workspace
+from imgpro.auth import Principal
+from imgpro.billing.plans import get_plan, month_period
+from imgpro.cdn import service as cdn
+from imgpro.cdn.layout import OriginalMeta
+from imgpro.db.base import isoformat, utcnow
+from imgpro.errors import ApiError, invalid
+from imgpro.ids import new_id
+from imgpro.images.cursor import decode_cursor, encode_cursor
+from imgpro.images.fetch import fetch_to_file
+from imgpro.images.tables import Image, ImageLabel
+from imgpro.media.ingest import Ingested, ingest
+from imgpro.runtime import Runtime
+
+ANONYMOUS_RETENTION = timedelta(days=30)
+
+
+@dataclass
+class NewImageFields:
+    """Validated fields of a create request."""
+
+    caption: str | None = None
+    public: bool | None = None
+    labels: dict[str, str] = field(default_factory=dict)
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class UploadedFile:
+    """A multipart file already streamed to disk."""
+
+    path: Path
+    filename: str
+
+
+def _not_found() -> ApiError:
+    return ApiError("not_found", "No image with this id in your storage.")
+
+
+def _live(now: datetime) -> Any:
+    return or_(Image.expires_at.is_(None), Image.expires_at > now)
+
+
+def max_bytes_for(runtime: Runtime, principal: Principal) -> int:
+    settings = runtime.settings
+    return (
+        settings.max_anonymous_upload_bytes if principal.is_anonymous else settings.max_upload_bytes
+    )
+
+
+async def create_from_upload(
+    db: AsyncSession,
+    runtime: Runtime,
+    principal: Principal,
+    upload: UploadedFile,
+    fields: NewImageFields,
+) -> Image:
+    await _check_caller_may_upload(runtime, principal, fields)
+    return await _store(db, runtime, principal, upload.path, upload.filename, fields, "file")
+
+
+async def create_from_url(
+    db: AsyncSession, runtime: Runtime, principal: Principal, url: str, fields: NewImageFields
+) -> Image:
+    await _check_caller_may_upload(runtime, principal, fields)
+    dest = runtime.workdir / f"import-{new_id()}"
+    try:
+        fetched = await fetch_to_file(
+            url,
+            dest,
+            max_bytes=max_bytes_for(runtime, principal),
+            allow_networks=[
+                ipaddress.ip_network(net) for net in runtime.settings.import_allow_networks
+            ],
+        )
+        return await _store(db, runtime, principal, fetched.path, fetched.filename, fields, "url")
+    finally:
+        dest.unlink(missing_ok=True)
+
+
+async def _check_caller_may_upload(
+    runtime: Runtime, principal: Principal, fields: NewImageFields
+) -> None:
+    if principal.kind == "app" and fields.public is False:
+        raise invalid("public", "Images uploaded by an app are always public.")
+    if principal.is_anonymous:
+        settings = runtime.settings
+        message = "Anonymous uploads are rate-limited per address; use an API key to lift this."
+        await runtime.limits.hit(
+            f"{settings.anonymous_uploads_per_hour}/hour",
+            "anon-upload",
+            principal.client_ip,
+            message=message,
+        )
+        await runtime.limits.hit(
+            f"{settings.anonymous_uploads_per_day}/day",
+            "anon-upload",
+            principal.client_ip,
+            message=message,
+        )
+
+
+async def _store(
+    db: AsyncSession,
+    runtime: Runtime,
+    principal: Principal,
+    path: Path,
+    filename: str,
+    fields: NewImageFields,
+    field_name: str,
+) -> Image:
+    """Probe, then store blob and row together: on any failure neither remains."""
+    settings = runtime.settings
+    ingested: Ingested = await asyncio.to_thread(
+        ingest,
+        path,
+        workdir=runtime.workdir,
+        max_bytes=max_bytes_for(runtime, principal),
+        max_svg_bytes=settings.max_svg_bytes,
+        max_pixels=settings.max_source_pixels,
+        field=field_name,
+    )
+    try:
+        workspace = principal.workspace or await accounts.anonymous_workspace(db)
+        now = utcnow()
+        image_id = new_id()
+        public = True if principal.kind != "key" or fields.public is None else fields.public
+        image = Image(
+            id=image_id,
+            workspace_id=workspace.id,
+            shard=workspace.shard,
+            filename=filename or f"{image_id}.{ingested.format}",
+            format=ingested.format,
+            content_type=ingested.content_type,
+            width=ingested.width,
+            height=ingested.height,
+            bytes=ingested.bytes,
+            frames=ingested.frames,
+            animated=ingested.animated,
+            transformable=ingested.transformable,
+            status="ready",
+            public=public,
+            caption=fields.caption,
+            meta=fields.metadata,
+            labels=fields.labels,
+            blob_key=f"{workspace.shard}/{image_id}",
+            published_at=now if public else None,
+            expires_at=now + ANONYMOUS_RETENTION if principal.is_anonymous else None,
+            created_at=now,
+        )
+        meta = OriginalMeta(
+            format=ingested.format,
+            content_type=ingested.content_type,
+            etag=await cdn.etag_of(ingested.path),
+            bytes=ingested.bytes,
+            width=ingested.width,
+            height=ingested.height,
+            frames=ingested.frames,
+            transformable=ingested.transformable,
+            expires_at=image.expires_at.timestamp() if image.expires_at else None,
+        )
+        await cdn.publish(runtime.blobs, workspace.shard, image_id, ingested.path, meta)
+        try:
+            db.add(image)
+            db.add_all(
+                ImageLabel(image_id=image_id, key=k, value=v) for k, v in fields.labels.items()
+            )
+            await db.commit()
+        except BaseException:
+            await db.rollback()
+            await cdn.unpublish(runtime.blobs, workspace.shard, image_id)
+            raise
+        return image
+    finally:
+        if ingested.path != path:
+            ingested.path.unlink(missing_ok=True)
+
+
+async def get(db: AsyncSession, workspace: Workspace, image_id: str) -> Image:
+    image = await db.get(Image, image_id)
+    if image is None or image.workspace_id != workspace.id or not _is_live(image):
+        raise _not_found()
+    return image
+
+
+async def find_public(db: AsyncSession, image_id: str) -> Image | None:
+    """A public, live image by id, whatever its workspace (the viewer page)."""
+    image = await db.get(Image, image_id)
+    return image if image is not None and image.public and _is_live(image) else None
+
+
+def _is_live(image: Image) -> bool:
+    return image.expires_at is None or image.expires_at > utcnow()
+
+
+@dataclass(frozen=True)
+class Page:
+    images: list[Image]
+    next_cursor: str | None
+
+
+async def list_images(
+    db: AsyncSession,
+    workspace: Workspace,
+    *,
+    limit: int,
+    cursor: str | None,
+    labels: dict[str, str],
+    ids: list[str] | None,
+) -> Page:
+    query = select(Image).where(Image.workspace_id == workspace.id, _live(utcnow()))
+    if ids is not None:
+        query = query.where(Image.id.in_(ids))
+    for key, value in labels.items():
+        query = query.where(
+            select(ImageLabel.image_id)
+            .where(
+                ImageLabel.image_id == Image.id, ImageLabel.key == key, ImageLabel.value == value
+            )
+            .exists()
+        )
+    if cursor:
+        created_at, last_id = decode_cursor(cursor)
+        query = query.where(
+            or_(
+                Image.created_at < created_at,
+                and_(Image.created_at == created_at, Image.id < last_id),
+            )
+        )
+    rows = list(
+        (
+            await db.execute(
+                query.order_by(Image.created_at.desc(), Image.id.desc()).limit(limit + 1)
+            )
+        ).scalars()
+    )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    next_cursor = encode_cursor(rows[-1].created_at, rows[-1].id) if more and rows else None
+    return Page(rows, next_cursor)
+
+
+async def update(
+    db: AsyncSession,
+    principal: Principal,
+    workspace: Workspace,
+    image_id: str,
+    changes: dict[str, Any],
+) -> Image:
+    image = await get(db, workspace, image_id)
+    if "public" in changes:
+        if principal.kind == "app" and changes["public"] is False:
+            raise invalid("public", "Images of an app are always public.")
+        if changes["public"] and not image.public:
+            image.published_at = utcnow()
+        image.public = changes["public"]
+    if "caption" in changes:
+        image.caption = changes["caption"]
+    if "metadata" in changes:
+        image.meta = changes["metadata"]
+    if "labels" in changes:
+        image.labels = changes["labels"]
+        await db.execute(delete(ImageLabel).where(ImageLabel.image_id == image.id))
+        db.add_all(
+            ImageLabel(image_id=image.id, key=k, value=v) for k, v in changes["labels"].items()
+        )
+    await db.commit()
+    return image
+
+
+async def remove(db: AsyncSession, runtime: Runtime, workspace: Workspace, image_id: str) -> None:
+    image = await get(db, workspace, image_id)
+    await db.delete(image)
+    await db.commit()
+    await cdn.unpublish(runtime.blobs, image.shard, image.id)
+
+
+async def remove_many(
+    db: AsyncSession, runtime: Runtime, workspace: Workspace, image_ids: list[str]
+) -> list[str]:
+    """Delete those of `image_ids` in the workspace. Every id is reported deleted: ids already
+    gone or elsewhere are untouched, and saying so would leak whether they exist."""
+    found = list(
+        (
+            await db.execute(
+                select(Image).where(Image.workspace_id == workspace.id, Image.id.in_(image_ids))
+            )
+        ).scalars()
+    )
+    for image in found:
+        await db.delete(image)
+    await db.commit()
+    for image in found:
+        await cdn.unpublish(runtime.blobs, image.shard, image.id)
+    return image_ids
+
+
+async def usage(db: AsyncSession, workspace: Workspace) -> dict[str, Any]:
+    """The usage object of decisions.md §3 for this workspace's current calendar month."""
+    now = utcnow()
+    start, end = month_period(now)
+    plan = get_plan(workspace.plan)
+    stored = (
+        await db.execute(
+            select(func.count(Image.id), func.coalesce(func.sum(Image.bytes), 0)).where(
+                Image.workspace_id == workspace.id, _live(now)
+            )
+        )
+    ).one()
+    uploads = (
+        await db.execute(
+            select(func.count(Image.id)).where(
+                Image.workspace_id == workspace.id, Image.created_at >= start
+            )
+        )
+    ).scalar_one()
+    return {
+        "object": "usage",
+        "plan": plan.id,
+        "period": {"start": isoformat(start), "end": isoformat(end)},
+        "limits": {
+            "monthly_uploads": {"used": uploads, "limit": plan.monthly_uploads},
+            "storage_bytes": {"used": int(stored[1]), "limit": plan.storage_bytes},
+            "images": {"used": int(stored[0]), "limit": None},
+        },
+        "totals": {"images_stored": int(stored[0])},
+    }

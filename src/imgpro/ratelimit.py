@@ -1,0 +1,47 @@
+"""Rate limits on the `limits` library: in process by default, in Redis when IMGPRO_REDIS_URL
+is set."""
+
+from __future__ import annotations
+
+import time
+
+from limits import RateLimitItem, parse
+from limits.aio.storage import MemoryStorage, RedisStorage, Storage
+from limits.aio.strategies import MovingWindowRateLimiter
+from redis.asyncio import ConnectionPool
+
+from imgpro.errors import rate_limited
+
+
+class RateLimits:
+    def __init__(self, redis_url: str = "") -> None:
+        storage: Storage = MemoryStorage()
+        self._pool: ConnectionPool | None = None
+        if redis_url:
+            # our own pool, so close() can release its connections at shutdown
+            self._pool = ConnectionPool.from_url(redis_url)
+            storage = RedisStorage(
+                "async+" + redis_url, implementation="redispy", connection_pool=self._pool
+            )
+        self._limiter = MovingWindowRateLimiter(storage)
+
+    async def hit(
+        self, rule: str | RateLimitItem, *identity: str, message: str | None = None
+    ) -> None:
+        """Count one hit; raise 429 rate_limited with the wait until the window frees."""
+        item = parse(rule) if isinstance(rule, str) else rule
+        if await self._limiter.hit(item, *identity):
+            return
+        stats = await self._limiter.get_window_stats(item, *identity)
+        raise rate_limited(int(stats.reset_time - time.time()) + 1, message)
+
+    async def test(self, rule: str, *identity: str) -> bool:
+        """Would one more hit pass? Counts nothing."""
+        return await self._limiter.test(parse(rule), *identity)
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.disconnect()
+
+    async def clear(self, rule: str, *identity: str) -> None:
+        await self._limiter.clear(parse(rule), *identity)

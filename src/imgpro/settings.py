@@ -1,0 +1,111 @@
+"""Every setting, in one place (IMGPRO_* environment variables or a .env file)."""
+
+from __future__ import annotations
+
+import secrets
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """imgpro's settings; `imgpro settings` prints this table."""
+
+    model_config = SettingsConfigDict(env_prefix="IMGPRO_", env_file=".env", extra="ignore")
+
+    env: Literal["development", "production", "test"] = Field(
+        "development",
+        description="`production` refuses console mail, local billing and a generated secret.",
+    )
+    data_dir: Path = Field(
+        Path("./data"),
+        description="SQLite file, blobs and generated secret of the embedded default.",
+    )
+    database_url: str = Field(
+        "",
+        description="SQLAlchemy URL; default SQLite in the data dir, or postgresql+asyncpg://...",
+    )
+    storage_url: str = Field("", description="Blob store; default file://<data dir>/blobs.")
+    redis_url: str = Field(
+        "", description="Redis for rate limits and locks across processes; unset = in process."
+    )
+    mail_url: str = Field("console://", description="console:// or smtp://host:port.")
+    mail_from: str = Field("imgpro <no-reply@localhost>", description="Sender of sign-in mails.")
+    web_url: str = Field("http://127.0.0.1:8000", description="Public base of the web surface.")
+    api_url: str = Field("http://127.0.0.1:8000", description="Public base of the api surface.")
+    cdn_url: str = Field("http://127.0.0.1:8000/src", description="Public base of the cdn surface.")
+    billing_provider: Literal["local", "stripe"] = Field("local", description="local or stripe.")
+    stripe_secret_key: str = Field("", description="Stripe secret key.")
+    stripe_webhook_secret: str = Field("", description="Stripe webhook signing secret.")
+    stripe_api_base: str = Field("", description="Stripe API base; only for tests against a fake.")
+    secret_key: str = Field("", description="Signs sessions and links; generated once if unset.")
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="Client addresses whose X-Forwarded-For is believed (e.g. a load balancer).",
+    )
+    import_allow_networks: list[str] = Field(
+        default_factory=list,
+        description="Networks URL import may reach although not public (operators, tests).",
+    )
+    anonymous_uploads_per_hour: int = Field(20, description="Anonymous uploads per IP per hour.")
+    anonymous_uploads_per_day: int = Field(100, description="Anonymous uploads per IP per day.")
+    credential_requests_per_minute: int = Field(
+        600, description="Requests per minute per API key or app secret."
+    )
+    max_upload_bytes: int = Field(70 * 1024 * 1024, description="Largest upload with a key/app.")
+    max_anonymous_upload_bytes: int = Field(
+        20 * 1024 * 1024, description="Largest anonymous upload."
+    )
+    max_svg_bytes: int = Field(10 * 1024 * 1024, description="Largest SVG upload.")
+    max_source_pixels: int = Field(100_000_000, description="Largest source image, in pixels.")
+
+    @model_validator(mode="after")
+    def _fill_defaults(self) -> Settings:
+        self.data_dir = self.data_dir.expanduser().resolve()
+        if not self.database_url:
+            self.database_url = f"sqlite+aiosqlite:///{self.data_dir / 'imgpro.db'}"
+        if not self.storage_url:
+            self.storage_url = f"file://{self.data_dir / 'blobs'}"
+        for name in ("web_url", "api_url", "cdn_url"):
+            setattr(self, name, getattr(self, name).rstrip("/"))
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @cached_property
+    def signing_key(self) -> str:
+        """The configured secret, or one generated once into the data dir."""
+        if self.secret_key:
+            return self.secret_key
+        path = self.data_dir / "secret_key"
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        return path.read_text().strip()
+
+    def production_problems(self) -> list[str]:
+        """Why this configuration must not run in production (empty when it may)."""
+        problems = []
+        if self.mail_url.startswith("console"):
+            problems.append("IMGPRO_MAIL_URL is console://; set smtp://host:port")
+        if self.billing_provider == "local":
+            problems.append("IMGPRO_BILLING_PROVIDER is local; set stripe")
+        if not self.secret_key:
+            problems.append("IMGPRO_SECRET_KEY is unset; set a long random value")
+        return problems
+
+
+def origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def path_of(url: str) -> str:
+    return urlsplit(url).path.rstrip("/")

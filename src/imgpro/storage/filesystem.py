@@ -1,0 +1,92 @@
+"""Blobs as files under one directory; writes are atomic (temp file + rename)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import tempfile
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from imgpro.storage.base import BlobNotFound
+
+
+class FileSystemBlobStore:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._tmp = self.root / ".tmp"
+        self._tmp.mkdir(exist_ok=True)
+
+    def path(self, key: str) -> Path:
+        # keys are built by imgpro from validated ids; refuse anything that could escape root
+        if not key or key.startswith("/") or ".." in key.split("/"):
+            raise ValueError(f"bad blob key {key!r}")
+        return self.root / key
+
+    def local_path(self, key: str) -> Path | None:
+        return self.path(key)
+
+    def _put_file_sync(self, key: str, source: Path) -> None:
+        target = self.path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self._tmp)
+        os.close(fd)
+        try:
+            shutil.copyfile(source, tmp)
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def _put_bytes_sync(self, key: str, data: bytes) -> None:
+        target = self.path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self._tmp)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    async def put_file(self, key: str, source: Path) -> None:
+        await asyncio.to_thread(self._put_file_sync, key, source)
+
+    async def put_bytes(self, key: str, data: bytes) -> None:
+        await asyncio.to_thread(self._put_bytes_sync, key, data)
+
+    async def get_bytes(self, key: str) -> bytes:
+        try:
+            return await asyncio.to_thread(self.path(key).read_bytes)
+        except FileNotFoundError as exc:
+            raise BlobNotFound(key) from exc
+
+    async def stream(self, key: str, chunk_size: int = 256 * 1024) -> AsyncIterator[bytes]:
+        try:
+            handle = open(self.path(key), "rb")  # noqa: SIM115 - closed in finally
+        except FileNotFoundError as exc:
+            raise BlobNotFound(key) from exc
+        try:
+            while chunk := await asyncio.to_thread(handle.read, chunk_size):
+                yield chunk
+        finally:
+            handle.close()
+
+    async def size(self, key: str) -> int | None:
+        try:
+            return self.path(key).stat().st_size
+        except FileNotFoundError:
+            return None
+
+    async def delete(self, key: str) -> None:
+        self.path(key).unlink(missing_ok=True)
+
+    async def delete_prefix(self, prefix: str) -> None:
+        target = self.path(prefix.rstrip("/"))
+        if target.is_dir():
+            await asyncio.to_thread(shutil.rmtree, target, True)
+        else:
+            target.unlink(missing_ok=True)

@@ -1,0 +1,46 @@
+"""Rendering pages: one Jinja2 environment, the surface URLs in every template, and the
+headers every page sends."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi.templating import Jinja2Templates
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+
+TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+STATIC_DIR = Path(__file__).parent / "static"
+
+PAGE_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Content-Security-Policy": "frame-ancestors 'none'",
+    "X-Frame-Options": "DENY",
+}
+
+
+def render(
+    request: Request, template: str, context: dict[str, Any] | None = None, status_code: int = 200
+) -> HTMLResponse:
+    settings = request.app.state.runtime.settings
+    response = TEMPLATES.TemplateResponse(
+        request,
+        template,
+        {"web_url": settings.web_url, "api_url": settings.api_url, **(context or {})},
+        status_code=status_code,
+    )
+    response.headers.update(PAGE_HEADERS)
+    return response
+
+
+def error_page(
+    request: Request, status_code: int, heading: str, message: str, next_step: str = ""
+) -> HTMLResponse:
+    return render(
+        request,
+        "error.html",
+        {"heading": heading, "message": message, "next_step": next_step},
+        status_code,
+    )

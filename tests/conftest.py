@@ -1,0 +1,186 @@
+"""Test fixtures: a real imgpro server (uvicorn on a real socket) per database.
+
+`stack` is parametrised over SQLite (embedded default) and PostgreSQL + Redis, so every API
+test runs against both. PostgreSQL must be reachable: a test run never skips it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import threading
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+import pytest
+import redis
+import uvicorn
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from imgpro.accounts import service as accounts
+from imgpro.app import create_app
+from imgpro.db import migrate
+from imgpro.ids import new_id
+from imgpro.keys import service as keys
+from imgpro.runtime import Runtime
+from imgpro.settings import Settings
+
+T = TypeVar("T")
+
+PG_URL = os.environ.get(
+    "IMGPRO_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+)
+REDIS_URL = os.environ.get("IMGPRO_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def reset_postgres(url: str) -> None:
+    """An empty public schema, so migrations run from scratch on every test session."""
+    engine = create_async_engine(url)
+    async with engine.begin() as connection:
+        await connection.execute(text("DROP SCHEMA public CASCADE"))
+        await connection.execute(text("CREATE SCHEMA public"))
+    await engine.dispose()
+
+
+@dataclass
+class Person:
+    id: str
+    email: str
+
+
+@dataclass
+class Stack:
+    """A running imgpro and shortcuts to arrange state through its services."""
+
+    name: str
+    settings: Settings
+    base_url: str
+    _clients: list[httpx.Client] = field(default_factory=list)
+
+    def run(self, work: Callable[[Runtime], Awaitable[T]]) -> T:
+        """Run `work` against this stack's database and blobs from the test's thread."""
+
+        async def main() -> T:
+            runtime = Runtime.build(self.settings)
+            try:
+                return await work(runtime)
+            finally:
+                await runtime.close()
+
+        return asyncio.run(main())
+
+    def user(self, plan: str = "free") -> Person:
+        email = f"u{new_id()}@example.com"
+
+        async def work(rt: Runtime) -> Person:
+            async with rt.sessions() as db:
+                user = await accounts.create_user(db, email, plan)
+                await db.commit()
+                return Person(user.id, user.email)
+
+        return self.run(work)
+
+    def key(self, person: Person | None = None, abilities: str = "read,write") -> str:
+        person = person or self.user()
+
+        async def work(rt: Runtime) -> str:
+            async with rt.sessions() as db:
+                user = await accounts.get_user(db, person.id)
+                assert user is not None
+                workspace = await accounts.personal_workspace(db, user.id)
+                issued = await keys.create_key(
+                    db, user, workspace, keys.parse_abilities(abilities), "test"
+                )
+                await db.commit()
+                return issued.key
+
+        return self.run(work)
+
+    def client(self, key: str | None = None, **headers: str) -> httpx.Client:
+        all_headers = dict(headers)
+        if key:
+            all_headers["Authorization"] = f"Bearer {key}"
+        # a distinct client address per client keeps anonymous rate limits apart
+        all_headers.setdefault("X-Forwarded-For", f"198.51.100.{len(self._clients) % 250 + 1}")
+        client = httpx.Client(base_url=self.base_url, headers=all_headers, timeout=60)
+        self._clients.append(client)
+        return client
+
+    def close(self) -> None:
+        for client in self._clients:
+            client.close()
+
+
+class ServerThread(threading.Thread):
+    def __init__(self, app: Any, port: int) -> None:
+        super().__init__(daemon=True)
+        config = uvicorn.Config(
+            app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", loop="asyncio"
+        )
+        self.server = uvicorn.Server(config)
+
+    def run(self) -> None:
+        self.server.run()
+
+    def start_and_wait(self) -> None:
+        self.start()
+        deadline = time.time() + 30
+        while not self.server.started:
+            if time.time() > deadline or not self.is_alive():
+                raise RuntimeError("imgpro test server did not start")
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.join(10)
+
+
+def start_stack(name: str, tmp: Path, **overrides: Any) -> tuple[Stack, ServerThread]:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    settings = Settings(
+        env="test",
+        data_dir=tmp / name,
+        web_url=base,
+        api_url=base,
+        cdn_url=f"{base}/src",
+        trusted_proxies=["127.0.0.1"],
+        import_allow_networks=["127.0.0.2/32"],
+        secret_key="test-secret-" + name,
+        **overrides,
+    )
+    if settings.database_url.startswith("postgresql"):
+        asyncio.run(reset_postgres(settings.database_url))
+    if settings.redis_url:
+        redis.Redis.from_url(settings.redis_url).flushdb()
+    migrate.upgrade(settings.database_url)
+    server = ServerThread(create_app(settings), port)
+    server.start_and_wait()
+    return Stack(name, settings, base), server
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def stack(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
+    overrides: dict[str, Any] = {}
+    if request.param == "postgresql":
+        overrides = {"database_url": PG_URL, "redis_url": REDIS_URL}
+    running, server = start_stack(request.param, tmp_path_factory.mktemp("stacks"), **overrides)
+    try:
+        yield running
+    finally:
+        running.close()
+        server.stop()
