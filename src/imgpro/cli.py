@@ -249,7 +249,8 @@ def key_create(
         result = {"id": issued.record.id, "key": issued.key, "abilities": sorted(parsed)}
         return (
             result,
-            f"key {issued.record.id} ({','.join(sorted(parsed))}): {issued.key}\nshown once — store it now",
+            f"key {issued.record.id} ({','.join(sorted(parsed))}): {issued.key}\n"
+            "shown once — store it now",
         )
 
     admin_command(as_json, work)
