@@ -1,0 +1,518 @@
+"""Render a stored image through a `TransformSpec` with libvips (the CDN's variant engine).
+
+Pipeline: sniff -> header (pixel budget) -> thumbnail with shrink-on-load (EXIF orientation, sRGB,
+premultiplied resize) -> rotate/flip -> crop -> cutout -> tone -> blur/sharpen -> pad -> flatten
+-> save without metadata. Animated GIF/WebP stay animated when the output is gif or webp (every
+frame goes through the same steps); otherwise the first frame is used.
+
+Safety: only the five raster formats are decoded (sniffed from the bytes, and the libvips loader
+checked), width × height × frames is checked against `max_pixels` before any pixel is decoded,
+every output is capped to `max_output_side` a side and `max_output_pixels` in total (frames
+counted) by scaling the requested box down, and a deadline kills libvips mid-evaluation. The
+libvips operation cache is off (`cache_set_max(0)`, process-wide): every variant is rendered once
+and then cached by the CDN, so the cache would only hold decoded pixels of dead requests.
+Memory per render is bounded by the pixel budgets (libvips streams the shrink), plus one
+output-sized copy when a step must read pixels twice (smart crop, cutout).
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyvips
+
+from imgpro.media import cutout as cutout_model
+from imgpro.media.transform import TransformSpec, named_size
+
+pyvips.cache_set_max(0)
+
+CONTENT_TYPES = {
+    "jpg": "image/jpeg",
+    "png": "image/png",
+    "webp": "image/webp",
+    "avif": "image/avif",
+    "gif": "image/gif",
+}
+_HAS_ALPHA = {"png", "webp", "avif", "gif"}
+_ANIMATES = {"gif", "webp"}
+_DEFAULT_Q = {"jpg": 80, "webp": 80, "avif": 55}
+_HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1"}
+_AVIF_BRANDS = {b"avif", b"avis"}
+_KEEP_NONE = pyvips.enums.ForeignKeep.NONE
+_PAD_DIRECTIONS = {
+    "center": "centre",
+    "auto": "centre",
+    "north": "north",
+    "south": "south",
+    "east": "east",
+    "west": "west",
+    "northeast": "north-east",
+    "northwest": "north-west",
+    "southeast": "south-east",
+    "southwest": "south-west",
+}
+
+
+@dataclass(frozen=True)
+class Rendered:
+    data: bytes
+    format: str
+    content_type: str
+    width: int
+    height: int
+
+
+class RenderRefused(Exception):
+    """The stored image cannot be rendered: corrupt, over a budget, or too slow."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+# -- sources ------------------------------------------------------------------------------------
+
+
+def _sniff(data: bytes) -> str | None:
+    """The decoder for these bytes, from their magic numbers (never the stored name)."""
+    if data.startswith(b"\xff\xd8\xff"):
+        return "jpegload"
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "pngload"
+    if data[:6] in (b"GIF87a", b"GIF89a"):
+        return "gifload"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "webpload"
+    if data[4:8] == b"ftyp":
+        brand = data[8:12]
+        if brand in _AVIF_BRANDS:
+            return "heifload"
+        if brand in _HEIF_BRANDS:
+            return "pillow-heif"
+    return None
+
+
+@dataclass
+class _Source:
+    data: bytes
+    loader: str
+    width: int  # display orientation (after EXIF), one frame
+    height: int
+    frames: int
+    decoded: pyvips.Image | None = None  # HEIC, decoded by Pillow
+
+    def scaled(self, width: int, height: int, *, animated: bool) -> pyvips.Image:
+        """The image at exactly width×height: oriented, sRGB, resized premultiplied."""
+        if self.decoded is not None:
+            return pyvips.Image.thumbnail_image(self.decoded, width, height=height, size="force")
+        return pyvips.Image.thumbnail_buffer(
+            self.data,
+            width,
+            height=height,
+            size="force",
+            # the loader's options: thumbnail's own fail_on is not passed on to it
+            option_string="n=-1,fail_on=truncated" if animated else "fail_on=truncated",
+        )
+
+
+def _open(data: bytes, max_pixels: int) -> _Source:
+    loader = _sniff(data)
+    if loader is None:
+        raise RenderRefused("not a supported raster image")
+    if loader == "pillow-heif":
+        return _open_with_pillow(data, max_pixels)
+    try:
+        header = pyvips.Image.new_from_buffer(data, "", access="sequential")
+        if not str(header.get("vips-loader")).startswith(loader):
+            raise RenderRefused("not a supported raster image")
+        width, height = header.width, header.height
+        frames = header.get("n-pages") if header.get_typeof("n-pages") else 1
+        orientation = header.get("orientation") if header.get_typeof("orientation") else 1
+    except pyvips.Error as error:
+        raise RenderRefused("corrupt image") from error
+    if width * height > max_pixels:
+        raise RenderRefused("image has too many pixels")
+    if orientation in (5, 6, 7, 8):
+        width, height = height, width
+    return _Source(data, loader, width, height, max(1, int(frames)))
+
+
+_pillow_lock = threading.Lock()
+_pillow_ready = False
+
+
+def _open_with_pillow(data: bytes, max_pixels: int) -> _Source:
+    """HEIC: libvips here has no HEVC decoder, pillow-heif has."""
+    global _pillow_ready
+    from PIL import Image, ImageOps
+
+    with _pillow_lock:
+        if not _pillow_ready:
+            import pillow_heif
+
+            pillow_heif.register_heif_opener()
+            _pillow_ready = True
+    try:
+        with Image.open(io.BytesIO(data)) as picture:
+            if picture.width * picture.height > max_pixels:
+                raise RenderRefused("image has too many pixels")
+            oriented = ImageOps.exif_transpose(picture)
+            mode = "RGBA" if "A" in oriented.getbands() else "RGB"
+            pixels = np.asarray(oriented.convert(mode))
+    except RenderRefused:
+        raise
+    except Exception as error:  # any decoder failure is a corrupt blob, not a crash
+        raise RenderRefused("corrupt image") from error
+    decoded = pyvips.Image.new_from_array(pixels, interpretation="srgb")
+    return _Source(data, "pillow-heif", decoded.width, decoded.height, 1, decoded)
+
+
+# -- geometry -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Plan:
+    scaled: tuple[int, int]  # the whole image after resizing (output orientation)
+    crop: tuple[int, int] | None = None  # then cut to this, placed by gravity
+    canvas: tuple[int, int] | None = None  # then padded to this
+
+    @property
+    def output(self) -> tuple[int, int]:
+        return self.canvas or self.crop or self.scaled
+
+
+def _capped(width: int, height: int, max_side: int, max_pixels: int) -> tuple[int, int]:
+    factor = min(1.0, max_side / max(width, height), math.sqrt(max_pixels / (width * height)))
+    if factor >= 1.0:
+        return width, height
+    return max(1, math.floor(width * factor)), max(1, math.floor(height * factor))
+
+
+def plan(
+    source_w: int, source_h: int, spec: TransformSpec, max_side: int, max_pixels: int
+) -> _Plan:
+    """Output geometry for a source of source_w×source_h (already rotated by spec.rotate)."""
+
+    def scaled_by(scale: float) -> tuple[int, int]:
+        return max(1, round(source_w * scale)), max(1, round(source_h * scale))
+
+    fit = spec.fit_or_default
+    if spec.size is not None:
+        size = named_size(source_w, source_h, spec.size)
+        return _Plan(_capped(*size, max_side, max_pixels))
+    if spec.w is None and spec.h is None:
+        return _Plan(_capped(source_w, source_h, max_side, max_pixels))
+    if spec.w is None or spec.h is None:  # one side: the other follows the aspect
+        scale = spec.w / source_w if spec.w else spec.h / source_h  # type: ignore[operator]
+        if fit == "scale-down":
+            scale = min(scale, 1.0)
+        return _Plan(_capped(*scaled_by(scale), max_side, max_pixels))
+    box_w, box_h = _capped(spec.w, spec.h, max_side, max_pixels)
+    if fit in ("scale-down", "contain", "pad"):
+        scale = min(box_w / source_w, box_h / source_h)
+        if fit == "scale-down":
+            scale = min(scale, 1.0)
+        width, height = scaled_by(scale)
+        scaled = (min(width, box_w), min(height, box_h))
+        return _Plan(scaled, canvas=(box_w, box_h) if fit == "pad" else None)
+    scale = max(box_w / source_w, box_h / source_h)  # cover, crop
+    if fit == "crop":
+        scale = min(scale, 1.0)
+    width, height = scaled_by(scale)
+    if fit == "cover":
+        width, height = max(width, box_w), max(height, box_h)
+    crop = (min(box_w, width), min(box_h, height))
+    return _Plan((width, height), crop=None if crop == (width, height) else crop)
+
+
+# -- time budget --------------------------------------------------------------------------------
+
+
+class _Deadline:
+    def __init__(self, seconds: float) -> None:
+        self.at = time.monotonic() + seconds
+
+    def check(self) -> None:
+        if time.monotonic() > self.at:
+            raise RenderRefused("render time budget exceeded")
+
+    def watch(self, image: pyvips.Image) -> pyvips.Image:
+        """Let libvips abort evaluating `image` once the deadline passes."""
+
+        def on_eval(evaluated: pyvips.Image, _progress: object) -> None:
+            if time.monotonic() > self.at:
+                evaluated.set_kill(True)
+
+        image.set_progress(True)
+        image.signal_connect("eval", on_eval)
+        return image
+
+    def materialise(self, image: pyvips.Image) -> pyvips.Image:
+        """An in-memory copy, for steps that read pixels more than once."""
+        self.check()
+        return self.watch(image).copy_memory()
+
+
+# -- steps --------------------------------------------------------------------------------------
+
+
+def _eight_bit(image: pyvips.Image) -> pyvips.Image:
+    grey = image.interpretation in ("b-w", "grey16")
+    if image.format == "uchar" and image.interpretation in ("srgb", "b-w"):
+        return image
+    return image.colourspace("b-w" if grey else "srgb").cast("uchar")
+
+
+def _orient(image: pyvips.Image, spec: TransformSpec) -> pyvips.Image:
+    if spec.rotate == 90:
+        image = image.rot90()
+    elif spec.rotate == 180:
+        image = image.rot180()
+    elif spec.rotate == 270:
+        image = image.rot270()
+    if spec.flip in ("h", "hv"):
+        image = image.fliphor()
+    if spec.flip in ("v", "hv"):
+        image = image.flipver()
+    return image
+
+
+def _crop(image: pyvips.Image, size: tuple[int, int], gravity: str, deadline: _Deadline):
+    width, height = min(size[0], image.width), min(size[1], image.height)
+    if gravity == "auto":
+        return deadline.materialise(image).smartcrop(width, height, interesting="attention")
+    fx = 0.0 if "west" in gravity else 1.0 if "east" in gravity else 0.5
+    fy = 0.0 if "north" in gravity else 1.0 if "south" in gravity else 0.5
+    left = round((image.width - width) * fx)
+    top = round((image.height - height) * fy)
+    return image.extract_area(left, top, width, height)
+
+
+def _with_alpha(image: pyvips.Image) -> pyvips.Image:
+    return image if image.hasalpha() else image.bandjoin_const([255])
+
+
+def _colour_for(image: pyvips.Image, rgba: tuple[int, int, int, int]):
+    """(image, background values) with matching bands; grey turns sRGB for a coloured bg."""
+    r, g, b, a = rgba
+    grey = image.interpretation == "b-w"
+    if grey and not (r == g == b):
+        image, grey = image.colourspace("srgb"), False
+    colour = [r] if grey else [r, g, b]
+    return image, colour + ([a] if image.hasalpha() else [])
+
+
+def _flatten(image: pyvips.Image, rgba: tuple[int, int, int, int]) -> pyvips.Image:
+    r, g, b, _ = rgba if rgba[3] else (255, 255, 255, 255)
+    image, colour = _colour_for(image, (r, g, b, 255))
+    return image.flatten(background=colour[: image.bands - 1])
+
+
+def _on_background(image: pyvips.Image, rgba: tuple[int, int, int, int], alpha_out: bool):
+    """Composite an image with alpha onto bg: kept transparent when bg and output allow it."""
+    if not image.hasalpha() or (alpha_out and rgba[3] == 0):
+        return image
+    if rgba[3] == 255 or not alpha_out:
+        return _flatten(image, rgba)
+    image, colour = _colour_for(image, rgba)
+    backdrop = image.new_from_image(colour)
+    return backdrop.composite2(image, "over").cast("uchar")
+
+
+def _pad(image, canvas, gravity, rgba, alpha_out):
+    if not alpha_out or rgba[3] == 255:
+        image = _flatten(image, rgba) if image.hasalpha() else image
+        rgba = (*rgba[:3], 255) if rgba[3] else (255, 255, 255, 255)
+    else:
+        image = _with_alpha(image)
+    image, colour = _colour_for(image, rgba)
+    direction = _PAD_DIRECTIONS[gravity]
+    return image.gravity(direction, canvas[0], canvas[1], extend="background", background=colour)
+
+
+def _split_alpha(image: pyvips.Image) -> tuple[pyvips.Image, pyvips.Image | None]:
+    if image.hasalpha():
+        return image.extract_band(0, n=image.bands - 1), image.extract_band(image.bands - 1)
+    return image, None
+
+
+def _tone(image: pyvips.Image, spec: TransformSpec) -> pyvips.Image:
+    if all(v is None for v in (spec.brightness, spec.contrast, spec.gamma, spec.saturation)):
+        return image
+    colour, alpha = _split_alpha(image)
+    pixels = colour.cast("float")
+    if spec.brightness is not None:
+        pixels = pixels * spec.brightness
+    if spec.contrast is not None:
+        pixels = (pixels - 128) * spec.contrast + 128
+    if spec.gamma is not None:  # >1 darkens mid-tones, <1 lightens them
+        pixels = ((pixels / 255).maxpair(0) ** spec.gamma) * 255
+    if spec.saturation is not None and colour.bands == 3:
+        luma = pixels.recomb([[0.2126, 0.7152, 0.0722]])
+        pixels = (pixels - luma) * spec.saturation + luma
+    toned = pixels.cast("uchar").copy(interpretation=colour.interpretation)
+    return toned if alpha is None else toned.bandjoin(alpha)
+
+
+def _blur(image: pyvips.Image, radius: float) -> pyvips.Image:
+    sigma = radius / 2
+    if image.hasalpha():
+        return image.premultiply().gaussblur(sigma).unpremultiply().cast("uchar")
+    return image.gaussblur(sigma)
+
+
+def _sharpen(image: pyvips.Image, amount: float) -> pyvips.Image:
+    """Unsharp mask, 1 px radius: out = in + amount * (in - blurred)."""
+    colour, alpha = _split_alpha(image)
+    soft = colour.gaussblur(1.0)
+    sharp = (colour.cast("float") * (1 + amount) - soft.cast("float") * amount).cast("uchar")
+    sharp = sharp.copy(interpretation=colour.interpretation)
+    return sharp if alpha is None else sharp.bandjoin(alpha)
+
+
+def _frame(image, spec, geometry, deadline, alpha_out, *, upscale_crop):
+    """Every step after the resize, for one (still) frame."""
+    image = _orient(image, spec)
+    if geometry.crop is not None:
+        if upscale_crop:  # cut in source pixels, then enlarge only what is kept
+            kept_w = min(
+                image.width, math.ceil(geometry.crop[0] * image.width / geometry.scaled[0])
+            )
+            kept_h = min(
+                image.height, math.ceil(geometry.crop[1] * image.height / geometry.scaled[1])
+            )
+            image = _crop(image, (kept_w, kept_h), spec.gravity_or_default, deadline)
+            image = pyvips.Image.thumbnail_image(
+                image, geometry.crop[0], height=geometry.crop[1], size="force"
+            )
+        else:
+            image = _crop(image, geometry.crop, spec.gravity_or_default, deadline)
+    rgba = spec.bg_rgba
+    if spec.cutout:
+        deadline.check()
+        image = cutout_model.cut_out(deadline.materialise(image))
+        image = _on_background(image, rgba, alpha_out)
+    image = _tone(image, spec)
+    if spec.blur is not None:
+        image = _blur(image, spec.blur)
+    if spec.sharp is not None:
+        image = _sharpen(image, spec.sharp)
+    if geometry.canvas is not None:
+        image = _pad(image, geometry.canvas, spec.gravity_or_default, rgba, alpha_out)
+    if image.hasalpha() and not alpha_out:
+        image = _flatten(image, rgba)
+    return image
+
+
+# -- saving -------------------------------------------------------------------------------------
+
+
+def _save(image: pyvips.Image, fmt: str, spec: TransformSpec) -> bytes:
+    quality = spec.q or _DEFAULT_Q.get(fmt, 80)
+    if fmt == "jpg":
+        return image.jpegsave_buffer(Q=quality, optimize_coding=True, keep=_KEEP_NONE)
+    if fmt == "png":
+        return image.pngsave_buffer(keep=_KEEP_NONE)
+    if fmt == "webp":
+        return image.webpsave_buffer(Q=quality, keep=_KEEP_NONE)
+    if fmt == "avif":
+        return image.heifsave_buffer(Q=quality, compression="av1", effort=2, keep=_KEEP_NONE)
+    return image.gifsave_buffer(keep=_KEEP_NONE)
+
+
+# the stored format is the default output; HEIC (normally converted at upload) is served as JPEG
+_SOURCE_FORMATS = {"jpeg": "jpg", "heic": "jpg", "heif": "jpg", **{f: f for f in CONTENT_TYPES}}
+
+
+def render(
+    source: bytes | Path,
+    source_format: str,
+    spec: TransformSpec,
+    *,
+    max_pixels: int = 100_000_000,
+    max_output_side: int = 8192,
+    max_output_pixels: int = 40_000_000,
+    time_budget: float = 20.0,
+) -> Rendered:
+    """Render `source` (the stored bytes, or their path) through `spec`.
+
+    Raises `RenderRefused` (with a short `reason`) for anything that cannot be rendered; never
+    anything else for any input bytes.
+    """
+    deadline = _Deadline(time_budget)
+    # bytes, not a filename: libvips would parse "[options]" out of a path
+    data = source.read_bytes() if isinstance(source, Path) else bytes(source)
+    fmt = spec.format or _SOURCE_FORMATS.get(source_format.lower(), "jpg")
+    try:
+        return _render(data, fmt, spec, deadline, max_pixels, max_output_side, max_output_pixels)
+    except pyvips.Error as error:
+        if "killed" in str(error) or time.monotonic() > deadline.at:
+            raise RenderRefused("render time budget exceeded") from error
+        raise RenderRefused("corrupt image") from error
+    except (MemoryError, ValueError, OverflowError) as error:
+        raise RenderRefused("cannot render image") from error
+
+
+def _render(data, fmt, spec, deadline, max_pixels, max_side, max_output_pixels) -> Rendered:
+    source = _open(data, max_pixels)
+    animated = (
+        source.frames > 1
+        and fmt in _ANIMATES
+        and not spec.cutout  # the model sees stills: an animated cutout keeps the first frame
+        and source.width * source.height * source.frames <= max_pixels
+    )
+    frames = source.frames if animated else 1
+    quarter_turn = spec.rotate in (90, 270)
+    source_w, source_h = (
+        (source.height, source.width) if quarter_turn else (source.width, source.height)
+    )
+    geometry = plan(source_w, source_h, spec, max_side, max(1, max_output_pixels // frames))
+    upscale_crop = geometry.crop is not None and (
+        geometry.scaled[0] * geometry.scaled[1] > source_w * source_h
+    )
+    load_w, load_h = (source_w, source_h) if upscale_crop else geometry.scaled
+    if quarter_turn:
+        load_w, load_h = load_h, load_w
+    alpha_out = fmt in _HAS_ALPHA
+    deadline.check()
+    image = source.scaled(load_w, load_h, animated=animated)
+    image = _eight_bit(image)
+    if animated and _has_frame_steps(spec, geometry):
+        image = _each_frame(image, frames, spec, geometry, deadline, alpha_out, upscale_crop)
+    elif not animated:
+        image = _frame(image, spec, geometry, deadline, alpha_out, upscale_crop=upscale_crop)
+    deadline.check()
+    data_out = _save(deadline.watch(image), fmt, spec)
+    height = image.height // frames
+    return Rendered(data_out, fmt, CONTENT_TYPES[fmt], image.width, height)
+
+
+def _has_frame_steps(spec: TransformSpec, geometry: _Plan) -> bool:
+    """Whether anything beyond the resize (which thumbnail does per page) must touch pixels."""
+    adjustments = (spec.rotate, spec.flip, spec.brightness, spec.contrast, spec.gamma)
+    filters = (spec.saturation, spec.blur, spec.sharp, geometry.crop, geometry.canvas)
+    return any(step is not None for step in (*adjustments, *filters))
+
+
+def _each_frame(strip, frames, spec, geometry, deadline, alpha_out, upscale_crop):
+    """Run the per-frame steps on every page of an animation and stack them again."""
+    strip = deadline.materialise(strip)
+    page_height = strip.height // frames
+    done = []
+    for index in range(frames):
+        if index % 64 == 0:
+            deadline.check()
+        frame = strip.extract_area(0, index * page_height, strip.width, page_height)
+        done.append(_frame(frame, spec, geometry, deadline, alpha_out, upscale_crop=upscale_crop))
+    joined = pyvips.Image.arrayjoin(done, across=1).copy()
+    joined.set_type(pyvips.GValue.gint_type, "page-height", done[0].height)
+    for name in ("delay", "loop"):
+        if strip.get_typeof(name):
+            joined.set_type(strip.get_typeof(name), name, strip.get(name))
+    return joined

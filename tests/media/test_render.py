@@ -1,0 +1,230 @@
+"""The renderer: properties of the output over a matrix of stored sources × parameters, plus the
+hostile inputs a CDN meets (bombs, corrupt blobs, huge frame counts, slow renders)."""
+
+from __future__ import annotations
+
+import io
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+import pyvips
+from PIL import Image
+
+from imgpro.media.render import RenderRefused, render
+from imgpro.media.transform import named_size, parse
+from tests.factories import sources
+
+MAGIC = {
+    "jpg": lambda data: data.startswith(b"\xff\xd8\xff"),
+    "png": lambda data: data.startswith(b"\x89PNG\r\n\x1a\n"),
+    "gif": lambda data: data[:6] in (b"GIF87a", b"GIF89a"),
+    "webp": lambda data: data[:4] == b"RIFF" and data[8:12] == b"WEBP",
+    "avif": lambda data: data[4:12] == b"ftypavif",
+}
+
+# name -> (stored bytes, stored format, displayed width, height, frames, has alpha)
+SOURCES = {
+    "jpeg": (sources.jpeg(400, 300), "jpg", 400, 300, 1, False),
+    "jpeg-portrait-exif6": (sources.jpeg(300, 400, orientation=6), "jpg", 300, 400, 1, False),
+    "cmyk-jpeg": (sources.cmyk_jpeg(300, 200), "jpg", 300, 200, 1, False),
+    "grey-jpeg": (sources.grey_jpeg(300, 200), "jpg", 300, 200, 1, False),
+    "png-alpha": (sources.png(300, 200, alpha=True), "png", 300, 200, 1, True),
+    "png-16bit": (sources.png(300, 200, alpha=True, sixteen_bit=True), "png", 300, 200, 1, True),
+    "png-grey": (sources.png(300, 200, grey=True), "png", 300, 200, 1, False),
+    "gif-animated": (sources.gif(120, 80, frames=4), "gif", 120, 80, 4, False),
+    "webp-animated-alpha": (sources.webp(120, 80, frames=3, alpha=True), "webp", 120, 80, 3, True),
+    "avif": (sources.avif(160, 120), "avif", 160, 120, 1, False),
+    "heic": (sources.heic(160, 120), "heic", 160, 120, 1, False),
+}  # fmt: skip
+
+QUERIES = [
+    "",
+    "w=100",
+    "h=50&format=png",
+    "w=90&h=90&fit=cover&gravity=auto&format=webp",
+    "w=500&h=300&fit=pad&bg=transparent&format=png",
+    "w=50&h=50&fit=crop&gravity=southeast&format=avif",
+    "w=400&fit=contain&format=gif",
+    "size=s&format=jpg",
+    "size=social&format=webp",
+    "rotate=90&flip=hv&brightness=1.2&contrast=1.3&gamma=2&saturation=0&blur=3&sharp=1&q=40",
+]
+
+
+def expected_size(width: int, height: int, query: str) -> tuple[int, int]:
+    """Independent arithmetic for the geometry of each query in QUERIES."""
+    spec = parse(query)
+    if spec.size:
+        return named_size(width, height, spec.size)
+    if spec.fit in ("cover", "pad") or (spec.fit == "crop" and width >= 50 and height >= 50):
+        return spec.w, spec.h  # type: ignore[return-value]
+    if spec.fit == "crop":
+        return min(width, 50), min(height, 50)
+    if spec.rotate == 90:
+        return height, width
+    if spec.w and spec.fit == "contain":
+        return spec.w, round(height * spec.w / width)
+    if spec.w:
+        return min(spec.w, width), round(height * min(spec.w, width) / width)
+    if spec.h:
+        return round(width * min(spec.h, height) / height), min(spec.h, height)
+    return width, height
+
+
+def decode(data: bytes) -> pyvips.Image:
+    animated = data[:3] == b"GIF" or (data[:4] == b"RIFF" and data[8:12] == b"WEBP")
+    return pyvips.Image.new_from_buffer(data, "n=-1" if animated else "")
+
+
+@pytest.mark.parametrize("query", QUERIES)
+@pytest.mark.parametrize("name", SOURCES)
+def test_output_properties(name, query):
+    data, stored_format, width, height, frames, alpha = SOURCES[name]
+    spec = parse(query)
+    result = render(data, stored_format, spec)
+
+    fmt = spec.format or ("jpg" if stored_format == "heic" else stored_format)
+    assert result.format == fmt
+    assert MAGIC[fmt](result.data), result.data[:16]
+    assert result.content_type == {"jpg": "image/jpeg"}.get(fmt, f"image/{fmt}")
+    assert (result.width, result.height) == expected_size(width, height, query)
+
+    out = decode(result.data)
+    pages = out.get("n-pages") if out.get_typeof("n-pages") else 1  # a still has no n-pages
+    assert out.width == result.width
+    assert out.get("page-height") if pages > 1 else out.height == result.height
+    if frames > 1 and fmt in ("gif", "webp"):  # encoders may merge frames that became equal
+        assert pages > 1 and sum(out.get("delay")) == frames * 80
+    else:
+        assert pages == 1
+    for field in ("exif-data", "xmp-data", "iptc-data", "icc-profile-data"):
+        assert not out.get_typeof(field), field
+    assert b"imgpro-test-camera" not in result.data
+    if fmt == "jpg":
+        assert out.bands in (1, 3)
+    if fmt in ("png", "webp") and ((alpha and spec.fit != "pad") or "transparent" in query):
+        assert out.hasalpha()
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_exif_orientation_is_applied(orientation):
+    """The red quadrant of the displayed picture stays top-left whatever orientation stored it."""
+    data = sources.jpeg(200, 120, orientation=orientation)
+    for query in ("", "w=100", "format=png&h=60"):
+        result = render(data, "jpg", parse(query))
+        pixels = decode(result.data).numpy()
+        h, w = pixels.shape[:2]
+        assert w > h, (orientation, query)
+        top_left = pixels[h // 8, w // 8]
+        bottom_right = pixels[h - h // 8, w - w // 8]
+        assert top_left[0] > 180 and top_left[1] < 80, (orientation, query, top_left)
+        assert not (bottom_right[0] > 180 and bottom_right[1] < 80), (orientation, query)
+
+
+def test_rotate_applies_after_exif_orientation():
+    data = sources.jpeg(200, 120, orientation=6)
+    result = render(data, "jpg", parse("rotate=90"))
+    pixels = decode(result.data).numpy()
+    assert (result.width, result.height) == (120, 200)
+    assert pixels[200 // 8, 120 - 120 // 8][0] > 180  # clockwise: red is now top-right
+
+
+def test_alpha_is_kept_or_flattened_on_bg():
+    data = sources.png(200, 100, alpha=True)
+    kept = decode(render(data, "png", parse("w=100")).data).numpy()
+    assert kept.shape[2] == 4 and kept[25, 10, 3] == 255 and kept[25, 90, 3] == 0
+    white = decode(render(data, "png", parse("w=100&format=jpg")).data).numpy()
+    assert white.shape[2] == 3 and white[25, 90].min() > 245
+    red = decode(render(data, "png", parse("format=jpg&bg=ff0000")).data).numpy()
+    assert red[50, 180][0] > 240 and red[50, 180][1:].max() < 20
+
+
+def test_pad_uses_bg_and_gravity():
+    data = sources.jpeg(200, 100)
+    query = "w=200&h=200&fit=pad&bg=0000ff&gravity=north&format=png"
+    pixels = decode(render(data, "jpg", parse(query)).data).numpy()
+    assert pixels.shape[:2] == (200, 200)
+    assert tuple(pixels[190, 100][:3]) == (0, 0, 255)  # padding below the picture
+    assert pixels[10, 10][0] > 180  # picture at the top
+
+
+def test_scale_down_never_enlarges_and_cover_does():
+    data = sources.jpeg(200, 100)
+    assert render(data, "jpg", parse("w=1000")).width == 200
+    assert (render(data, "jpg", parse("w=1000&h=1000&fit=cover")).width) == 1000
+
+
+def test_tall_thin_image_is_capped():
+    image = pyvips.Image.black(1, 50_000).copy(interpretation="b-w") + 128
+    data = image.cast("uchar").pngsave_buffer()
+    result = render(data, "png", parse(""))
+    assert (result.width, result.height) == (1, 8192)
+    cover = render(data, "png", parse("w=4000&h=4000&fit=cover"))
+    assert (cover.width, cover.height) == (4000, 4000)
+
+
+def test_huge_requests_are_capped_to_the_output_budget():
+    data = sources.jpeg(400, 300)
+    result = render(data, "jpg", parse("w=8192&h=8192&fit=pad"), max_output_pixels=4_000_000)
+    assert result.width == result.height and result.width * result.height <= 4_000_000
+    assert render(data, "jpg", parse("w=100000&dpr=100")).width == 400  # both invalid: ignored
+
+
+def test_pixel_bomb_is_refused_before_decoding():
+    with pytest.raises(RenderRefused) as refused:
+        render(sources.png_bomb(), "png", parse("w=100"))
+    assert "pixels" in refused.value.reason
+
+
+@pytest.mark.parametrize(
+    "blob",
+    [
+        sources.corrupt_jpeg(),
+        sources.truncated_jpeg(),
+        b"",
+        b"not an image at all",
+        b"<svg xmlns='http://www.w3.org/2000/svg'/>",
+        b"II*\x00" + b"\x00" * 100,  # TIFF: not a stored raster format
+    ],
+)
+def test_corrupt_or_foreign_blobs_are_refused_and_the_worker_lives_on(blob):
+    with pytest.raises(RenderRefused):
+        render(blob, "jpg", parse("w=100&format=webp"))
+    assert render(sources.jpeg(40, 30), "jpg", parse("w=20")).width == 20
+
+
+def test_many_frames_count_against_the_pixel_budget(tmp_path: Path):
+    frames = [Image.new("RGB", (40, 40), (i % 256, 0, 0)) for i in range(5000)]
+    out = io.BytesIO()
+    frames[0].save(out, "GIF", save_all=True, append_images=frames[1:], duration=20)
+    path = tmp_path / "long.gif"
+    path.write_bytes(out.getvalue())
+    animated = decode(render(path, "gif", parse("w=20&format=webp")).data)
+    # the encoder merges repeated frames into longer ones: the running time is what must survive
+    assert animated.get("n-pages") > 1 and sum(animated.get("delay")) == 5000 * 20
+    # over the budget as an animation (5000 × 1600 px): the first frame still loads
+    still = render(path, "gif", parse("w=20&format=webp"), max_pixels=1_000_000)
+    assert not decode(still.data).get_typeof("n-pages")
+
+
+def test_time_budget_stops_a_slow_render():
+    data = sources.jpeg(2000, 2000)
+    with pytest.raises(RenderRefused) as refused:
+        render(data, "jpg", parse("blur=250&sharp=10&format=png"), time_budget=0.05)
+    assert "time" in refused.value.reason
+
+
+def test_renders_in_parallel_threads():
+    data = sources.jpeg(600, 400)
+    queries = [f"w={w}&format={fmt}" for w in (100, 200, 300) for fmt in ("jpg", "webp", "png")]
+    with ThreadPoolExecutor(6) as pool:
+        widths = list(pool.map(lambda q: render(data, "jpg", parse(q)).width, queries * 3))
+    assert widths == [int(q.split("&")[0][2:]) for q in queries * 3]
+
+
+def test_saturation_zero_is_grey():
+    pixels = decode(render(sources.jpeg(100, 100), "jpg", parse("saturation=0&format=png")).data)
+    array = pixels.numpy().astype(int)
+    assert np.abs(array[..., 0] - array[..., 1]).max() <= 2
