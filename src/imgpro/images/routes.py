@@ -33,7 +33,7 @@ from imgpro.openapi import error_responses, json_body, multipart_body
 
 router = APIRouter(prefix="/v1", tags=["images"])
 
-_LABEL_PARAM = re.compile(r"^label\[(.+)\]$")
+_LABEL_PARAM = re.compile(r"^label\[(.*)\]$")
 _CREATE_FIELDS = {"file", "caption", "public", "labels", "metadata"}
 
 
@@ -88,7 +88,7 @@ async def _spool(upload: UploadFile, rt: Rt) -> tuple[images.UploadedFile, str]:
     responses=error_responses(401, 403, 409, 422, 429),
 )
 async def create_image(request: Request, caller: Caller, db: Db, rt: Rt) -> Response:
-    caller.require("write")
+    caller.require_ability("write")
     content_type = request.headers.get("content-type", "")
     idempotency_key = request.headers.get("idempotency-key")
     if idempotency_key is not None:
