@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     stripe_secret_key: str = Field("", description="Stripe secret key.")
     stripe_webhook_secret: str = Field("", description="Stripe webhook signing secret.")
     stripe_api_base: str = Field("", description="Stripe API base; only for tests against a fake.")
+    plans_file: Path | None = Field(
+        None, description="JSON or TOML plan catalogue replacing the defaults (decisions.md §3)."
+    )
     secret_key: str = Field("", description="Signs sessions and links; generated once if unset.")
     trusted_proxies: list[str] = Field(
         default_factory=list,
@@ -97,6 +100,8 @@ class Settings(BaseSettings):
             problems.append("IMGPRO_MAIL_URL is console://; set smtp://host:port")
         if self.billing_provider == "local":
             problems.append("IMGPRO_BILLING_PROVIDER is local; set stripe")
+        elif not (self.stripe_secret_key and self.stripe_webhook_secret):
+            problems.append("set IMGPRO_STRIPE_SECRET_KEY and IMGPRO_STRIPE_WEBHOOK_SECRET")
         if not self.secret_key:
             problems.append("IMGPRO_SECRET_KEY is unset; set a long random value")
         return problems

@@ -1,38 +1,244 @@
-"""The plan catalogue (decisions.md §3 defaults) and billing periods — pure data and functions."""
+"""The plan catalogue and billing periods — pure data and functions.
+
+The defaults are decisions.md §3. An operator replaces the whole catalogue with a JSON or TOML
+file (`IMGPRO_PLANS_FILE`) of the same shape the API shows in `available_plans`::
+
+    [[plans]]
+    id = "pro"
+    name = "Pro"
+    monthly_uploads = 1000
+    storage_bytes = 10737418240
+    prices.monthly = { amount_cents = 900, currency = "usd", stripe_price = "price_..." }
+    prices.annual = { amount_cents = 9900, currency = "usd" }
+
+A plan without prices is free; exactly one free plan, with the id `free`, must exist (new
+workspaces start on it, cancelled ones return to it). `stripe_price` is optional: without it
+Stripe Checkout is given the amount inline.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+import re
+import tomllib
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
 
 GIB = 1024**3
+INTERVALS = ("monthly", "annual")
+FREE = "free"
+_PLAN_ID = re.compile(r"^[a-z][a-z0-9_-]{0,15}$")
+_CURRENCY = re.compile(r"^[a-z]{3}$")
+
+
+class PlanFileError(ValueError):
+    """The operator's plans file cannot be used; the message says where and why."""
+
+
+@dataclass(frozen=True)
+class Price:
+    amount_cents: int
+    currency: str = "usd"
+    stripe_price: str | None = None
 
 
 @dataclass(frozen=True)
 class Plan:
     id: str
     name: str
-    monthly_cents: int | None
-    annual_cents: int | None
     monthly_uploads: int
     storage_bytes: int
+    prices: dict[str, Price] = field(default_factory=dict)  # interval -> price
 
     @property
     def is_paid(self) -> bool:
-        return self.monthly_cents is not None
+        return bool(self.prices)
+
+    @property
+    def monthly_cents(self) -> int | None:
+        price = self.prices.get("monthly")
+        return price.amount_cents if price else None
+
+    @property
+    def annual_cents(self) -> int | None:
+        price = self.prices.get("annual")
+        return price.amount_cents if price else None
+
+    def public(self) -> dict[str, Any]:
+        """The plan object of `available_plans`."""
+        return {
+            "object": "plan",
+            "id": self.id,
+            "name": self.name,
+            "prices": {
+                interval: {"amount_cents": price.amount_cents, "currency": price.currency}
+                for interval, price in self.prices.items()
+            },
+            "limits": {
+                "monthly_uploads": self.monthly_uploads,
+                "storage_bytes": self.storage_bytes,
+            },
+        }
+
+
+def _priced(monthly: int, annual: int) -> dict[str, Price]:
+    return {"monthly": Price(monthly), "annual": Price(annual)}
 
 
 DEFAULT_PLANS: tuple[Plan, ...] = (
-    Plan("free", "Free", None, None, 100, 1 * GIB),
-    Plan("pro", "Pro", 900, 9900, 1_000, 10 * GIB),
-    Plan("scale", "Scale", 2900, 29000, 10_000, 100 * GIB),
-    Plan("max", "Max", 9900, 99000, 100_000, 1024 * GIB),
+    Plan(FREE, "Free", 100, 1 * GIB),
+    Plan("pro", "Pro", 1_000, 10 * GIB, _priced(900, 9900)),
+    Plan("scale", "Scale", 10_000, 100 * GIB, _priced(2900, 29000)),
+    Plan("max", "Max", 100_000, 1024 * GIB, _priced(9900, 99000)),
 )
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    plans: tuple[Plan, ...]
+
+    def __post_init__(self) -> None:
+        ids = [plan.id for plan in self.plans]
+        if len(set(ids)) != len(ids):
+            raise PlanFileError("plan ids must be unique")
+        free = [plan for plan in self.plans if not plan.is_paid]
+        if [plan.id for plan in free] != [FREE]:
+            raise PlanFileError('exactly one plan has no prices, and its id is "free"')
+
+    def find(self, plan_id: str) -> Plan | None:
+        return next((plan for plan in self.plans if plan.id == plan_id), None)
+
+    def get(self, plan_id: str) -> Plan:
+        """The plan a workspace is on; one the operator has since removed counts as free."""
+        return self.find(plan_id) or self.free
+
+    @property
+    def free(self) -> Plan:
+        return next(plan for plan in self.plans if plan.id == FREE)
+
+    @property
+    def paid(self) -> list[Plan]:
+        return [plan for plan in self.plans if plan.is_paid]
+
+    def upgrade_for(self, current: Plan, *, uploads: bool, storage: bool) -> Plan | None:
+        """The smallest paid plan that lifts the limit that was hit, or None on the top tier."""
+        better = [
+            plan
+            for plan in self.paid
+            if (not uploads or plan.monthly_uploads > current.monthly_uploads)
+            and (not storage or plan.storage_bytes > current.storage_bytes)
+            and plan.id != current.id
+        ]
+        return min(better, key=lambda p: (p.monthly_uploads, p.storage_bytes), default=None)
+
+    def by_stripe_price(self, price_id: str) -> tuple[Plan, str] | None:
+        for plan in self.plans:
+            for interval, price in plan.prices.items():
+                if price.stripe_price == price_id:
+                    return plan, interval
+        return None
+
+
+DEFAULT_CATALOGUE = Catalogue(DEFAULT_PLANS)
 PLANS: dict[str, Plan] = {plan.id: plan for plan in DEFAULT_PLANS}
 
 
 def get_plan(plan_id: str) -> Plan:
-    return PLANS.get(plan_id, PLANS["free"])
+    """A plan of the default catalogue; code that has settings uses `catalogue_for`."""
+    return DEFAULT_CATALOGUE.get(plan_id)
+
+
+def _int(entry: dict[str, Any], name: str, where: str) -> int:
+    value = entry.get(name)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise PlanFileError(f"{where}: {name} must be a whole number ≥ 0")
+    return value
+
+
+def _plan(entry: Any, where: str) -> Plan:
+    if not isinstance(entry, dict):
+        raise PlanFileError(f"{where}: each plan is a table/object")
+    unknown = set(entry) - {"id", "name", "monthly_uploads", "storage_bytes", "prices"}
+    if unknown:
+        raise PlanFileError(f"{where}: unknown field {sorted(unknown)[0]!r}")
+    plan_id = entry.get("id")
+    if not isinstance(plan_id, str) or not _PLAN_ID.match(plan_id):
+        raise PlanFileError(f"{where}: id must be 1–16 lowercase letters, digits, - or _")
+    where = f"plan {plan_id!r}"
+    name = entry.get("name")
+    if not isinstance(name, str) or not 1 <= len(name.strip()) <= 64:
+        raise PlanFileError(f"{where}: name must be 1–64 characters")
+    raw_prices = entry.get("prices") or {}
+    if not isinstance(raw_prices, dict) or set(raw_prices) - set(INTERVALS):
+        raise PlanFileError(f"{where}: prices has only monthly and annual")
+    prices: dict[str, Price] = {}
+    for interval in INTERVALS:
+        if interval not in raw_prices:
+            continue
+        raw = raw_prices[interval]
+        if not isinstance(raw, dict) or set(raw) - {"amount_cents", "currency", "stripe_price"}:
+            raise PlanFileError(
+                f"{where}: prices.{interval} has amount_cents, currency, stripe_price"
+            )
+        amount = _int(raw, "amount_cents", f"{where} prices.{interval}")
+        currency = raw.get("currency", "usd")
+        if not isinstance(currency, str) or not _CURRENCY.match(currency):
+            raise PlanFileError(f"{where}: prices.{interval}.currency is like usd")
+        stripe_price = raw.get("stripe_price")
+        if stripe_price is not None and not isinstance(stripe_price, str):
+            raise PlanFileError(f"{where}: prices.{interval}.stripe_price is a Stripe price id")
+        if amount == 0:
+            raise PlanFileError(f"{where}: a price is above 0; leave prices out for free")
+        prices[interval] = Price(amount, currency, stripe_price)
+    return Plan(
+        plan_id,
+        name.strip(),
+        _int(entry, "monthly_uploads", where),
+        _int(entry, "storage_bytes", where),
+        prices,
+    )
+
+
+def parse_catalogue(data: Any) -> Catalogue:
+    """A catalogue from the decoded plans file, or PlanFileError saying what is wrong."""
+    entries = data.get("plans") if isinstance(data, dict) else None
+    if not isinstance(entries, list) or not entries:
+        raise PlanFileError('the file needs a non-empty "plans" list')
+    return Catalogue(tuple(_plan(entry, f"plan #{n + 1}") for n, entry in enumerate(entries)))
+
+
+def load_catalogue(path: Path) -> Catalogue:
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise PlanFileError(f"{path}: {exc.strerror or exc}") from None
+    try:
+        data = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
+    except (ValueError, tomllib.TOMLDecodeError) as exc:
+        raise PlanFileError(f"{path}: not valid {path.suffix[1:] or 'JSON'}: {exc}") from None
+    try:
+        return parse_catalogue(data)
+    except PlanFileError as exc:
+        raise PlanFileError(f"{path}: {exc}") from None
+
+
+@lru_cache(maxsize=8)
+def _cached(path: str, _mtime: float) -> Catalogue:
+    return load_catalogue(Path(path))
+
+
+def catalogue_for(plans_file: Path | None) -> Catalogue:
+    """The catalogue in force: the operator's file (re-read when it changes) or the defaults."""
+    if plans_file is None:
+        return DEFAULT_CATALOGUE
+    try:
+        mtime = plans_file.stat().st_mtime
+    except OSError:
+        mtime = -1.0
+    return _cached(str(plans_file), mtime)
 
 
 def month_period(now: datetime) -> tuple[datetime, datetime]:
@@ -44,3 +250,38 @@ def month_period(now: datetime) -> tuple[datetime, datetime]:
         else start.replace(month=start.month + 1)
     )
     return start, end
+
+
+def period_key(now: datetime) -> str:
+    """The month an upload counts in, as stored beside the counter: "2026-11"."""
+    return now.astimezone(UTC).strftime("%Y-%m")
+
+
+def add_interval(start: datetime, interval: str) -> datetime:
+    """One billing interval after `start` (a month, or a year), clamped to the month's end."""
+    months = 12 if interval == "annual" else 1
+    month_index = start.month - 1 + months
+    year, month = start.year + month_index // 12, month_index % 12 + 1
+    day = start.day
+    while True:
+        try:
+            return start.replace(year=year, month=month, day=day)
+        except ValueError:
+            day -= 1
+
+
+def price_label(price: Price) -> str:
+    """ "$9" or "$9.50" (and "9 EUR" for other currencies)."""
+    amount = price.amount_cents / 100
+    text = f"{amount:,.0f}" if price.amount_cents % 100 == 0 else f"{amount:,.2f}"
+    return f"${text}" if price.currency == "usd" else f"{text} {price.currency.upper()}"
+
+
+def bytes_label(size: int) -> str:
+    """Binary units as plans are sold: 1 GiB, 10 GiB, 1 TiB."""
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return f"{value:,.0f} {unit}" if value == int(value) else f"{value:,.1f} {unit}"
+        value /= 1024
+    return f"{size} B"

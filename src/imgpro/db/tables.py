@@ -2,6 +2,7 @@
 
 from imgpro.accounts import tables as accounts_tables  # noqa: F401
 from imgpro.apps import tables as apps_tables  # noqa: F401
+from imgpro.billing import tables as billing_tables  # noqa: F401
 from imgpro.db.base import Base
 from imgpro.idempotency import tables as idempotency_tables  # noqa: F401
 from imgpro.images import tables as images_tables  # noqa: F401
