@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import base64
 import binascii
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from imgpro.errors import invalid
 from imgpro.ids import is_id
 
 _VERSION = "c1"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
 
 
 def encode_cursor(created_at: datetime, image_id: str) -> str:
-    micros = int(created_at.astimezone(UTC).timestamp() * 1_000_000)
+    # integer microseconds: a float timestamp would lose one and make pages skip rows
+    micros = (created_at.astimezone(UTC) - _EPOCH) // _MICROSECOND
     raw = f"{_VERSION}:{micros}:{image_id}".encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
@@ -23,7 +26,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         version, micros, image_id = raw.split(":")
-        when = datetime.fromtimestamp(int(micros) / 1_000_000, UTC)
+        when = _EPOCH + int(micros) * _MICROSECOND
     except (binascii.Error, UnicodeDecodeError, ValueError, OverflowError, OSError):
         raise invalid(
             "cursor", "The cursor is malformed; pass pagination.next_cursor as is."
