@@ -1,0 +1,95 @@
+"""Request plumbing: a 500 is an envelope with a request id in the log, never a traceback; the
+surfaces are picked by host or by path."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+import structlog
+from starlette.types import Receive, Scope, Send
+
+from imgpro.app import Surfaces
+from imgpro.http import RequestContext
+from imgpro.runtime import Runtime
+from imgpro.settings import Settings
+
+
+async def exploding_app(scope: Scope, receive: Receive, send: Send) -> None:
+    raise RuntimeError("boom")
+
+
+async def test_an_unexpected_exception_is_a_500_envelope_and_a_log_line() -> None:
+    transport = httpx.ASGITransport(app=RequestContext(exploding_app))
+    with structlog.testing.capture_logs() as logs:
+        async with httpx.AsyncClient(transport=transport, base_url="http://x") as client:
+            response = await client.get("/anything", headers={"X-Request-Id": "req-42"})
+    assert response.status_code == 500
+    assert response.json() == {
+        "error": {
+            "type": "api_error",
+            "code": "api_error",
+            "message": "Something went wrong on our side.",
+        }
+    }
+    assert "boom" not in response.text
+    assert response.headers["x-request-id"] == "req-42"
+    failures = [entry for entry in logs if entry["event"] == "unhandled_exception"]
+    assert failures and failures[0]["log_level"] == "error"
+
+
+def tag(name: str):  # an ASGI app that answers its name and the path it saw
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        body = json.dumps({"surface": name, "path": scope["path"]}).encode()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": body})
+
+    return app
+
+
+def surfaces(tmp_path, **urls: str) -> Surfaces:
+    runtime = Runtime.build(Settings(data_dir=tmp_path, **urls))
+    return Surfaces(runtime, tag("web"), tag("api"), tag("cdn"))
+
+
+@pytest.mark.parametrize(
+    "path, surface, seen",
+    [
+        ("/v1/images", "api", "/v1/images"),
+        ("/openapi.json", "api", "/openapi.json"),
+        ("/src/abc/abcdefgh.jpg", "cdn", "/abc/abcdefgh.jpg"),
+        ("/abcdefgh", "web", "/abcdefgh"),
+        ("/connect", "web", "/connect"),
+        ("/srcx", "web", "/srcx"),
+    ],
+)
+async def test_one_origin_routes_by_path(tmp_path, path: str, surface: str, seen: str) -> None:
+    app = surfaces(tmp_path)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1:8000"
+    ) as client:
+        assert (await client.get(path)).json() == {"surface": surface, "path": seen}
+
+
+@pytest.mark.parametrize(
+    "host, path, surface",
+    [
+        ("api.example", "/v1/images", "api"),
+        ("src.example", "/abc/abcdefgh.jpg", "cdn"),
+        ("example", "/abcdefgh", "web"),
+        ("example", "/v1/images", "web"),
+        ("src.example", "/v1/images", "cdn"),
+    ],
+)
+async def test_distinct_hosts_route_by_host(tmp_path, host: str, path: str, surface: str) -> None:
+    app = surfaces(
+        tmp_path,
+        web_url="https://example",
+        api_url="https://api.example",
+        cdn_url="https://src.example",
+    )
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url=f"https://{host}"
+    ) as client:
+        assert (await client.get(path)).json()["surface"] == surface
