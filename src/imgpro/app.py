@@ -7,7 +7,7 @@ cdn, everything else → web."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
@@ -18,14 +18,19 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from imgpro import __doc__ as package_doc
+from imgpro.apps.routes import router as apps_router
 from imgpro.cdn.routes import routes as cdn_routes
 from imgpro.http import ENVELOPE_HANDLERS, BodyLimit, RequestContext
 from imgpro.images.routes import router as images_router
 from imgpro.logs import log
 from imgpro.runtime import Runtime
 from imgpro.settings import Settings
-from imgpro.web.pages import STATIC_DIR, error_page
+from imgpro.web.connect import router as connect_router
+from imgpro.web.dashboard import router as dashboard_router
+from imgpro.web.pages import STATIC_DIR, error_page, redirect
 from imgpro.web.routes import router as web_router
+from imgpro.web.security import CsrfRefused, SignInRequired
+from imgpro.web.signin import router as signin_router
 
 
 def build_api(runtime: Runtime) -> FastAPI:
@@ -42,6 +47,7 @@ def build_api(runtime: Runtime) -> FastAPI:
     )
     api.state.runtime = runtime
     api.include_router(images_router)
+    api.include_router(apps_router)
     return api
 
 
@@ -58,15 +64,39 @@ async def _web_http_error(request: Request, exc: Exception) -> Response:
     return error_page(request, exc.status_code, "Request refused", str(exc.detail))
 
 
+async def _csrf_refused(request: Request, _exc: Exception) -> Response:
+    return error_page(
+        request,
+        403,
+        "This form has expired",
+        "The form was sent without a valid security token, so nothing was changed.",
+        "Go back, reload the page and try again.",
+    )
+
+
+async def _sign_in_required(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, SignInRequired)
+    return redirect("/signin?" + urlencode({"next": exc.next_path}))
+
+
 def build_web(runtime: Runtime) -> FastAPI:
     web = FastAPI(
         docs_url=None,
         redoc_url=None,
         openapi_url=None,
-        exception_handlers={**ENVELOPE_HANDLERS, HTTPException: _web_http_error},
+        exception_handlers={
+            **ENVELOPE_HANDLERS,
+            HTTPException: _web_http_error,
+            CsrfRefused: _csrf_refused,
+            SignInRequired: _sign_in_required,
+        },
     )
     web.state.runtime = runtime
     web.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    # before web_router: its catch-all GET /{image_id} (the viewer) must come last
+    web.include_router(signin_router)
+    web.include_router(connect_router)
+    web.include_router(dashboard_router)
     web.include_router(web_router)
     return web
 

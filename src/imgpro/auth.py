@@ -12,6 +12,7 @@ from starlette.requests import Request
 
 from imgpro.accounts import service as accounts
 from imgpro.accounts.tables import Workspace
+from imgpro.apps import service as apps
 from imgpro.errors import ApiError
 from imgpro.http import client_ip
 from imgpro.keys import service as keys
@@ -58,12 +59,33 @@ async def authenticate(request: Request, db: AsyncSession, runtime: Runtime) -> 
         return Principal("anonymous", None, frozenset({"write"}), f"ip:{ip}", ip)
     if token.startswith(keys.PREFIX):
         principal = await _key_principal(db, token, ip)
+    elif token.startswith(apps.SECRET_PREFIX):
+        principal = await _app_principal(db, token, request.headers.get("x-img-user"), ip)
     else:
         raise ApiError("unauthorized")
+    # the limit is per credential: an app's users share its budget
+    credential = f"app:{principal.app_id}" if principal.kind == "app" else principal.scope
     await runtime.limits.hit(
-        f"{runtime.settings.credential_requests_per_minute}/minute", principal.scope
+        f"{runtime.settings.credential_requests_per_minute}/minute", credential
     )
     return principal
+
+
+async def _app_principal(
+    db: AsyncSession, secret: str, user_header: str | None, ip: str
+) -> Principal:
+    """Secret (401) → app suspended (403) → X-Img-User missing (422) → user (403)."""
+    app = await apps.authenticate_app(db, secret)
+    acting = await apps.act_for(db, app, user_header)
+    return Principal(
+        "app",
+        acting.workspace,
+        frozenset({"read", "write"}),
+        f"app:{app.id}:{acting.user.id}",
+        ip,
+        app_id=app.id,
+        user_id=acting.user.id,
+    )
 
 
 async def _key_principal(db: AsyncSession, token: str, ip: str) -> Principal:

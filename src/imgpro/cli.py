@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from imgpro.accounts import service as accounts
+from imgpro.apps import service as apps
 from imgpro.billing.plans import PLANS
 from imgpro.db import migrate as migrations
 from imgpro.errors import ApiError
@@ -28,9 +29,13 @@ app = typer.Typer(
 admin = typer.Typer(help="Operator commands (users, keys, apps).", no_args_is_help=True)
 users = typer.Typer(help="Create, change and delete users.", no_args_is_help=True)
 key_commands = typer.Typer(help="Create API keys.", no_args_is_help=True)
+app_commands = typer.Typer(
+    help="Register apps and switch them (verify, suspend).", no_args_is_help=True
+)
 app.add_typer(admin, name="admin")
 admin.add_typer(users, name="user")
 admin.add_typer(key_commands, name="key")
+admin.add_typer(app_commands, name="app")
 
 console = Console()
 T = TypeVar("T")
@@ -223,7 +228,7 @@ def user_delete(email: str, as_json: JsonFlag = False) -> None:
     async def work(rt: Runtime) -> tuple[dict[str, Any], str]:
         async with rt.sessions() as db:
             user = await _user(db, email)
-            await accounts.delete_user(db, rt.blobs, user)
+            await apps.delete_account(db, rt.blobs, user)
             await db.commit()
         return {"id": user.id, "email": user.email, "deleted": True}, f"deleted {user.email}"
 
@@ -251,6 +256,111 @@ def key_create(
             result,
             f"key {issued.record.id} ({','.join(sorted(parsed))}): {issued.key}\n"
             "shown once — store it now",
+        )
+
+    admin_command(as_json, work)
+
+
+def _app_json(app: Any) -> dict[str, Any]:
+    return {
+        "id": app.id,
+        "name": app.name,
+        "redirect_uris": list(app.redirect_uris),
+        "verified": app.verified,
+        "status": app.status,
+    }
+
+
+@app_commands.command("create")
+def app_create(
+    owner: Annotated[str, typer.Option("--owner", help="Email of the app's owner.")],
+    name: Annotated[str, typer.Option("--name", help="Shown to users on the sign-in page.")],
+    redirect_uri: Annotated[
+        list[str], typer.Option("--redirect-uri", help="An exact redirect URI (repeatable).")
+    ],
+    as_json: JsonFlag = False,
+) -> None:
+    """Register an app for OWNER (any plan); the machine secret is shown once."""
+
+    async def work(rt: Runtime) -> tuple[dict[str, Any], str]:
+        async with rt.sessions() as db:
+            user = await _user(db, owner)
+            issued = await apps.register(db, user, name, redirect_uri, require_paid=False)
+        result = {
+            "id": issued.app.id,
+            "secret": issued.secret,
+            "name": issued.app.name,
+            "redirect_uris": list(issued.app.redirect_uris),
+        }
+        return (
+            result,
+            f"app {issued.app.id} ({issued.app.name}): {issued.secret}\nshown once — store it now",
+        )
+
+    admin_command(as_json, work)
+
+
+async def _app(db: Any, app_id: str) -> Any:
+    found = await apps.get_app(db, app_id)
+    if found is None:
+        raise CommandFailed("not_found", f"No app with id {app_id}.")
+    return found
+
+
+def _app_switch(change: Callable[[Any, Any], Awaitable[Any]], done: str) -> Callable[..., None]:
+    def command(app_id: str, as_json: JsonFlag = False) -> None:
+        async def work(rt: Runtime) -> tuple[dict[str, Any], str]:
+            async with rt.sessions() as db:
+                found = await _app(db, app_id)
+                await change(db, found)
+            return _app_json(found), f"app {found.id} ({found.name}) {done}"
+
+        admin_command(as_json, work)
+
+    return command
+
+
+def _describe(command: Callable[..., None], doc: str) -> Callable[..., None]:
+    command.__doc__ = doc
+    return command
+
+
+app_commands.command("verify")(
+    _describe(
+        _app_switch(lambda db, a: apps.set_verified(db, a, True), "is verified"),
+        "Show the ✓ Verified badge on the app's sign-in page (after review).",
+    )
+)
+app_commands.command("unverify")(
+    _describe(
+        _app_switch(lambda db, a: apps.set_verified(db, a, False), "is no longer verified"),
+        "Remove the ✓ Verified badge.",
+    )
+)
+app_commands.command("suspend")(
+    _describe(
+        _app_switch(lambda db, a: apps.set_status(db, a, "suspended"), "is suspended"),
+        "Suspend an app: its calls get 403 app_suspended and its sign-in page refuses.",
+    )
+)
+app_commands.command("unsuspend")(
+    _describe(
+        _app_switch(lambda db, a: apps.set_status(db, a, "active"), "is active again"),
+        "Lift a suspension.",
+    )
+)
+
+
+@app_commands.command("rotate-secret")
+def app_rotate_secret(app_id: str, as_json: JsonFlag = False) -> None:
+    """Give the app a new machine secret (shown once); the old one stops working."""
+
+    async def work(rt: Runtime) -> tuple[dict[str, Any], str]:
+        async with rt.sessions() as db:
+            issued = await apps.rotate_secret(db, await _app(db, app_id))
+        return (
+            {"id": issued.app.id, "secret": issued.secret},
+            f"app {issued.app.id}: {issued.secret}\nshown once — store it now",
         )
 
     admin_command(as_json, work)

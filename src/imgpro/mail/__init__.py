@@ -1,0 +1,1 @@
+"""Mailers: console + a development outbox, or SMTP (IMGPRO_MAIL_URL)."""

@@ -8,7 +8,9 @@ from typing import Any
 
 from fastapi.templating import Jinja2Templates
 from starlette.requests import Request
-from starlette.responses import HTMLResponse
+from starlette.responses import HTMLResponse, RedirectResponse
+
+from imgpro.web.security import csrf_token, remember_csrf
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 STATIC_DIR = Path(__file__).parent / "static"
@@ -28,10 +30,16 @@ def render(
     response = TEMPLATES.TemplateResponse(
         request,
         template,
-        {"web_url": settings.web_url, "api_url": settings.api_url, **(context or {})},
+        {
+            "web_url": settings.web_url,
+            "api_url": settings.api_url,
+            "csrf_token": csrf_token(request),
+            **(context or {}),
+        },
         status_code=status_code,
     )
     response.headers.update(PAGE_HEADERS)
+    remember_csrf(request, response)
     return response
 
 
@@ -44,3 +52,16 @@ def error_page(
         {"heading": heading, "message": message, "next_step": next_step},
         status_code,
     )
+
+
+def redirect(url: str, status_code: int = 303) -> RedirectResponse:
+    """A redirect carrying the page headers (no Referer leaks the URL that sent it)."""
+    response = RedirectResponse(url, status_code=status_code)
+    response.headers.update(PAGE_HEADERS)
+    return response
+
+
+def form_text(form: Any, name: str, limit: int = 4096) -> str:
+    """A text field of a posted form ('' when absent or a file)."""
+    value = form.get(name)
+    return value[:limit] if isinstance(value, str) else ""

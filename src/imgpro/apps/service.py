@@ -1,0 +1,355 @@
+"""Apps: the registry (register, edit, rotate the secret, delete; operator switches), users'
+connections (hosted-login consent, revoke), connect codes and their exchange, and the
+`X-Img-User` sandbox that resolves an app's call to that user's workspace in that app."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from imgpro.accounts import service as accounts
+from imgpro.accounts.tables import User, Workspace
+from imgpro.apps.rules import (
+    ConnectRefused,
+    ConnectRequest,
+    check_app_name,
+    check_redirect_uris,
+    pkce_matches,
+)
+from imgpro.apps.tables import App, AppConnection, ConnectCode
+from imgpro.billing.plans import get_plan
+from imgpro.db.base import utcnow
+from imgpro.errors import ApiError, invalid
+from imgpro.ids import is_id, new_id, new_shard, random_token
+from imgpro.keys.service import BASE62, hash_secret
+from imgpro.storage import BlobStore
+
+SECRET_PREFIX = "img_sk_live_"
+CONNECT_CODE_LIFETIME = timedelta(seconds=60)
+
+
+@dataclass(frozen=True)
+class IssuedSecret:
+    """An app with its machine secret as created: the secret is never shown again."""
+
+    app: App
+    secret: str
+
+
+@dataclass(frozen=True)
+class Connection:
+    """One row of a user's "Connected apps"."""
+
+    app: App
+    workspace: Workspace
+    image_count: int
+
+
+@dataclass(frozen=True)
+class Acting:
+    """An app call resolved through X-Img-User."""
+
+    app: App
+    user: User
+    workspace: Workspace
+
+
+def _new_secret() -> tuple[str, str, str]:
+    secret = SECRET_PREFIX + random_token(32, BASE62)
+    return secret, hash_secret(secret), f"{secret[:16]}…{secret[-4:]}"
+
+
+# ---- the registry ---------------------------------------------------------------------------
+
+
+async def may_register_apps(db: AsyncSession, user: User) -> bool:
+    """Registering apps is for paid img.pro users (their personal workspace's plan)."""
+    workspace = await accounts.personal_workspace(db, user.id)
+    return get_plan(workspace.plan).is_paid
+
+
+async def register(
+    db: AsyncSession,
+    owner: User,
+    name: str,
+    redirect_uris: Sequence[str],
+    *,
+    require_paid: bool = True,
+) -> IssuedSecret:
+    name = check_app_name(name)
+    uris = check_redirect_uris(redirect_uris)
+    if require_paid and not await may_register_apps(db, owner):
+        raise ApiError("forbidden", "Registering apps needs a paid plan (Pro, Scale or Max).")
+    secret, digest, hint = _new_secret()
+    app = App(
+        id=new_id(),
+        owner_id=owner.id,
+        name=name,
+        redirect_uris=uris,
+        secret_hash=digest,
+        secret_hint=hint,
+    )
+    db.add(app)
+    await db.commit()
+    return IssuedSecret(app, secret)
+
+
+async def get_app(db: AsyncSession, app_id: str) -> App | None:
+    return await db.get(App, app_id) if is_id(app_id) else None
+
+
+async def owned_app(db: AsyncSession, owner: User, app_id: str) -> App | None:
+    app = await get_app(db, app_id)
+    return app if app is not None and app.owner_id == owner.id else None
+
+
+async def owned_apps(db: AsyncSession, owner: User) -> list[App]:
+    rows = await db.execute(
+        select(App).where(App.owner_id == owner.id).order_by(App.created_at.desc())
+    )
+    return list(rows.scalars())
+
+
+async def edit(db: AsyncSession, app: App, name: str, redirect_uris: Sequence[str]) -> App:
+    name = check_app_name(name)
+    uris = check_redirect_uris(redirect_uris)
+    app.name = name
+    app.redirect_uris = uris
+    await db.commit()
+    return app
+
+
+async def rotate_secret(db: AsyncSession, app: App) -> IssuedSecret:
+    """A new secret; the old one stops working at once."""
+    secret, digest, hint = _new_secret()
+    app.secret_hash = digest
+    app.secret_hint = hint
+    await db.commit()
+    return IssuedSecret(app, secret)
+
+
+async def set_verified(db: AsyncSession, app: App, verified: bool) -> App:
+    app.verified = verified
+    await db.commit()
+    return app
+
+
+async def set_status(db: AsyncSession, app: App, status: str) -> App:
+    app.status = status
+    await db.commit()
+    return app
+
+
+async def _app_workspaces(db: AsyncSession, app_id: str) -> list[Workspace]:
+    rows = await db.execute(select(Workspace).where(Workspace.app_id == app_id))
+    return list(rows.scalars())
+
+
+async def delete_app(db: AsyncSession, blobs: BlobStore, app: App) -> None:
+    """Delete the app with its connections and every workspace, image and blob it holds."""
+    workspaces = await _app_workspaces(db, app.id)
+    await db.delete(app)
+    await db.commit()
+    for workspace in workspaces:
+        await blobs.delete_prefix(f"{workspace.shard}/")
+
+
+async def delete_account(db: AsyncSession, blobs: BlobStore, user: User) -> None:
+    """Delete a user: their apps (with the workspaces those hold), then the user with every
+    workspace, image and blob."""
+    for app in await owned_apps(db, user):
+        await delete_app(db, blobs, app)
+    await accounts.delete_user(db, blobs, user)
+    await db.commit()
+
+
+async def find_by_secret(db: AsyncSession, secret: str) -> App | None:
+    """Looked up by hash (a unique index): the secret itself is never compared."""
+    return (await db.execute(select(App).where(App.secret_hash == hash_secret(secret)))).scalar()
+
+
+# ---- connections ----------------------------------------------------------------------------
+
+
+async def connection_of(db: AsyncSession, app_id: str, user_id: str) -> AppConnection | None:
+    connection = await db.get(AppConnection, (app_id, user_id))
+    return connection if connection is not None and connection.revoked_at is None else None
+
+
+async def connect(db: AsyncSession, app: App, user: User) -> Workspace:
+    """Record consent; the user's workspace in this app is created on the first connect and
+    found again on a reconnect after a revoke."""
+    workspace = (
+        await db.execute(
+            select(Workspace).where(Workspace.user_id == user.id, Workspace.app_id == app.id)
+        )
+    ).scalar()
+    if workspace is None:
+        workspace = Workspace(
+            id=new_id(), shard=new_shard(), kind="app", user_id=user.id, app_id=app.id
+        )
+        db.add(workspace)
+        await db.flush()
+    connection = await db.get(AppConnection, (app.id, user.id))
+    if connection is None:
+        db.add(AppConnection(app_id=app.id, user_id=user.id, workspace_id=workspace.id))
+    else:
+        connection.revoked_at = None
+        connection.connected_at = utcnow()
+    await db.commit()
+    return workspace
+
+
+async def connections(db: AsyncSession, user: User) -> list[Connection]:
+    from imgpro.images.tables import Image  # images sit above apps; counted here only
+
+    rows = await db.execute(
+        select(App, Workspace, func.count(Image.id))
+        .join(AppConnection, AppConnection.app_id == App.id)
+        .join(Workspace, Workspace.id == AppConnection.workspace_id)
+        .outerjoin(Image, Image.workspace_id == Workspace.id)
+        .where(AppConnection.user_id == user.id, AppConnection.revoked_at.is_(None))
+        .group_by(App.id, Workspace.id)
+        .order_by(App.name)
+    )
+    return [Connection(app, workspace, count) for app, workspace, count in rows.all()]
+
+
+async def revoke(db: AsyncSession, user: User, app_id: str) -> bool:
+    """Disconnect: the app gets user_forbidden for this user until they connect again."""
+    result = await db.execute(
+        update(AppConnection)
+        .where(
+            AppConnection.app_id == app_id,
+            AppConnection.user_id == user.id,
+            AppConnection.revoked_at.is_(None),
+        )
+        .values(revoked_at=utcnow())
+    )
+    await db.commit()
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+# ---- connect codes and the exchange ---------------------------------------------------------
+
+
+def _code_hash(code: str) -> str:
+    return hashlib.sha256(code.encode()).hexdigest()
+
+
+async def issue_connect_code(
+    db: AsyncSession, app: App, user: User, redirect_uri: str, code_challenge: str | None
+) -> str:
+    code = secrets.token_urlsafe(32)  # 256 random bits
+    db.add(
+        ConnectCode(
+            code_hash=_code_hash(code),
+            app_id=app.id,
+            user_id=user.id,
+            redirect_uri=redirect_uri,
+            code_challenge=code_challenge,
+            expires_at=utcnow() + CONNECT_CODE_LIFETIME,
+        )
+    )
+    await db.commit()
+    return code
+
+
+def parse_exchange_body(body: Any) -> tuple[str, str | None]:
+    if not isinstance(body, dict):
+        raise invalid("body", 'Send a JSON object: {"code": "..."}.')
+    unknown = set(body) - {"code", "code_verifier"}
+    if unknown:
+        raise invalid(sorted(unknown)[0], "Unknown field; send code (and code_verifier).")
+    code = body.get("code")
+    if not isinstance(code, str) or not code:
+        raise invalid("code", "Send the code from the hosted login callback.")
+    verifier = body.get("code_verifier")
+    if verifier is not None and not isinstance(verifier, str):
+        raise invalid("code_verifier", "code_verifier must be a string.")
+    return code, verifier
+
+
+async def exchange(db: AsyncSession, app: App, code: str, verifier: str | None) -> dict[str, Any]:
+    """Trade a callback code for the auth context; any problem with the code → invalid_code."""
+    record = await db.get(ConnectCode, _code_hash(code)) if len(code) <= 256 else None
+    now = utcnow()
+    if record is None or record.app_id != app.id:
+        raise ApiError("invalid_code")
+    claimed = await db.execute(
+        update(ConnectCode)
+        .where(ConnectCode.code_hash == record.code_hash, ConnectCode.used_at.is_(None))
+        .values(used_at=now)
+    )
+    await db.commit()
+    if claimed.rowcount != 1 or record.expires_at <= now:  # type: ignore[attr-defined]
+        raise ApiError("invalid_code")
+    if record.code_challenge is None:
+        if verifier is not None:
+            raise ApiError("invalid_code", "This code was issued without a PKCE challenge.")
+    elif verifier is None or not pkce_matches(record.code_challenge, verifier):
+        raise ApiError("invalid_code", "The code_verifier does not match the code_challenge.")
+    user = await accounts.get_user(db, record.user_id)
+    if user is None or user.status != "active" or await connection_of(db, app.id, user.id) is None:
+        raise ApiError("invalid_code")
+    return {
+        "object": "auth_context",
+        "app": {"id": app.id, "object": "app", "name": app.name},
+        "user": {"id": user.id, "object": "user", "email": user.email, "verified": True},
+    }
+
+
+# ---- acting for a user ----------------------------------------------------------------------
+
+
+async def authenticate_app(db: AsyncSession, secret: str) -> App:
+    """The app this secret belongs to: unknown → 401, suspended (or owner disabled) → 403."""
+    app = await find_by_secret(db, secret)
+    if app is None:
+        raise ApiError("unauthorized")
+    owner = await accounts.get_user(db, app.owner_id)
+    if app.status != "active" or owner is None or owner.status != "active":
+        raise ApiError("app_suspended")
+    return app
+
+
+async def act_for(db: AsyncSession, app: App, user_header: str | None) -> Acting:
+    """Resolve X-Img-User to that user's workspace in this app; every failure is the same
+    403 user_forbidden, so an app learns nothing about users that are not its own."""
+    if user_header is None or not user_header.strip():
+        raise invalid("X-Img-User", "App calls need X-Img-User: <user id> from the exchange.")
+    forbidden = ApiError("user_forbidden")
+    user_id = user_header.strip()
+    if not is_id(user_id):
+        raise forbidden
+    connection = await connection_of(db, app.id, user_id)
+    user = await accounts.get_user(db, user_id) if connection else None
+    workspace = await accounts.get_workspace(db, connection.workspace_id) if connection else None
+    if user is None or user.status != "active" or workspace is None:
+        raise forbidden
+    return Acting(app, user, workspace)
+
+
+async def resolve_connect(db: AsyncSession, request: ConnectRequest) -> App:
+    """The app a checked `/connect` request names: unknown app or an unregistered redirect URI
+    (byte for byte) → 400 page, suspended app → 403 page."""
+    app = await get_app(db, request.app_id)
+    if app is None:
+        raise ConnectRefused(400, "Unknown app", "No app is registered with this id.")
+    if request.redirect_uri not in app.redirect_uris:
+        raise ConnectRefused(
+            400,
+            "This sign-in link is not valid",
+            "The redirect_uri is not one this app registered (it must match exactly).",
+        )
+    owner = await accounts.get_user(db, app.owner_id)
+    if app.status != "active" or owner is None or owner.status != "active":
+        raise ConnectRefused(403, "This app is suspended", f"{app.name} cannot be used right now.")
+    return app

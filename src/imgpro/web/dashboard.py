@@ -1,0 +1,328 @@
+"""The signed-in dashboard: my images, API keys, Apps (registry), connected apps, account.
+Every change is a CSRF-checked form post; secrets are shown once, on the page that made them."""
+
+from __future__ import annotations
+
+from contextlib import suppress
+from typing import Any
+
+from fastapi import APIRouter, Request
+from starlette.datastructures import UploadFile
+from starlette.responses import Response
+
+from imgpro.accounts import service as accounts
+from imgpro.accounts.tables import User
+from imgpro.apps import service as apps
+from imgpro.apps.tables import App
+from imgpro.auth import Principal
+from imgpro.billing.plans import PLANS, get_plan
+from imgpro.deps import Db, Rt
+from imgpro.errors import ApiError
+from imgpro.http import client_ip
+from imgpro.ids import new_id
+from imgpro.images import fields as parse
+from imgpro.images import service as images
+from imgpro.images.schemas import image_object
+from imgpro.keys import service as keys
+from imgpro.web.pages import form_text, redirect, render
+from imgpro.web.security import CheckedForm, SignedIn, clear_session_cookie
+from imgpro.web.signin import explain
+
+router = APIRouter(prefix="/dashboard")
+
+# fixed notices for ?done=…: the page never echoes text from the address bar
+NOTICES = {
+    "uploaded": "Image uploaded.",
+    "deleted": "Image deleted.",
+    "revoked": "API key revoked.",
+    "disconnected": "App disconnected. It can no longer act for you until you connect again.",
+    "saved": "App saved.",
+    "app_deleted": "App deleted.",
+}
+
+
+def _page(
+    request: Request, template: str, user: User, section: str, status: int = 200, **context: Any
+) -> Response:
+    done = request.query_params.get("done")
+    return render(
+        request,
+        f"dashboard/{template}",
+        {"user": user, "section": section, "notice": NOTICES.get(done or ""), **context},
+        status,
+    )
+
+
+# ---- images ---------------------------------------------------------------------------------
+
+
+async def _images_page(
+    request: Request, db: Db, rt: Rt, user: User, status: int = 200, **context: Any
+) -> Response:
+    workspace = await accounts.personal_workspace(db, user.id)
+    cursor = request.query_params.get("cursor") or None
+    try:
+        page = await images.list_images(db, workspace, limit=48, cursor=cursor, labels={}, ids=None)
+    except ApiError:
+        page = await images.list_images(db, workspace, limit=48, cursor=None, labels={}, ids=None)
+    return _page(
+        request,
+        "images.html",
+        user,
+        "images",
+        status,
+        images=[image_object(rt.settings, image) for image in page.images],
+        next_cursor=page.next_cursor,
+        plan=get_plan(workspace.plan),
+        **context,
+    )
+
+
+@router.get("")
+async def images_page(request: Request, user: SignedIn, db: Db, rt: Rt) -> Response:
+    return await _images_page(request, db, rt, user)
+
+
+@router.post("/images")
+async def upload_image(
+    request: Request, user: SignedIn, form: CheckedForm, db: Db, rt: Rt
+) -> Response:
+    upload = form.get("file")
+    if not isinstance(upload, UploadFile) or not upload.filename:
+        return await _images_page(request, db, rt, user, 422, error="Choose an image to upload.")
+    workspace = await accounts.personal_workspace(db, user.id)
+    caller = Principal(
+        "key",
+        workspace,
+        frozenset({"read", "write"}),
+        f"web:{user.id}",
+        client_ip(request.scope, rt.settings.trusted_proxies),
+        user_id=user.id,
+    )
+    path = rt.workdir / f"web-upload-{new_id()}"
+    try:
+        with open(path, "wb") as out:
+            while chunk := await upload.read(1024 * 1024):
+                out.write(chunk)
+        fields = images.NewImageFields(
+            caption=parse.parse_caption(form_text(form, "caption", 4000) or None),
+            public=form_text(form, "visibility") != "private",
+        )
+        await images.create_from_upload(
+            db, rt, caller, images.UploadedFile(path, parse.parse_filename(upload.filename)), fields
+        )
+    except ApiError as exc:
+        return await _images_page(request, db, rt, user, 422, error=explain(exc))
+    finally:
+        path.unlink(missing_ok=True)
+    return redirect("/dashboard?done=uploaded")
+
+
+@router.post("/images/{image_id}/delete")
+async def delete_image(
+    image_id: str, user: SignedIn, form: CheckedForm, db: Db, rt: Rt
+) -> Response:
+    workspace = await accounts.personal_workspace(db, user.id)
+    with suppress(ApiError):  # already gone, or not this user's: nothing to do or reveal
+        await images.remove(db, rt, workspace, image_id)
+    return redirect("/dashboard?done=deleted")
+
+
+# ---- API keys -------------------------------------------------------------------------------
+
+
+async def _keys_page(
+    request: Request, db: Db, user: User, status: int = 200, **context: Any
+) -> Response:
+    return _page(
+        request,
+        "keys.html",
+        user,
+        "keys",
+        status,
+        keys=await keys.list_keys(db, user.id),
+        **context,
+    )
+
+
+@router.get("/keys")
+async def keys_page(request: Request, user: SignedIn, db: Db) -> Response:
+    return await _keys_page(request, db, user)
+
+
+@router.post("/keys")
+async def create_key(request: Request, user: SignedIn, form: CheckedForm, db: Db) -> Response:
+    chosen = ",".join(a for a in ("read", "write") if form_text(form, a) == "on")
+    try:
+        abilities = keys.parse_abilities(chosen)
+    except ApiError:
+        return await _keys_page(request, db, user, 422, error="Pick read, write or both.")
+    workspace = await accounts.personal_workspace(db, user.id)
+    issued = await keys.create_key(db, user, workspace, abilities, form_text(form, "name", 64))
+    await db.commit()
+    return await _keys_page(request, db, user, issued=issued)
+
+
+@router.post("/keys/{key_id}/revoke")
+async def revoke_key(key_id: str, user: SignedIn, form: CheckedForm, db: Db) -> Response:
+    await keys.revoke_key(db, user.id, key_id)
+    await db.commit()
+    return redirect("/dashboard/keys?done=revoked")
+
+
+# ---- Apps (the registry) --------------------------------------------------------------------
+
+
+def _uris(text: str) -> list[str]:
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+async def _apps_page(
+    request: Request, db: Db, user: User, status: int = 200, **context: Any
+) -> Response:
+    return _page(
+        request,
+        "apps.html",
+        user,
+        "apps",
+        status,
+        apps=await apps.owned_apps(db, user),
+        may_register=await apps.may_register_apps(db, user),
+        paid_plans=[plan for plan in PLANS.values() if plan.is_paid],
+        **context,
+    )
+
+
+@router.get("/apps")
+async def apps_page(request: Request, user: SignedIn, db: Db) -> Response:
+    return await _apps_page(request, db, user)
+
+
+@router.post("/apps")
+async def register_app(request: Request, user: SignedIn, form: CheckedForm, db: Db) -> Response:
+    name = form_text(form, "name", 200)
+    uris_text = form_text(form, "redirect_uris", 25_000)
+    try:
+        issued = await apps.register(db, user, name, _uris(uris_text))
+    except ApiError as exc:
+        form_values = {"name": name, "redirect_uris": uris_text}
+        return await _apps_page(request, db, user, 422, error=explain(exc), form=form_values)
+    return _page(request, "app_secret.html", user, "apps", app=issued.app, secret=issued.secret)
+
+
+async def _owned(db: Db, user: User, app_id: str) -> App | None:
+    return await apps.owned_app(db, user, app_id)
+
+
+def _no_such_app(request: Request, user: User) -> Response:
+    return _page(request, "missing.html", user, "apps", 404)
+
+
+@router.get("/apps/{app_id}")
+async def app_page(app_id: str, request: Request, user: SignedIn, db: Db) -> Response:
+    app = await _owned(db, user, app_id)
+    if app is None:
+        return _no_such_app(request, user)
+    return _page(request, "app.html", user, "apps", app=app)
+
+
+@router.post("/apps/{app_id}")
+async def edit_app(
+    app_id: str, request: Request, user: SignedIn, form: CheckedForm, db: Db
+) -> Response:
+    app = await _owned(db, user, app_id)
+    if app is None:
+        return _no_such_app(request, user)
+    name = form_text(form, "name", 200)
+    uris_text = form_text(form, "redirect_uris", 25_000)
+    try:
+        await apps.edit(db, app, name, _uris(uris_text))
+    except ApiError as exc:
+        await db.rollback()
+        form_values = {"name": name, "redirect_uris": uris_text}
+        return _page(
+            request, "app.html", user, "apps", 422, app=app, error=explain(exc), form=form_values
+        )
+    return redirect(f"/dashboard/apps/{app.id}?done=saved")
+
+
+@router.post("/apps/{app_id}/rotate")
+async def rotate_app_secret(
+    app_id: str, request: Request, user: SignedIn, form: CheckedForm, db: Db
+) -> Response:
+    app = await _owned(db, user, app_id)
+    if app is None:
+        return _no_such_app(request, user)
+    issued = await apps.rotate_secret(db, app)
+    return _page(
+        request, "app_secret.html", user, "apps", app=issued.app, secret=issued.secret, rotated=True
+    )
+
+
+@router.post("/apps/{app_id}/delete")
+async def delete_app(
+    app_id: str, request: Request, user: SignedIn, form: CheckedForm, db: Db, rt: Rt
+) -> Response:
+    app = await _owned(db, user, app_id)
+    if app is None:
+        return _no_such_app(request, user)
+    if form_text(form, "confirm_name").strip() != app.name:
+        return _page(
+            request,
+            "app.html",
+            user,
+            "apps",
+            422,
+            app=app,
+            delete_error="Type the app's name exactly to confirm deleting it.",
+        )
+    await apps.delete_app(db, rt.blobs, app)
+    return redirect("/dashboard/apps?done=app_deleted")
+
+
+# ---- connected apps -------------------------------------------------------------------------
+
+
+@router.get("/connections")
+async def connections_page(request: Request, user: SignedIn, db: Db) -> Response:
+    return _page(
+        request,
+        "connections.html",
+        user,
+        "connections",
+        connections=await apps.connections(db, user),
+        plan_name=lambda plan_id: get_plan(plan_id).name,
+    )
+
+
+@router.post("/connections/{app_id}/revoke")
+async def revoke_connection(app_id: str, user: SignedIn, form: CheckedForm, db: Db) -> Response:
+    await apps.revoke(db, user, app_id)
+    return redirect("/dashboard/connections?done=disconnected")
+
+
+# ---- account --------------------------------------------------------------------------------
+
+
+@router.get("/account")
+async def account_page(request: Request, user: SignedIn) -> Response:
+    return _page(request, "account.html", user, "account")
+
+
+@router.post("/account/delete")
+async def delete_account(
+    request: Request, user: SignedIn, form: CheckedForm, db: Db, rt: Rt
+) -> Response:
+    if form_text(form, "confirm_email").strip().lower() != user.email:
+        return _page(
+            request,
+            "account.html",
+            user,
+            "account",
+            422,
+            error="Type your email address exactly to confirm deleting your account.",
+        )
+    await apps.delete_account(db, rt.blobs, user)
+    response = redirect("/?deleted=1")
+    clear_session_cookie(response)
+    return response
