@@ -1,15 +1,19 @@
-"""Stored-source fixtures for the media engine: photo-like pixels in every stored format, with
-known content (a red top-left quadrant marks orientation) and known masks (for cutout)."""
+"""Stored sources the media engine needs beyond `tests.factories.images`: JPEGs that *display*
+upright under every EXIF orientation, an alpha PNG with known fully transparent pixels, a grey
+JPEG, garbage behind JPEG magic, a 12 MP photo and a photo with a known subject mask (cutout).
+
+Everything else (jpeg, png, gif, webp, avif, heic, png_bomb, truncated_jpeg, cmyk_jpeg) comes
+from `tests.factories.images`."""
 
 from __future__ import annotations
 
 import io
-import struct
-import zlib
 
 import numpy as np
 import pyvips
 from PIL import Image
+
+from tests.factories.images import picture
 
 # Pillow transpose that *stores* a displayed image under each EXIF orientation (the inverse of
 # what a viewer applies): 2, 3, 4, 5 and 7 are their own inverse; 6 and 8 swap.
@@ -22,140 +26,34 @@ _STORE_AS = {
     7: Image.Transpose.TRANSVERSE,
     8: Image.Transpose.ROTATE_270,
 }
-RED = (220, 30, 30)
 
 
-def marked_pixels(width: int, height: int, seed: int = 1) -> np.ndarray:
-    """A smooth photo-like RGB gradient with mild noise and a red top-left quadrant."""
-    rng = np.random.default_rng(seed)
-    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
-    pixels = np.stack(
-        [40 + 120 * x / width, 60 + 140 * y / height, 200 - 100 * (x + y) / (width + height)], -1
-    )
-    pixels += rng.normal(0, 4, pixels.shape)
-    pixels[: height // 2, : width // 2] = RED
-    return np.clip(pixels, 0, 255).astype(np.uint8)
-
-
-def jpeg(width: int = 400, height: int = 300, *, orientation: int = 1, exif: bool = True) -> bytes:
-    """A marked photo stored so that it *displays* as width×height after `orientation`."""
-    shown = Image.fromarray(marked_pixels(width, height))
+def oriented_jpeg(width: int = 400, height: int = 300, *, orientation: int = 1) -> bytes:
+    """`images.picture` (red top-left corner) stored so that it *displays* as width×height after
+    `orientation`; the Exif block also names a camera, which no render may keep."""
+    shown = picture(width, height)
     stored = shown.transpose(_STORE_AS[orientation]) if orientation != 1 else shown
-    info = Image.Exif()
-    if exif:
-        info[0x0112] = orientation
-        info[0x010F] = "imgpro-test-camera"  # Make: must not survive a render
-        info[0x0131] = "imgpro-test-software"
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    exif[0x010F] = "imgpro-test-camera"
     out = io.BytesIO()
-    stored.save(out, "JPEG", quality=90, exif=info.tobytes() if exif else b"")
+    stored.save(out, "JPEG", quality=90, exif=exif.tobytes())
     return out.getvalue()
 
 
-def cmyk_jpeg(width: int = 300, height: int = 200) -> bytes:
-    out = io.BytesIO()
-    Image.fromarray(marked_pixels(width, height)).convert("CMYK").save(out, "JPEG", quality=90)
-    return out.getvalue()
-
-
-def png(
-    width: int = 300,
-    height: int = 200,
-    *,
-    alpha: bool = False,
-    sixteen_bit: bool = False,
-    grey: bool = False,
-) -> bytes:
-    """PNG; with alpha the left half is opaque and the right half fully transparent."""
-    pixels = marked_pixels(width, height).astype(np.float32)
-    if grey:
-        pixels = pixels @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
-        pixels = pixels[..., np.newaxis]
-    if alpha:
-        coverage = np.zeros((height, width, 1), dtype=np.float32)
-        coverage[:, : width // 2] = 255
-        pixels = np.concatenate([pixels, coverage], -1)
-    if sixteen_bit:
-        image = pyvips.Image.new_from_array((pixels * 257).astype(np.uint16))
-        kind = "grey16" if grey else "rgb16"
-        return image.copy(interpretation=kind).pngsave_buffer(bitdepth=16)
-    image = pyvips.Image.new_from_array(pixels.astype(np.uint8))
-    return image.copy(interpretation="b-w" if grey else "srgb").pngsave_buffer()
+def half_transparent_png(width: int = 300, height: int = 200) -> bytes:
+    """An RGBA PNG whose left half is opaque and right half fully transparent."""
+    pixels = np.asarray(picture(width, height)).copy()
+    coverage = np.zeros((height, width, 1), dtype=np.uint8)
+    coverage[:, : width // 2] = 255
+    image = pyvips.Image.new_from_array(np.concatenate([pixels, coverage], -1))
+    return image.copy(interpretation="srgb").pngsave_buffer()
 
 
 def grey_jpeg(width: int = 300, height: int = 200) -> bytes:
     out = io.BytesIO()
-    Image.fromarray(marked_pixels(width, height)).convert("L").save(out, "JPEG")
+    picture(width, height).convert("L").save(out, "JPEG")
     return out.getvalue()
-
-
-def _frames(count: int, width: int, height: int) -> list[Image.Image]:
-    base = marked_pixels(width, height)
-    frames = []
-    for index in range(count):
-        pixels = base.copy()
-        pixels[height // 2 :, width // 2 :] = (index * 37 % 256, 90, 255 - index * 37 % 256)
-        frames.append(Image.fromarray(pixels))
-    return frames
-
-
-def gif(width: int = 120, height: int = 80, *, frames: int = 3) -> bytes:
-    images = _frames(frames, width, height)
-    out = io.BytesIO()
-    images[0].save(
-        out, "GIF", save_all=True, append_images=images[1:], duration=80, loop=0, optimize=False
-    )
-    return out.getvalue()
-
-
-def webp(width: int = 120, height: int = 80, *, frames: int = 1, alpha: bool = False) -> bytes:
-    images = _frames(frames, width, height)
-    if alpha:  # the top-right quadrant is transparent (the frames differ bottom-right)
-        coverage = np.full((height, width), 255, dtype=np.uint8)
-        coverage[: height // 2, width // 2 :] = 0
-        for image in images:
-            image.putalpha(Image.fromarray(coverage))
-    out = io.BytesIO()
-    images[0].save(
-        out,
-        "WEBP",
-        save_all=frames > 1,
-        append_images=images[1:],
-        duration=80,
-        loop=0,
-        quality=90,
-    )
-    return out.getvalue()
-
-
-def avif(width: int = 160, height: int = 120) -> bytes:
-    out = io.BytesIO()
-    Image.fromarray(marked_pixels(width, height)).save(out, "AVIF", quality=90)
-    return out.getvalue()
-
-
-def heic(width: int = 160, height: int = 120) -> bytes:
-    import pillow_heif
-
-    pillow_heif.register_heif_opener()
-    out = io.BytesIO()
-    Image.fromarray(marked_pixels(width, height)).save(out, "HEIF", quality=90)
-    return out.getvalue()
-
-
-def _chunk(kind: bytes, body: bytes) -> bytes:
-    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-
-
-def png_bomb(width: int = 100_000, height: int = 100_000) -> bytes:
-    """A valid-looking PNG header claiming width×height pixels, with a tiny (bogus) body."""
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    body = zlib.compress(b"\0" * 64)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + _chunk(b"IHDR", header)
-        + _chunk(b"IDAT", body)
-        + _chunk(b"IEND", b"")
-    )
 
 
 def corrupt_jpeg() -> bytes:
@@ -163,9 +61,18 @@ def corrupt_jpeg() -> bytes:
     return b"\xff\xd8\xff\xe0" + bytes(range(256)) * 8
 
 
-def truncated_jpeg() -> bytes:
-    data = jpeg(400, 300)
-    return data[: len(data) // 2]
+def photo_12mp(seed: int = 3) -> bytes:
+    """A 4000×3000 photo-like JPEG (q 90, about 4 MB): smooth shading, texture and noise, so
+    that decoding and shrink-on-load cost what a camera file costs."""
+    base = pyvips.Image.gaussnoise(250, 188, sigma=40, mean=128, seed=seed)
+    shading = base.resize(16, kernel="cubic").extract_area(0, 0, 4000, 3000)
+    x = pyvips.Image.xyz(4000, 3000)
+    red = shading + x[0] / 40
+    green = shading * 0.8 + x[1] / 30
+    blue = 255 - shading * 0.7
+    grain = pyvips.Image.gaussnoise(4000, 3000, sigma=9, mean=0, seed=seed + 1)
+    colour = red.bandjoin([green, blue]) + grain
+    return colour.cast("uchar").copy(interpretation="srgb").jpegsave_buffer(Q=90)
 
 
 # -- cutout -------------------------------------------------------------------------------------

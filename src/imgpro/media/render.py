@@ -18,7 +18,6 @@ output-sized copy when a step must read pixels twice (smart crop, cutout).
 from __future__ import annotations
 
 import io
-import math
 import threading
 import time
 from dataclasses import dataclass
@@ -28,7 +27,9 @@ import numpy as np
 import pyvips
 
 from imgpro.media import cutout as cutout_model
-from imgpro.media.transform import TransformSpec, named_size
+from imgpro.media.geometry import PAD_DIRECTIONS, Plan, kept_before_upscale, orient, place_crop
+from imgpro.media.geometry import plan as plan_geometry
+from imgpro.media.transform import TransformSpec
 
 pyvips.cache_set_max(0)
 
@@ -45,18 +46,6 @@ _DEFAULT_Q = {"jpg": 80, "webp": 80, "avif": 55}
 _HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1"}
 _AVIF_BRANDS = {b"avif", b"avis"}
 _KEEP_NONE = pyvips.enums.ForeignKeep.NONE
-_PAD_DIRECTIONS = {
-    "center": "centre",
-    "auto": "centre",
-    "north": "north",
-    "south": "south",
-    "east": "east",
-    "west": "west",
-    "northeast": "north-east",
-    "northwest": "north-west",
-    "southeast": "south-east",
-    "southwest": "south-west",
-}
 
 
 @dataclass(frozen=True)
@@ -173,64 +162,6 @@ def _open_with_pillow(data: bytes, max_pixels: int) -> _Source:
     return _Source(data, "pillow-heif", decoded.width, decoded.height, 1, decoded)
 
 
-# -- geometry -----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Plan:
-    scaled: tuple[int, int]  # the whole image after resizing (output orientation)
-    crop: tuple[int, int] | None = None  # then cut to this, placed by gravity
-    canvas: tuple[int, int] | None = None  # then padded to this
-
-    @property
-    def output(self) -> tuple[int, int]:
-        return self.canvas or self.crop or self.scaled
-
-
-def _capped(width: int, height: int, max_side: int, max_pixels: int) -> tuple[int, int]:
-    factor = min(1.0, max_side / max(width, height), math.sqrt(max_pixels / (width * height)))
-    if factor >= 1.0:
-        return width, height
-    return max(1, math.floor(width * factor)), max(1, math.floor(height * factor))
-
-
-def plan(
-    source_w: int, source_h: int, spec: TransformSpec, max_side: int, max_pixels: int
-) -> _Plan:
-    """Output geometry for a source of source_w×source_h (already rotated by spec.rotate)."""
-
-    def scaled_by(scale: float) -> tuple[int, int]:
-        return max(1, round(source_w * scale)), max(1, round(source_h * scale))
-
-    fit = spec.fit_or_default
-    if spec.size is not None:
-        size = named_size(source_w, source_h, spec.size)
-        return _Plan(_capped(*size, max_side, max_pixels))
-    if spec.w is None and spec.h is None:
-        return _Plan(_capped(source_w, source_h, max_side, max_pixels))
-    if spec.w is None or spec.h is None:  # one side: the other follows the aspect
-        scale = spec.w / source_w if spec.w else spec.h / source_h  # type: ignore[operator]
-        if fit == "scale-down":
-            scale = min(scale, 1.0)
-        return _Plan(_capped(*scaled_by(scale), max_side, max_pixels))
-    box_w, box_h = _capped(spec.w, spec.h, max_side, max_pixels)
-    if fit in ("scale-down", "contain", "pad"):
-        scale = min(box_w / source_w, box_h / source_h)
-        if fit == "scale-down":
-            scale = min(scale, 1.0)
-        width, height = scaled_by(scale)
-        scaled = (min(width, box_w), min(height, box_h))
-        return _Plan(scaled, canvas=(box_w, box_h) if fit == "pad" else None)
-    scale = max(box_w / source_w, box_h / source_h)  # cover, crop
-    if fit == "crop":
-        scale = min(scale, 1.0)
-    width, height = scaled_by(scale)
-    if fit == "cover":
-        width, height = max(width, box_w), max(height, box_h)
-    crop = (min(box_w, width), min(box_h, height))
-    return _Plan((width, height), crop=None if crop == (width, height) else crop)
-
-
 # -- time budget --------------------------------------------------------------------------------
 
 
@@ -269,29 +200,11 @@ def _eight_bit(image: pyvips.Image) -> pyvips.Image:
     return image.colourspace("b-w" if grey else "srgb").cast("uchar")
 
 
-def _orient(image: pyvips.Image, spec: TransformSpec) -> pyvips.Image:
-    if spec.rotate == 90:
-        image = image.rot90()
-    elif spec.rotate == 180:
-        image = image.rot180()
-    elif spec.rotate == 270:
-        image = image.rot270()
-    if spec.flip in ("h", "hv"):
-        image = image.fliphor()
-    if spec.flip in ("v", "hv"):
-        image = image.flipver()
-    return image
-
-
 def _crop(image: pyvips.Image, size: tuple[int, int], gravity: str, deadline: _Deadline):
     width, height = min(size[0], image.width), min(size[1], image.height)
     if gravity == "auto":
         return deadline.materialise(image).smartcrop(width, height, interesting="attention")
-    fx = 0.0 if "west" in gravity else 1.0 if "east" in gravity else 0.5
-    fy = 0.0 if "north" in gravity else 1.0 if "south" in gravity else 0.5
-    left = round((image.width - width) * fx)
-    top = round((image.height - height) * fy)
-    return image.extract_area(left, top, width, height)
+    return place_crop(image, width, height, gravity)
 
 
 def _with_alpha(image: pyvips.Image) -> pyvips.Image:
@@ -332,7 +245,7 @@ def _pad(image, canvas, gravity, rgba, alpha_out):
     else:
         image = _with_alpha(image)
     image, colour = _colour_for(image, rgba)
-    direction = _PAD_DIRECTIONS[gravity]
+    direction = PAD_DIRECTIONS[gravity]
     return image.gravity(direction, canvas[0], canvas[1], extend="background", background=colour)
 
 
@@ -378,16 +291,11 @@ def _sharpen(image: pyvips.Image, amount: float) -> pyvips.Image:
 
 def _frame(image, spec, geometry, deadline, alpha_out, *, upscale_crop):
     """Every step after the resize, for one (still) frame."""
-    image = _orient(image, spec)
+    image = orient(image, spec)
     if geometry.crop is not None:
         if upscale_crop:  # cut in source pixels, then enlarge only what is kept
-            kept_w = min(
-                image.width, math.ceil(geometry.crop[0] * image.width / geometry.scaled[0])
-            )
-            kept_h = min(
-                image.height, math.ceil(geometry.crop[1] * image.height / geometry.scaled[1])
-            )
-            image = _crop(image, (kept_w, kept_h), spec.gravity_or_default, deadline)
+            kept = kept_before_upscale(geometry, image.width, image.height)
+            image = _crop(image, kept, spec.gravity_or_default, deadline)
             image = pyvips.Image.thumbnail_image(
                 image, geometry.crop[0], height=geometry.crop[1], size="force"
             )
@@ -430,6 +338,12 @@ def _save(image: pyvips.Image, fmt: str, spec: TransformSpec) -> bytes:
 _SOURCE_FORMATS = {"jpeg": "jpg", "heic": "jpg", "heif": "jpg", **{f: f for f in CONTENT_TYPES}}
 
 
+def output_format(source_format: str, spec: TransformSpec) -> str:
+    """The format `render` writes for a stored `source_format`: `spec.format`, else the stored
+    one (HEIC as JPEG)."""
+    return spec.format or _SOURCE_FORMATS.get(source_format.lower(), "jpg")
+
+
 def render(
     source: bytes | Path,
     source_format: str,
@@ -448,7 +362,7 @@ def render(
     deadline = _Deadline(time_budget)
     # bytes, not a filename: libvips would parse "[options]" out of a path
     data = source.read_bytes() if isinstance(source, Path) else bytes(source)
-    fmt = spec.format or _SOURCE_FORMATS.get(source_format.lower(), "jpg")
+    fmt = output_format(source_format, spec)
     try:
         return _render(data, fmt, spec, deadline, max_pixels, max_output_side, max_output_pixels)
     except pyvips.Error as error:
@@ -472,7 +386,9 @@ def _render(data, fmt, spec, deadline, max_pixels, max_side, max_output_pixels) 
     source_w, source_h = (
         (source.height, source.width) if quarter_turn else (source.width, source.height)
     )
-    geometry = plan(source_w, source_h, spec, max_side, max(1, max_output_pixels // frames))
+    geometry = plan_geometry(
+        source_w, source_h, spec, max_side, max(1, max_output_pixels // frames)
+    )
     upscale_crop = geometry.crop is not None and (
         geometry.scaled[0] * geometry.scaled[1] > source_w * source_h
     )
@@ -493,7 +409,7 @@ def _render(data, fmt, spec, deadline, max_pixels, max_side, max_output_pixels) 
     return Rendered(data_out, fmt, CONTENT_TYPES[fmt], image.width, height)
 
 
-def _has_frame_steps(spec: TransformSpec, geometry: _Plan) -> bool:
+def _has_frame_steps(spec: TransformSpec, geometry: Plan) -> bool:
     """Whether anything beyond the resize (which thumbnail does per page) must touch pixels."""
     adjustments = (spec.rotate, spec.flip, spec.brightness, spec.contrast, spec.gamma)
     filters = (spec.saturation, spec.blur, spec.sharp, geometry.crop, geometry.canvas)
