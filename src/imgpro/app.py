@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from imgpro import __doc__ as package_doc
 from imgpro.apps.routes import router as apps_router
 from imgpro.cdn.routes import routes as cdn_routes
+from imgpro.cdn.variants import Variants
 from imgpro.http import ENVELOPE_HANDLERS, BodyLimit, RequestContext
 from imgpro.images.routes import router as images_router
 from imgpro.logs import log
@@ -54,6 +55,7 @@ def build_api(runtime: Runtime) -> FastAPI:
 def build_cdn(runtime: Runtime) -> Starlette:
     cdn = Starlette(routes=cdn_routes, exception_handlers=ENVELOPE_HANDLERS)
     cdn.state.runtime = runtime
+    cdn.state.variants = Variants(runtime.blobs, runtime.settings)
     return cdn
 
 

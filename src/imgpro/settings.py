@@ -65,6 +65,17 @@ class Settings(BaseSettings):
     )
     max_svg_bytes: int = Field(10 * 1024 * 1024, description="Largest SVG upload.")
     max_source_pixels: int = Field(100_000_000, description="Largest source image, in pixels.")
+    max_output_pixels: int = Field(
+        40_000_000, description="Largest CDN variant, in pixels (frames counted); 8192 a side."
+    )
+    render_workers: int = Field(0, description="Renders at once per process; 0 = CPU count.")
+    render_queue: int = Field(
+        64, description="Renders that may wait for a worker per process; beyond, 503 at once."
+    )
+    render_wait_seconds: float = Field(
+        5.0, description="Longest wait for a render worker before answering 503 (Retry-After)."
+    )
+    render_time_budget: float = Field(20.0, description="Longest single render, in seconds.")
 
     @model_validator(mode="after")
     def _fill_defaults(self) -> Settings:

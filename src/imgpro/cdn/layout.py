@@ -3,6 +3,7 @@ database: `{shard}/{id}/original.{ext}`, `{shard}/{id}/meta.json`, `{shard}/{id}
 
 from __future__ import annotations
 
+import builtins
 import json
 from dataclasses import asdict, dataclass
 
@@ -19,11 +20,11 @@ class OriginalMeta:
     transformable: bool
     expires_at: float | None  # unix seconds; None = permanent
 
-    def dumps(self) -> bytes:
+    def dumps(self) -> builtins.bytes:
         return json.dumps(asdict(self)).encode()
 
     @classmethod
-    def loads(cls, data: bytes) -> OriginalMeta:
+    def loads(cls, data: builtins.bytes) -> OriginalMeta:
         return cls(**json.loads(data))
 
 

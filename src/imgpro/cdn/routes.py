@@ -1,4 +1,8 @@
-"""The cdn surface: `/{shard}/{id}.{ext}` — immutable bytes, strong ETags, no database."""
+"""The cdn surface: `/{shard}/{id}.{ext}[?transform]` — immutable bytes, strong ETags, no database.
+
+Hot path of a variant hit: sidecar from the in-process LRU, memoised query parse, one `stat`,
+sendfile. A miss renders once (see `cdn.variants`) and then serves the stored blob the same way.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +13,13 @@ from starlette.responses import FileResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from imgpro.cdn import service as cdn
+from imgpro.cdn.pool import PoolBusy
+from imgpro.cdn.variants import Variant, VariantGone, Variants, requested, variant_of
 from imgpro.errors import ApiError
 from imgpro.ids import is_id, is_shard
+from imgpro.logs import log
+from imgpro.media.render import RenderRefused
+from imgpro.media.transform import canonical
 from imgpro.runtime import Runtime
 from imgpro.storage import BlobNotFound
 
@@ -34,24 +43,21 @@ def not_modified(request: Request, etag: str) -> bool:
     return any(tag.strip() in (f'"{etag}"', f'W/"{etag}"', "*") for tag in candidates.split(","))
 
 
-async def serve_blob(
-    request: Request, runtime: Runtime, key: str, etag: str, content_type: str
-) -> Response:
+async def stored(runtime: Runtime, key: str, etag: str, content_type: str) -> Response | None:
+    """The blob under `key` as a response (sendfile when local), or None when there is none."""
     headers = caching_headers(etag, content_type)
-    if not_modified(request, etag):
-        return Response(status_code=304, headers=headers)
     path = runtime.blobs.local_path(key)
     if path is not None:
         try:
-            stat = os.stat(path)
+            stat = os.stat(path)  # a local stat is microseconds: not worth a thread hop
         except FileNotFoundError:
-            raise ApiError("not_found", "No such image.") from None
+            return None
         return FileResponse(path, headers=headers, media_type=content_type, stat_result=stat)
     stream = runtime.blobs.stream(key)
     try:
         first = await anext(stream)
     except (BlobNotFound, StopAsyncIteration):
-        raise ApiError("not_found", "No such image.") from None
+        return None
 
     async def body():  # type: ignore[no-untyped-def]
         yield first
@@ -59,6 +65,17 @@ async def serve_blob(
             yield chunk
 
     return StreamingResponse(body(), headers=headers, media_type=content_type)
+
+
+async def serve_blob(
+    request: Request, runtime: Runtime, key: str, etag: str, content_type: str
+) -> Response:
+    if not_modified(request, etag):
+        return Response(status_code=304, headers=caching_headers(etag, content_type))
+    response = await stored(runtime, key, etag, content_type)
+    if response is None:
+        raise ApiError("not_found", "No such image.")
+    return response
 
 
 async def serve_image(request: Request) -> Response:
@@ -70,9 +87,44 @@ async def serve_image(request: Request) -> Response:
     located = await cdn.locate(runtime.blobs, shard, image_id, ext)
     if located is None:
         raise ApiError("not_found", "No such image.")
-    return await serve_blob(
-        request, runtime, located.key, located.meta.etag, located.meta.content_type
-    )
+    meta = located.meta
+    spec = requested(request.scope["query_string"].decode("latin-1"))
+    variant = variant_of(shard, image_id, meta, spec)
+    if variant is None:
+        return await serve_blob(request, runtime, located.key, meta.etag, meta.content_type)
+    if not_modified(request, variant.etag):
+        return Response(
+            status_code=304, headers=caching_headers(variant.etag, variant.content_type)
+        )
+    response = await stored(runtime, variant.key, variant.etag, variant.content_type)
+    if response is None:
+        await make_variant(request.app.state.variants, located, variant)
+        response = await stored(runtime, variant.key, variant.etag, variant.content_type)
+    if response is None:  # deleted between the render and now
+        raise ApiError("not_found", "No such image.")
+    return response
+
+
+async def make_variant(variants: Variants, located: cdn.Located, variant: Variant) -> None:
+    try:
+        await variants.ensure(located, variant)
+    except RenderRefused as refused:
+        log.warning(
+            "render_refused",
+            original=located.key,
+            transform=canonical(variant.spec),
+            reason=refused.reason,
+        )
+        message = f"This image cannot be rendered: {refused.reason}."
+        raise ApiError("media_failed", message) from None
+    except PoolBusy as busy:
+        raise ApiError(
+            "service_unavailable",
+            "Every renderer is busy; retry shortly.",
+            action={"type": "wait", "retry_after": busy.retry_after},
+        ) from None
+    except VariantGone:
+        raise ApiError("not_found", "No such image.") from None
 
 
 routes = [Route("/{shard}/{name}", serve_image, methods=["GET", "HEAD"])]

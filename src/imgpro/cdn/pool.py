@@ -1,0 +1,78 @@
+"""The bounded render pool: libvips work runs on its own threads, never on the event loop.
+
+At most `workers` renders run at once (libvips releases the GIL, so threads give real
+parallelism); at most `queue` more wait for a slot, each for at most `wait` seconds. A caller
+beyond the queue, or one that waited too long, gets `PoolBusy` (the route answers 503 with
+Retry-After) instead of piling up memory and latency. A slot is freed when its thread finishes,
+not when the caller stops waiting, so abandoned renders still count against the bound.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+class PoolBusy(Exception):
+    """Every render worker is busy and the wait is over (or the queue is full)."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"render pool busy; retry after {retry_after} s")
+        self.retry_after = retry_after
+
+
+class RenderPool:
+    def __init__(self, workers: int = 0, queue: int = 64, wait: float = 5.0) -> None:
+        self.workers = workers or os.cpu_count() or 1
+        self.queue = queue
+        self.wait = wait
+        self._executor = ThreadPoolExecutor(self.workers, thread_name_prefix="render")
+        self._slots: asyncio.Semaphore | None = None
+        self._waiting = 0
+
+    @property
+    def retry_after(self) -> int:
+        return max(1, round(self.wait))
+
+    async def run(self, work: Callable[..., T], *args: object, **kwargs: object) -> T:
+        """`work(*args, **kwargs)` on a render thread, once a slot is free."""
+        loop = asyncio.get_running_loop()
+        slots = self._slots_for()
+        if slots.locked():
+            if self._waiting >= self.queue:
+                raise PoolBusy(self.retry_after)
+            self._waiting += 1
+            try:
+                await asyncio.wait_for(slots.acquire(), self.wait)
+            except TimeoutError:
+                raise PoolBusy(self.retry_after) from None
+            finally:
+                self._waiting -= 1
+        else:
+            await slots.acquire()
+        try:
+            job: Future[T] = self._executor.submit(lambda: work(*args, **kwargs))
+        except BaseException:
+            slots.release()
+            raise
+
+        def free_slot(_: Future[T]) -> None:
+            if not loop.is_closed():  # a render outliving the server frees nothing
+                loop.call_soon_threadsafe(slots.release)
+
+        job.add_done_callback(free_slot)
+        return await asyncio.wrap_future(job)
+
+    def _slots_for(self) -> asyncio.Semaphore:
+        # made on first use: a semaphore belongs to the loop that first waits on it
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self.workers)
+        return self._slots
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,133 @@
+"""Cached variants: each canonical transform of an original is rendered once, stored beside it
+(`{shard}/{id}/v/{digest}.{fmt}`), and every later request streams the stored bytes.
+
+* The variant's name is a digest of the canonical transform (plus `RENDERER_VERSION`), so
+  reordered or redundant parameters land on one blob; its ETag is a digest of that and the
+  original's ETag, known before any byte is read.
+* Single flight: concurrent misses for one variant in this process share one render (a task per
+  variant key; waiters share its result, and it finishes even if the first caller goes away).
+  Across processes two may render the same variant at the same moment; both store identical
+  bytes atomically, so that race costs CPU once, never correctness.
+* Renders run in the bounded `RenderPool`; a refusal (corrupt blob, pixel bomb, time budget) is
+  remembered for a few minutes so a hot broken URL does not burn a worker per request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import hashlib
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from imgpro.cdn.layout import OriginalMeta, variant_key
+from imgpro.cdn.pool import RenderPool
+from imgpro.cdn.service import Located
+from imgpro.media import render as renderer
+from imgpro.media.transform import TransformSpec, canonical, is_identity, parse
+from imgpro.settings import Settings
+from imgpro.storage import BlobNotFound, BlobStore
+
+#: Bump when the renderer's output for a given transform changes: variants get new names.
+RENDERER_VERSION = "1"
+_REFUSAL_SECONDS = 300.0
+_NONE = TransformSpec()
+
+
+@dataclass(frozen=True)
+class Variant:
+    key: str
+    etag: str
+    format: str
+    content_type: str
+    spec: TransformSpec
+
+
+@functools.lru_cache(maxsize=4096)
+def requested(query: str) -> TransformSpec:
+    """The transform a raw query string asks for (memoised: the hot path parses nothing twice)."""
+    return parse(query)
+
+
+def variant_of(
+    shard: str, image_id: str, meta: OriginalMeta, spec: TransformSpec
+) -> Variant | None:
+    """The variant `spec` names for this original, or None when the original itself is the
+    answer (no transform, or a source the CDN does not transform: parameters are ignored)."""
+    if not meta.transformable:
+        return None
+    if spec.format is not None and spec.format == renderer.output_format(meta.format, _NONE):
+        spec = replace(spec, format=None)  # the stored format: format=jpg on a .jpg is a no-op
+    if is_identity(spec):
+        return None
+    name = hashlib.sha256(f"{RENDERER_VERSION}\n{canonical(spec)}".encode()).hexdigest()[:24]
+    fmt = renderer.output_format(meta.format, spec)
+    etag = hashlib.sha256(f"{meta.etag}\n{name}".encode()).hexdigest()[:32]
+    return Variant(
+        variant_key(shard, image_id, name, fmt), etag, fmt, renderer.CONTENT_TYPES[fmt], spec
+    )
+
+
+class VariantGone(Exception):
+    """The original disappeared (deleted, expired) while its variant was being made."""
+
+
+class Variants:
+    """Makes missing variants: single flight per key, bounded pool, remembered refusals."""
+
+    def __init__(self, blobs: BlobStore, settings: Settings, pool: RenderPool | None = None):
+        self.blobs = blobs
+        self.pool = pool or RenderPool(
+            settings.render_workers, settings.render_queue, settings.render_wait_seconds
+        )
+        self.limits = {
+            "max_pixels": settings.max_source_pixels,
+            "max_output_pixels": settings.max_output_pixels,
+            "time_budget": settings.render_time_budget,
+        }
+        self._inflight: dict[str, asyncio.Task[None]] = {}
+        self._refused: OrderedDict[str, tuple[float, str]] = OrderedDict()
+
+    async def ensure(self, located: Located, variant: Variant) -> None:
+        """Return once `variant` is stored; raises `RenderRefused`, `PoolBusy`, `VariantGone`."""
+        refused = self._refused.get(variant.key)
+        if refused is not None:
+            if refused[0] > time.monotonic():
+                raise renderer.RenderRefused(refused[1])
+            del self._refused[variant.key]
+        task = self._inflight.get(variant.key)
+        if task is None:
+            task = asyncio.create_task(self._make(located, variant))
+            self._inflight[variant.key] = task
+            task.add_done_callback(lambda done: self._settle(variant.key, done))
+        await asyncio.shield(task)  # a caller that goes away does not cancel the others' render
+
+    def _settle(self, key: str, task: asyncio.Task[None]) -> None:
+        self._inflight.pop(key, None)
+        if not task.cancelled() and isinstance(task.exception(), renderer.RenderRefused):
+            reason = task.exception().reason  # type: ignore[union-attr]
+            self._refused[key] = (time.monotonic() + _REFUSAL_SECONDS, reason)
+            if len(self._refused) > 1024:
+                self._refused.popitem(last=False)
+
+    async def _make(self, located: Located, variant: Variant) -> None:
+        if await self.blobs.size(variant.key) is not None:  # another process stored it meanwhile
+            return
+        source: bytes | Path | None = self.blobs.local_path(located.key)
+        try:
+            if source is None:
+                source = await self.blobs.get_bytes(located.key)
+            rendered = await self.pool.run(
+                renderer.render, source, located.meta.format, variant.spec, **self.limits
+            )
+        except (FileNotFoundError, BlobNotFound):
+            raise VariantGone(located.key) from None
+        await self.blobs.put_bytes(variant.key, rendered.data)
+        if await self.blobs.size(located.key) is None:  # deleted while rendering: leave nothing
+            await self.blobs.delete(variant.key)
+            raise VariantGone(located.key)
+
+    def close(self) -> None:
+        self.pool.close()

@@ -1,0 +1,138 @@
+"""The variant cache over HTTP: rendered once, stored, served with immutable caching headers;
+identical concurrent misses render once; a full render pool answers 503 with Retry-After."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+import pyvips
+
+from imgpro.media import render as renderer
+from tests.cdn.conftest import assert_image, upload
+from tests.conftest import Stack, start_stack
+from tests.factories import images as make
+
+
+def variant_files(stack: Stack, image_url: str) -> list[Path]:
+    shard, name = image_url.rsplit("/", 2)[1:]
+    folder = stack.settings.data_dir / "blobs" / shard / name.split(".")[0] / "v"
+    return sorted(folder.glob("*")) if folder.exists() else []
+
+
+def test_a_transform_is_rendered_once_then_served_from_storage(
+    stack: Stack, client: httpx.Client
+) -> None:
+    image = upload(client, make.jpeg(400, 300))
+    first = client.get(image["url"] + "?w=100&format=webp")
+    assert_image(first, "image/webp")
+    assert pyvips.Image.new_from_buffer(first.content, "").width == 100
+    headers = first.headers
+    assert headers["cache-control"] == "public, max-age=31536000, immutable"
+    assert headers["x-content-type-options"] == "nosniff"
+    assert "vary" not in headers
+    etag = headers["etag"]
+    assert etag.startswith('"') and etag != client.get(image["url"]).headers["etag"]
+    assert len(variant_files(stack, image["url"])) == 1
+
+    # the same transform however it is spelled: one cache entry, one ETag, the same bytes
+    for query in ("format=webp&w=100", "w=100&format=WEBP&unknown=1&h=", "w=100&w=100&format=webp"):
+        again = client.get(f"{image['url']}?{query}")
+        assert again.headers["etag"] == etag and again.content == first.content
+    assert len(variant_files(stack, image["url"])) == 1
+
+    cached = client.get(image["url"] + "?w=100&format=webp", headers={"If-None-Match": etag})
+    assert cached.status_code == 304 and cached.headers["etag"] == etag
+    head = client.head(image["url"] + "?w=100&format=webp")
+    assert head.status_code == 200 and head.headers["content-type"] == "image/webp"
+
+
+def test_no_transform_or_the_stored_format_serves_the_original(client: httpx.Client) -> None:
+    image = upload(client, make.png(60, 40), "a.png")
+    original = client.get(image["url"])
+    for query in ("format=png", "strip=1", "w=0", "fit=cover", "dpr=2", "brightness=1"):
+        response = client.get(f"{image['url']}?{query}")
+        assert response.headers["etag"] == original.headers["etag"], query
+        assert response.content == original.content
+
+
+def test_deleting_an_image_removes_its_variants(stack: Stack, client: httpx.Client) -> None:
+    image = upload(client, make.jpeg(200, 100))
+    assert client.get(image["url"] + "?w=50").status_code == 200
+    assert variant_files(stack, image["url"])
+    assert client.delete(f"/v1/images/{image['id']}").status_code == 200
+    assert client.get(image["url"] + "?w=50").status_code == 404
+    assert client.get(image["url"] + "?w=60").json()["error"]["code"] == "not_found"
+    assert not variant_files(stack, image["url"])
+
+
+class SlowRenders:
+    """Wraps the renderer: counts renders and holds each until released."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.count = 0
+        self.started = threading.Event()
+        self.release = threading.Event()
+        real = renderer.render
+
+        def slow(*args, **kwargs):  # type: ignore[no-untyped-def]
+            self.count += 1
+            self.started.set()
+            self.release.wait(20)
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(renderer, "render", slow)
+
+
+def test_concurrent_identical_misses_render_once(
+    stack: Stack, client: httpx.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    image = upload(client, make.jpeg(300, 200))
+    renders = SlowRenders(monkeypatch)
+    url = image["url"] + "?w=120&format=png&sharp=1"
+    with ThreadPoolExecutor(4) as pool:
+        answers = [pool.submit(client.get, url) for _ in range(4)]
+        assert renders.started.wait(20)
+        threading.Timer(0.5, renders.release.set).start()  # let the other three arrive
+        responses = [answer.result() for answer in answers]
+    assert [r.status_code for r in responses] == [200] * 4
+    assert len({r.content for r in responses}) == 1
+    assert renders.count == 1
+    assert client.get(url).status_code == 200 and renders.count == 1  # now a stored hit
+
+
+@pytest.fixture(scope="module")
+def busy_stack(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    running, server = start_stack(
+        "busy",
+        tmp_path_factory.mktemp("busy"),
+        render_workers=1,
+        render_queue=1,
+        render_wait_seconds=0.3,
+    )
+    yield running
+    running.close()
+    server.stop()
+
+
+def test_a_full_render_pool_answers_503_with_retry_after(
+    busy_stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = busy_stack.client(busy_stack.key())
+    image = upload(client, make.jpeg(200, 100))
+    renders = SlowRenders(monkeypatch)
+    with ThreadPoolExecutor(3) as pool:
+        first = pool.submit(client.get, image["url"] + "?w=10")
+        assert renders.started.wait(20)
+        # one waits 0.3 s for the only worker, the other finds the queue full: both are refused
+        refused = list(pool.map(client.get, [image["url"] + "?w=20", image["url"] + "?w=30"]))
+        renders.release.set()
+        assert first.result().status_code == 200
+    for response in refused:
+        assert response.status_code == 503
+        assert response.headers["retry-after"] == "1"
+        assert response.json()["error"]["code"] == "service_unavailable"
+    assert_image(client.get(image["url"] + "?w=20"), "image/jpeg")  # the pool recovered
