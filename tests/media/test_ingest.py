@@ -158,6 +158,17 @@ def test_jpeg_exif_is_stripped(upload: Callable[..., Ingested], tmp_path: Path) 
     assert (result.width, result.height, result.bytes) == (64, 48, result.path.stat().st_size)
 
 
+def test_jpeg_metadata_is_stripped_without_reencoding(upload: Callable[..., Ingested]) -> None:
+    data = images.jpeg(64, 48, exif=True)
+    result = upload(data)
+    # same entropy-coded scan, so the same pixels: nothing was decoded and encoded again
+    scan = data[data.index(b"\xff\xda") :]
+    assert result.path.read_bytes().endswith(scan)
+    assert pyvips.Image.new_from_file(str(result.path)).avg() == (
+        pyvips.Image.new_from_buffer(data, "").avg()
+    )
+
+
 def test_jpeg_orientation_is_applied(upload: Callable[..., Ingested]) -> None:
     result = upload(images.jpeg(64, 48, orientation=6))
     assert (result.width, result.height) == (48, 64)

@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import io
 import math
+import mmap
 import uuid
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -121,6 +122,13 @@ class _Job:
         if self._is_plain(header, orientation):
             self._validate(frames)
             return self._ingested(self.path, self.kind, header.width, _page_height(header), frames)
+        if self._losslessly_strippable(header, orientation):
+            stripped = self._new_path("jpg")
+            if _strip_jpeg(self.path, stripped):
+                # metadata dropped segment by segment: no re-encode, no quality lost, ~10x faster
+                replace(self, path=stripped)._validate(frames)
+                return self._ingested(stripped, "jpg", header.width, header.height, 1)
+            stripped.unlink(missing_ok=True)
         stored, image = self._rewrite(orientation, frames)
         return self._ingested(stored, self.kind, image.width, _page_height(image), frames)
 
@@ -153,6 +161,15 @@ class _Job:
                 chunks = _webp_chunks(stream)
                 return chunks is not None and chunks <= _WEBP_PLAIN
         return True  # avif: libvips reports its Exif, XMP and colour profile items
+
+    def _losslessly_strippable(self, header: pyvips.Image, orientation: int) -> bool:
+        """A JPEG whose pixels are already upright sRGB: only its metadata must go."""
+        return (
+            self.kind == "jpg"
+            and orientation == 1
+            and header.interpretation != "cmyk"
+            and not _has_profile(header)
+        )
 
     def _validate(self, frames: int) -> None:
         """Decode every pixel once, in constant memory, failing on any decoder error."""
@@ -348,6 +365,36 @@ _PNG_PLAIN = {
     b"hIST",
 }
 _WEBP_PLAIN = {b"VP8 ", b"VP8L", b"VP8X", b"ALPH", b"ANIM", b"ANMF"}
+
+
+def _strip_jpeg(source: Path, target: Path) -> bool:
+    """Copy a JPEG without its APPn and comment segments and anything after EOI. False when
+    it can't be done safely (an Adobe APP14 segment changes how colours decode)."""
+    with (
+        source.open("rb") as handle,
+        mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data,
+    ):
+        kept = [b"\xff\xd8"]
+        position = 2
+        for _ in range(_MAX_SEGMENTS):
+            if position + 4 > len(data) or data[position] != 0xFF:
+                return False
+            code = data[position + 1]
+            if code == 0xDA:  # start of scan: copy the entropy-coded data up to and with EOI
+                end = data.find(b"\xff\xd9", position)
+                if end < 0:
+                    return False
+                with target.open("wb") as out:
+                    out.write(b"".join(kept))
+                    out.write(data[position : end + 2])
+                return True
+            length = int.from_bytes(data[position + 2 : position + 4], "big")
+            if length < 2 or code == 0xEE:
+                return False
+            if not (code == 0xFE or 0xE0 <= code <= 0xEF):
+                kept.append(data[position : position + 2 + length])
+            position += 2 + length
+    return False
 
 
 def _plain_jpeg(stream: BinaryIO) -> bool:

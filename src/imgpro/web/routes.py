@@ -23,6 +23,12 @@ def human_bytes(size: int) -> str:
     return f"{size} B"
 
 
+@router.get("/healthz")
+async def health() -> dict[str, str]:
+    """For load balancers and uptime checks: the process answers."""
+    return {"status": "ok"}
+
+
 @router.get("/")
 async def home(request: Request) -> Response:
     return render(request, "home.html")
