@@ -35,11 +35,17 @@ class Principal:
 
     def require(self, ability: str) -> Workspace:
         """The workspace this caller acts on, if it may use `ability`."""
+        self.require_ability(ability)
         if self.workspace is None:
+            raise ApiError("unauthorized", "This endpoint needs an API key or an app secret.")
+        return self.workspace
+
+    def require_ability(self, ability: str) -> None:
+        """Anonymous callers may create (write), nothing else."""
+        if self.is_anonymous and ability != "write":
             raise ApiError("unauthorized", "This endpoint needs an API key or an app secret.")
         if ability not in self.abilities:
             raise ApiError("forbidden", f"This key lacks the {ability} ability.")
-        return self.workspace
 
 
 def bearer_token(request: Request) -> str | None:
