@@ -23,6 +23,7 @@ from imgpro.cdn.routes import routes as cdn_routes
 from imgpro.cdn.variants import Variants
 from imgpro.http import ENVELOPE_HANDLERS, BodyLimit, RequestContext
 from imgpro.images.routes import router as images_router
+from imgpro.logs import configure as configure_logs
 from imgpro.logs import log
 from imgpro.runtime import Runtime
 from imgpro.settings import Settings
@@ -182,6 +183,7 @@ class Surfaces:
 
 def create_app(settings: Settings | None = None) -> ASGIApp:
     settings = settings or Settings()
+    configure_logs()  # here, not in the CLI: every worker process builds its own app
     runtime = Runtime.build(settings)
     api = BodyLimit(
         build_api(runtime), settings.max_upload_bytes, settings.max_anonymous_upload_bytes

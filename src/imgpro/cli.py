@@ -19,7 +19,6 @@ from imgpro.billing.plans import PLANS
 from imgpro.db import migrate as migrations
 from imgpro.errors import ApiError
 from imgpro.keys import service as keys
-from imgpro.logs import configure as configure_logs
 from imgpro.runtime import Runtime
 from imgpro.settings import Settings
 
@@ -123,7 +122,6 @@ def serve(
     import uvicorn
 
     settings = Settings()
-    configure_logs()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     _ = settings.signing_key  # generate the secret once, before workers race for it
     migrations.upgrade(settings.database_url)
