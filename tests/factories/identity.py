@@ -69,7 +69,7 @@ def register_app(
         async with rt.sessions() as db:
             user = await accounts.get_user(db, owner.id)
             assert user is not None
-            issued = await apps.register(db, user, name, uris)
+            issued = await apps.register(db, user, name, uris, require_paid=False)
             return RegisteredApp(issued.app.id, issued.secret, name, owner, uris)
 
     return stack.run(work)

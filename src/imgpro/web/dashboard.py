@@ -237,8 +237,7 @@ async def edit_app(
     uris_text = form_text(form, "redirect_uris", 25_000)
     try:
         await apps.edit(db, app, name, _uris(uris_text))
-    except ApiError as exc:
-        await db.rollback()
+    except ApiError as exc:  # checked before any change: nothing to undo
         form_values = {"name": name, "redirect_uris": uris_text}
         return _page(
             request, "app.html", user, "apps", 422, app=app, error=explain(exc), form=form_values

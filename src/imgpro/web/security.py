@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import AsyncIterator
 from typing import Annotated
 from urllib.parse import urlsplit
 
@@ -64,16 +65,19 @@ def remember_csrf(request: Request, response: Response) -> None:
         )
 
 
-async def checked_form(request: Request) -> FormData:
-    """The posted form, once its CSRF token is verified."""
-    form = await request.form()
-    sent = form.get(CSRF_FIELD)
-    cookie = request.cookies.get(CSRF_COOKIE)
-    if not isinstance(sent, str) or not cookie or len(cookie) > 64:
-        raise CsrfRefused()
-    if not hmac.compare_digest(sent, csrf_token(request)):
-        raise CsrfRefused()
-    return form
+async def checked_form(request: Request) -> AsyncIterator[FormData]:
+    """The posted form, once its CSRF token is verified; its spooled files are closed after."""
+    form = await request.form(max_files=2, max_fields=50)
+    try:
+        sent = form.get(CSRF_FIELD)
+        cookie = request.cookies.get(CSRF_COOKIE)
+        if not isinstance(sent, str) or not cookie or len(cookie) > 64:
+            raise CsrfRefused()
+        if not hmac.compare_digest(sent, csrf_token(request)):
+            raise CsrfRefused()
+        yield form
+    finally:
+        await form.close()
 
 
 CheckedForm = Annotated[FormData, Depends(checked_form)]
