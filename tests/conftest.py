@@ -7,6 +7,7 @@ test runs against both. PostgreSQL must be reachable: a test run never skips it.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import os
 import socket
 import threading
@@ -79,7 +80,13 @@ class Stack:
             finally:
                 await runtime.close()
 
-        return asyncio.run(main())
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return asyncio.run(main())
+        # a loop already runs in this thread (Playwright's sync API): use a thread of our own
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            return pool.submit(asyncio.run, main()).result()
 
     def user(self, plan: str = "free") -> Person:
         email = f"u{new_id()}@example.com"
@@ -179,6 +186,69 @@ def stack(
     if request.param == "postgresql":
         overrides = {"database_url": PG_URL, "redis_url": REDIS_URL}
     running, server = start_stack(request.param, tmp_path_factory.mktemp("stacks"), **overrides)
+    try:
+        yield running
+    finally:
+        running.close()
+        server.stop()
+
+
+class SmtpSink:
+    """A real SMTP server (aiosmtpd) on a free port that keeps every message it receives."""
+
+    def __init__(self) -> None:
+        from aiosmtpd.controller import Controller
+
+        self.messages: list[Any] = []
+        self.port = free_port()
+        self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
+
+    async def handle_DATA(self, _server: Any, _session: Any, envelope: Any) -> str:  # noqa: N802
+        import email
+
+        self.messages.append(email.message_from_bytes(envelope.content))
+        return "250 OK"
+
+    def start(self) -> None:
+        self._controller.start()
+
+    def stop(self) -> None:
+        self._controller.stop()
+
+    def code_for(self, address: str, timeout: float = 10) -> str:
+        """The 6-digit code of the newest mail to `address` (waiting for it to arrive)."""
+        import re
+
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            for message in reversed(self.messages):
+                if message["To"] == address:
+                    match = re.search(r"\b(\d{6})\b", str(message["Subject"]))
+                    assert match
+                    return match.group(1)
+            time.sleep(0.05)
+        raise AssertionError(f"no mail to {address}")
+
+
+@pytest.fixture(scope="session")
+def smtp_sink() -> Iterator[SmtpSink]:
+    sink = SmtpSink()
+    sink.start()
+    try:
+        yield sink
+    finally:
+        sink.stop()
+
+
+@pytest.fixture(scope="session")
+def smtp_stack(smtp_sink: SmtpSink, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """A SQLite stack that sends its mail over SMTP to `smtp_sink`."""
+    running, server = start_stack(
+        "smtp",
+        tmp_path_factory.mktemp("smtp-stack"),
+        mail_url=f"smtp://127.0.0.1:{smtp_sink.port}",
+        mail_from="img.pro <no-reply@img.example>",
+    )
     try:
         yield running
     finally:

@@ -1,0 +1,170 @@
+"""Property: over random apps, users, connects, revokes and uploads, an app never reads, lists,
+changes or deletes an image outside the workspaces it created, and API keys only reach their
+personal workspace."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from hypothesis import HealthCheck, settings
+from hypothesis.stateful import (
+    Bundle,
+    RuleBasedStateMachine,
+    consumes,
+    invariant,
+    rule,
+    run_state_machine_as_test,
+)
+
+from imgpro.accounts import service as accounts
+from imgpro.apps import service as apps
+from imgpro.runtime import Runtime
+from tests.conftest import Person, Stack
+from tests.factories import identity as idf
+from tests.factories import images as make
+
+PNG = make.png(4, 4)
+
+
+def _revoke(stack: Stack, app_id: str, user_id: str) -> None:
+    async def work(rt: Runtime) -> None:
+        async with rt.sessions() as db:
+            user = await accounts.get_user(db, user_id)
+            assert user is not None
+            await apps.revoke(db, user, app_id)
+
+    stack.run(work)
+
+
+def isolation_machine(stack: Stack) -> type[RuleBasedStateMachine]:
+    class Isolation(RuleBasedStateMachine):
+        apps_ = Bundle("apps")
+        users = Bundle("users")
+        images = Bundle("images")
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.connected: set[tuple[str, str]] = set()
+            self.ever_connected: set[tuple[str, str]] = set()
+            # image id -> its workspace: ("app", app_id, user_id) or ("key", user_id)
+            self.owner: dict[str, tuple[str, ...]] = {}
+            self.keys: dict[str, str] = {}
+            self.clients: dict[tuple[str, ...], httpx.Client] = {}
+
+        def _as_app(self, app: idf.RegisteredApp, user: Person) -> httpx.Client:
+            key = ("app", app.id, user.id)
+            if key not in self.clients:
+                self.clients[key] = idf.act_as(stack, app, user.id)
+            return self.clients[key]
+
+        def _as_key(self, user: Person) -> httpx.Client:
+            key = ("key", user.id)
+            if key not in self.clients:
+                self.clients[key] = stack.client(stack.key(user))
+            return self.clients[key]
+
+        @rule(target=apps_)
+        def add_app(self) -> idf.RegisteredApp:
+            return idf.register_app(stack, name="Prop App")
+
+        @rule(target=users)
+        def add_user(self) -> Person:
+            return stack.user()
+
+        @rule(app=apps_, user=users)
+        def connect(self, app: idf.RegisteredApp, user: Person) -> None:
+            idf.connect_directly(stack, app, user)
+            self.connected.add((app.id, user.id))
+            self.ever_connected.add((app.id, user.id))
+
+        @rule(app=apps_, user=users)
+        def revoke(self, app: idf.RegisteredApp, user: Person) -> None:
+            _revoke(stack, app.id, user.id)
+            self.connected.discard((app.id, user.id))
+
+        @rule(target=images, app=apps_, user=users)
+        def upload_as_app(self, app: idf.RegisteredApp, user: Person) -> Any:
+            response = self._as_app(app, user).post("/v1/images", files={"file": ("a.png", PNG)})
+            if (app.id, user.id) not in self.connected:
+                assert response.status_code == 403
+                assert response.json()["error"]["code"] == "user_forbidden"
+                return "00000000"
+            assert response.status_code == 201, response.text
+            image_id = response.json()["id"]
+            self.owner[image_id] = ("app", app.id, user.id)
+            return image_id
+
+        @rule(target=images, user=users)
+        def upload_with_key(self, user: Person) -> Any:
+            response = self._as_key(user).post("/v1/images", files={"file": ("a.png", PNG)})
+            assert response.status_code == 201, response.text
+            image_id = response.json()["id"]
+            self.owner[image_id] = ("key", user.id)
+            return image_id
+
+        def _expect(self, response: httpx.Response, mine: bool, allowed: bool) -> None:
+            if not allowed:
+                assert response.status_code == 403, response.text
+            elif mine:
+                assert response.status_code == 200, response.text
+            else:
+                assert response.status_code == 404, response.text
+
+        @rule(app=apps_, user=users, image=images)
+        def app_reads_and_patches(self, app: idf.RegisteredApp, user: Person, image: str) -> None:
+            client = self._as_app(app, user)
+            allowed = (app.id, user.id) in self.connected
+            mine = self.owner.get(image) == ("app", app.id, user.id)
+            self._expect(client.get(f"/v1/images/{image}"), mine, allowed)
+            self._expect(client.patch(f"/v1/images/{image}", json={"caption": "x"}), mine, allowed)
+
+        @rule(app=apps_, user=users, image=consumes(images))
+        def app_deletes(self, app: idf.RegisteredApp, user: Person, image: str) -> None:
+            client = self._as_app(app, user)
+            allowed = (app.id, user.id) in self.connected
+            mine = self.owner.get(image) == ("app", app.id, user.id)
+            if allowed and not mine:
+                batch = client.request("DELETE", "/v1/images/batch", json={"ids": [image]})
+                assert batch.status_code == 200
+            self._expect(client.delete(f"/v1/images/{image}"), mine, allowed)
+            if allowed and mine:
+                del self.owner[image]
+
+        @rule(user=users, image=images)
+        def key_reads(self, user: Person, image: str) -> None:
+            mine = self.owner.get(image) == ("key", user.id)
+            self._expect(self._as_key(user).get(f"/v1/images/{image}"), mine, True)
+
+        @rule(app=apps_, user=users)
+        def app_lists(self, app: idf.RegisteredApp, user: Person) -> None:
+            response = self._as_app(app, user).get("/v1/images", params={"limit": 100})
+            if (app.id, user.id) not in self.connected:
+                assert response.status_code == 403
+                return
+            listed = {image["id"] for image in response.json()["data"]}
+            expected = {i for i, o in self.owner.items() if o == ("app", app.id, user.id)}
+            assert listed == expected
+
+        @invariant()
+        def every_image_still_exists_where_it_was_put(self) -> None:
+            # deletions only ever happen through the owner (checked in app_deletes)
+            for image, owner in list(self.owner.items())[-3:]:
+                if owner[0] == "key":
+                    client = self.clients[owner]
+                    assert client.get(f"/v1/images/{image}").status_code == 200
+
+    return Isolation
+
+
+def test_apps_and_keys_stay_in_their_workspaces(stack: Stack) -> None:
+    machine = isolation_machine(stack)
+    run_state_machine_as_test(
+        machine,
+        settings=settings(
+            max_examples=5,
+            stateful_step_count=15,
+            deadline=None,
+            suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+        ),
+    )
