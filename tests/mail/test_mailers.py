@@ -1,4 +1,4 @@
-"""Mailers: SMTP against a real aiosmtpd sink, the console outbox, and a mail server that is down."""
+"""Mailers: SMTP against a real aiosmtpd sink, the console outbox, an SMTP server that is down."""
 
 from __future__ import annotations
 
