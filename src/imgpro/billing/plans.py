@@ -25,7 +25,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from imgpro.settings import Settings
 
 GIB = 1024**3
 INTERVALS = ("monthly", "annual")
@@ -239,6 +242,10 @@ def catalogue_for(plans_file: Path | None) -> Catalogue:
     except OSError:
         mtime = -1.0
     return _cached(str(plans_file), mtime)
+
+
+def catalogue(settings: Settings) -> Catalogue:
+    return catalogue_for(settings.plans_file)
 
 
 def month_period(now: datetime) -> tuple[datetime, datetime]:

@@ -309,6 +309,6 @@ async def delete_image(image_id: str, caller: Caller, db: Db, rt: Rt) -> JSONRes
     responses=error_responses(401, 403, 429),
     tags=["usage"],
 )
-async def get_usage(caller: Caller, db: Db) -> JSONResponse:
+async def get_usage(caller: Caller, db: Db, rt: Rt) -> JSONResponse:
     workspace = caller.require("read")
-    return JSONResponse(await images.usage(db, workspace))
+    return JSONResponse(await images.usage(db, rt, workspace))

@@ -9,16 +9,16 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select
+from sqlalchemy import and_, delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from imgpro.accounts import service as accounts
 from imgpro.accounts.tables import Workspace
 from imgpro.auth import Principal
-from imgpro.billing.plans import get_plan, month_period
+from imgpro.billing import meter
 from imgpro.cdn import service as cdn
 from imgpro.cdn.layout import OriginalMeta
-from imgpro.db.base import isoformat, utcnow
+from imgpro.db.base import utcnow
 from imgpro.errors import ApiError, invalid
 from imgpro.ids import new_id
 from imgpro.images.cursor import decode_cursor, encode_cursor
@@ -126,6 +126,8 @@ async def _store(
 ) -> Image:
     """Probe, then store blob and row together: on any failure neither remains."""
     settings = runtime.settings
+    if principal.workspace is not None:
+        await meter.check_upload_allowed(db, settings, principal.workspace)
     ingested: Ingested = await asyncio.to_thread(
         ingest,
         path,
@@ -176,6 +178,7 @@ async def _store(
         )
         await cdn.publish(runtime.blobs, workspace.shard, image_id, ingested.path, meta)
         try:
+            await meter.charge_upload(db, settings, workspace, ingested.bytes)
             db.add(image)
             db.add_all(
                 ImageLabel(image_id=image_id, key=k, value=v) for k, v in fields.labels.items()
@@ -183,7 +186,7 @@ async def _store(
             await db.commit()
         except BaseException:
             await db.rollback()
-            await cdn.unpublish(runtime.blobs, workspace.shard, image_id)
+            await cdn.unpublish(runtime.blobs, image.shard, image_id)  # workspace is expired now
             raise
         return image
     finally:
@@ -286,6 +289,7 @@ async def update(
 async def remove(db: AsyncSession, runtime: Runtime, workspace: Workspace, image_id: str) -> None:
     image = await get(db, workspace, image_id)
     await db.delete(image)
+    await meter.release(db, workspace.id, image.bytes)
     await db.commit()
     await cdn.unpublish(runtime.blobs, image.shard, image.id)
 
@@ -304,39 +308,13 @@ async def remove_many(
     )
     for image in found:
         await db.delete(image)
+    await meter.release(db, workspace.id, sum(image.bytes for image in found), len(found))
     await db.commit()
     for image in found:
         await cdn.unpublish(runtime.blobs, image.shard, image.id)
     return image_ids
 
 
-async def usage(db: AsyncSession, workspace: Workspace) -> dict[str, Any]:
-    """The usage object of decisions.md §3 for this workspace's current calendar month."""
-    now = utcnow()
-    start, end = month_period(now)
-    plan = get_plan(workspace.plan)
-    stored = (
-        await db.execute(
-            select(func.count(Image.id), func.coalesce(func.sum(Image.bytes), 0)).where(
-                Image.workspace_id == workspace.id, _live(now)
-            )
-        )
-    ).one()
-    uploads = (
-        await db.execute(
-            select(func.count(Image.id)).where(
-                Image.workspace_id == workspace.id, Image.created_at >= start
-            )
-        )
-    ).scalar_one()
-    return {
-        "object": "usage",
-        "plan": plan.id,
-        "period": {"start": isoformat(start), "end": isoformat(end)},
-        "limits": {
-            "monthly_uploads": {"used": uploads, "limit": plan.monthly_uploads},
-            "storage_bytes": {"used": int(stored[1]), "limit": plan.storage_bytes},
-            "images": {"used": int(stored[0]), "limit": None},
-        },
-        "totals": {"images_stored": int(stored[0])},
-    }
+async def usage(db: AsyncSession, runtime: Runtime, workspace: Workspace) -> dict[str, Any]:
+    """The usage object of decisions.md §3: the billing meter of this workspace."""
+    return await meter.usage(db, runtime.settings, workspace)
