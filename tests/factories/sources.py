@@ -1,6 +1,6 @@
 """Stored sources the media engine needs beyond `tests.factories.images`: JPEGs that *display*
 upright under every EXIF orientation, an alpha PNG with known fully transparent pixels, a grey
-JPEG, garbage behind JPEG magic, a 12 MP photo and a photo with a known subject mask (cutout).
+JPEG, garbage behind JPEG magic and a photo with a known subject mask (cutout).
 
 Everything else (jpeg, png, gif, webp, avif, heic, png_bomb, truncated_jpeg, cmyk_jpeg) comes
 from `tests.factories.images`."""
@@ -59,20 +59,6 @@ def grey_jpeg(width: int = 300, height: int = 200) -> bytes:
 def corrupt_jpeg() -> bytes:
     """JPEG magic, then garbage."""
     return b"\xff\xd8\xff\xe0" + bytes(range(256)) * 8
-
-
-def photo_12mp(seed: int = 3) -> bytes:
-    """A 4000×3000 photo-like JPEG (q 90, about 4 MB): smooth shading, texture and noise, so
-    that decoding and shrink-on-load cost what a camera file costs."""
-    base = pyvips.Image.gaussnoise(250, 188, sigma=40, mean=128, seed=seed)
-    shading = base.resize(16, kernel="cubic").extract_area(0, 0, 4000, 3000)
-    x = pyvips.Image.xyz(4000, 3000)
-    red = shading + x[0] / 40
-    green = shading * 0.8 + x[1] / 30
-    blue = 255 - shading * 0.7
-    grain = pyvips.Image.gaussnoise(4000, 3000, sigma=9, mean=0, seed=seed + 1)
-    colour = red.bandjoin([green, blue]) + grain
-    return colour.cast("uchar").copy(interpretation="srgb").jpegsave_buffer(Q=90)
 
 
 # -- cutout -------------------------------------------------------------------------------------

@@ -121,6 +121,7 @@ def test_any_mapping_parses(mapping):
         ("sharp=0", ""),
         ("sharp=.5", "sharp=0.5"),
         ("unknown=1&W=300", ""),
+        ("w=%EF%BC%91%EF%BC%92&blur=%D9%A3", ""),  # non-ASCII digits (fullwidth, Arabic-Indic)
     ],
 )
 def test_examples(query, expected):

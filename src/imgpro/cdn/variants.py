@@ -51,11 +51,13 @@ def requested(query: str) -> TransformSpec:
     return parse(query)
 
 
+@functools.lru_cache(maxsize=4096)
 def variant_of(
     shard: str, image_id: str, meta: OriginalMeta, spec: TransformSpec
 ) -> Variant | None:
     """The variant `spec` names for this original, or None when the original itself is the
-    answer (no transform, or a source the CDN does not transform: parameters are ignored)."""
+    answer (no transform, or a source the CDN does not transform: parameters are ignored).
+    Memoised: a hot variant costs no hashing."""
     if not meta.transformable:
         return None
     if spec.format is not None and spec.format == renderer.output_format(meta.format, _NONE):

@@ -48,8 +48,8 @@ FORMATS = ("jpg", "png", "webp", "avif", "gif")
 TRANSPARENT = "transparent"
 WHITE = "ffffff"
 
-_INT = re.compile(r"\d{1,9}")
-_DECIMAL = re.compile(r"\d{1,9}(\.\d{0,9})?|\.\d{1,9}")
+_INT = re.compile(r"[0-9]{1,9}")  # ASCII only: \d and int() also take "１２" and "٣"
+_DECIMAL = re.compile(r"[0-9]{1,9}(\.[0-9]{0,9})?|\.[0-9]{1,9}")
 _HEX = re.compile(r"#?([0-9a-f]{6}|[0-9a-f]{8})")
 _MAX_QUERY = 16_384  # a longer query is cut: nothing legitimate needs it
 
