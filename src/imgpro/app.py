@@ -19,6 +19,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from imgpro import __doc__ as package_doc
 from imgpro.apps.routes import router as apps_router
+from imgpro.billing.pages import router as billing_pages
+from imgpro.billing.plans import catalogue
+from imgpro.billing.routes import router as billing_router
 from imgpro.cdn.routes import routes as cdn_routes
 from imgpro.cdn.variants import Variants
 from imgpro.http import ENVELOPE_HANDLERS, BodyLimit, RequestContext
@@ -50,6 +53,7 @@ def build_api(runtime: Runtime) -> FastAPI:
     api.state.runtime = runtime
     api.include_router(images_router)
     api.include_router(apps_router)
+    api.include_router(billing_router)
     return api
 
 
@@ -100,6 +104,7 @@ def build_web(runtime: Runtime) -> FastAPI:
     web.include_router(signin_router)
     web.include_router(connect_router)
     web.include_router(dashboard_router)
+    web.include_router(billing_pages)
     web.include_router(web_router)
     return web
 
@@ -178,6 +183,7 @@ class Surfaces:
         settings = self.runtime.settings
         if settings.env == "production" and (problems := settings.production_problems()):
             raise RuntimeError("refusing to start in production: " + "; ".join(problems))
+        catalogue(settings)  # a broken plans file stops the start with its reason
         log.info("started", web=settings.web_url, api=settings.api_url, cdn=settings.cdn_url)
 
 

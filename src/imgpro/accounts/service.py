@@ -66,6 +66,14 @@ async def get_workspace(db: AsyncSession, workspace_id: str) -> Workspace | None
     return await db.get(Workspace, workspace_id)
 
 
+async def workspaces_of(db: AsyncSession, user_id: str) -> list[Workspace]:
+    """The user's personal workspace and one per app they connected (revoked ones too)."""
+    rows = await db.execute(
+        select(Workspace).where(Workspace.user_id == user_id).order_by(Workspace.created_at)
+    )
+    return list(rows.scalars())
+
+
 async def anonymous_workspace(db: AsyncSession) -> Workspace:
     """The shared pool anonymous uploads live in; created on first use."""
     workspace = await db.get(Workspace, ANONYMOUS_WORKSPACE_ID)

@@ -1,0 +1,315 @@
+"""Billing use cases: status, checkout (API and dashboard), the local test checkout, plan
+changes and cancellation on the dashboard, the Stripe portal, and the billing page's data."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from imgpro.accounts import service as accounts
+from imgpro.accounts.tables import User, Workspace
+from imgpro.billing import meter, subscriptions
+from imgpro.billing.plans import INTERVALS, Plan, add_interval, catalogue
+from imgpro.billing.providers import CheckoutContext, provider_for
+from imgpro.billing.providers.local import token_hash
+from imgpro.billing.tables import Checkout, Subscription
+from imgpro.db.base import utcnow
+from imgpro.errors import ApiError, invalid
+from imgpro.ids import new_id
+from imgpro.settings import Settings
+
+CHECKOUT_LIFETIME = timedelta(hours=24)  # as long as a Stripe Checkout Session
+MAX_RETURN_URL = 2048
+
+
+class CheckoutClosed(Exception):
+    """The local checkout was paid, cancelled or has expired; `reason` says which."""
+
+    def __init__(self, reason: str, return_url: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.return_url = return_url
+
+
+@dataclass(frozen=True)
+class CheckoutRequest:
+    plan: Plan
+    interval: str
+    return_url: str
+
+    def fingerprint(self) -> str:
+        return json.dumps([self.plan.id, self.interval, self.return_url])
+
+
+def manage_url(settings: Settings, workspace_id: str) -> str:
+    """The billing page, focused on this workspace (sign-in first when needed)."""
+    return f"{settings.web_url}/billing?{urlencode({'workspace': workspace_id})}"
+
+
+def check_return_url(value: Any) -> str:
+    """An absolute http(s) URL with a host and no credentials, else invalid_target_url."""
+    problem = None
+    if not isinstance(value, str) or not value:
+        problem = "Send return_url, the absolute http(s) URL to come back to."
+    elif len(value) > MAX_RETURN_URL or not value.isascii() or not value.isprintable():
+        problem = f"return_url is at most {MAX_RETURN_URL} printable ASCII characters."
+    else:
+        try:
+            parts = urlsplit(value)
+            host = parts.hostname
+        except ValueError:
+            parts, host = None, None
+        if parts is None or parts.scheme not in ("http", "https") or not host:
+            problem = "return_url must be an absolute http:// or https:// URL."
+        elif parts.username is not None or parts.password is not None or " " in value:
+            problem = "return_url may not contain a user name or password."
+    if problem is not None:
+        raise ApiError("invalid_target_url", problem, details={"return_url": [problem]})
+    return str(value)
+
+
+def parse_checkout(settings: Settings, body: Any) -> CheckoutRequest:
+    """Validate `{"plan", "interval", "return_url"}`; nothing is changed on a refusal."""
+    if not isinstance(body, dict):
+        raise invalid("body", 'Send a JSON object: {"plan", "interval", "return_url"}.')
+    unknown = set(body) - {"plan", "interval", "return_url"}
+    if unknown:
+        raise invalid(sorted(unknown)[0], "Unknown field; send plan, interval and return_url.")
+    plans = catalogue(settings)
+    choices = ", ".join(plan.id for plan in plans.paid)
+    plan = plans.find(body["plan"]) if isinstance(body.get("plan"), str) else None
+    if plan is None or not plan.is_paid:
+        raise invalid("plan", f"Choose a paid plan: one of {choices}.")
+    interval = body.get("interval")
+    if interval not in INTERVALS:
+        raise invalid("interval", "interval is monthly or annual.")
+    if interval not in plan.prices:
+        raise invalid("interval", f"The {plan.name} plan has no {interval} price.")
+    return CheckoutRequest(plan, str(interval), check_return_url(body.get("return_url")))
+
+
+async def status(db: AsyncSession, settings: Settings, workspace: Workspace) -> dict[str, Any]:
+    usage = await meter.usage(db, settings, workspace)
+    return {
+        "object": "billing_status",
+        "plan": usage["plan"],
+        "manage_url": manage_url(settings, workspace.id),
+        "usage": usage,
+        "available_plans": [plan.public() for plan in catalogue(settings).paid],
+    }
+
+
+async def start_checkout(
+    db: AsyncSession, settings: Settings, workspace: Workspace, request: CheckoutRequest
+) -> str:
+    """The provider's checkout URL for a free workspace's first upgrade."""
+    await subscriptions.settle(db, workspace)
+    if catalogue(settings).get(workspace.plan).is_paid:
+        raise ApiError(
+            "already_subscribed",
+            f"This workspace is already on the {catalogue(settings).get(workspace.plan).name} "
+            "plan; change or cancel it on the billing page (manage_url).",
+        )
+    provider = provider_for(settings)
+    user = await accounts.get_user(db, workspace.user_id) if workspace.user_id else None
+    existing = await subscriptions.get_subscription(db, workspace.id)
+    now = utcnow()
+    checkout = Checkout(
+        id=new_id(),
+        workspace_id=workspace.id,
+        provider=provider.name,
+        plan=request.plan.id,
+        interval=request.interval,
+        return_url=request.return_url,
+        status="open",
+        created_at=now,
+        expires_at=now + CHECKOUT_LIFETIME,
+    )
+    url = await provider.start_checkout(
+        CheckoutContext(
+            checkout,
+            request.plan,
+            user.email if user else None,
+            existing.customer_id if existing and existing.provider == provider.name else None,
+        )
+    )
+    db.add(checkout)
+    await db.commit()
+    return url
+
+
+# ---- the local provider's test checkout -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OpenCheckout:
+    checkout: Checkout
+    plan: Plan
+    workspace: Workspace
+    workspace_label: str
+    email: str | None
+
+
+async def open_local_checkout(db: AsyncSession, settings: Settings, token: str) -> OpenCheckout:
+    """The checkout behind a test-checkout URL, if it can still be paid."""
+    checkout = (
+        await db.execute(select(Checkout).where(Checkout.token_hash == token_hash(token)))
+    ).scalar()
+    if checkout is None or checkout.provider != "local":
+        raise CheckoutClosed("unknown")
+    if checkout.status != "open":
+        raise CheckoutClosed(checkout.status, checkout.return_url)
+    if checkout.expires_at <= utcnow():
+        raise CheckoutClosed("expired", checkout.return_url)
+    workspace = await accounts.get_workspace(db, checkout.workspace_id)
+    plan = catalogue(settings).find(checkout.plan)
+    if workspace is None or plan is None or checkout.interval not in plan.prices:
+        raise CheckoutClosed("unknown")
+    user = await accounts.get_user(db, workspace.user_id) if workspace.user_id else None
+    return OpenCheckout(
+        checkout,
+        plan,
+        workspace,
+        await workspace_label(db, workspace),
+        user.email if user else None,
+    )
+
+
+async def pay_local_checkout(db: AsyncSession, settings: Settings, token: str) -> str:
+    """Pay a test checkout: the plan changes at once. Returns where to send the browser."""
+    found = await open_local_checkout(db, settings, token)
+    workspace = await subscriptions.lock_workspace(db, found.workspace.id)
+    checkout = await db.get(Checkout, found.checkout.id, populate_existing=True)
+    assert workspace is not None and checkout is not None
+    if checkout.status != "open":  # paid or cancelled meanwhile (double click, second tab)
+        await db.commit()
+        raise CheckoutClosed(checkout.status, checkout.return_url)
+    if catalogue(settings).get(workspace.plan).is_paid:
+        checkout.status = "canceled"
+        await db.commit()
+        raise CheckoutClosed("already_subscribed", checkout.return_url)
+    now = utcnow()
+    await subscriptions.activate(
+        db,
+        workspace,
+        found.plan,
+        checkout.interval,
+        provider="local",
+        period_end=add_interval(now, checkout.interval),
+    )
+    checkout.status = "paid"
+    await db.commit()
+    return checkout.return_url
+
+
+async def cancel_local_checkout(db: AsyncSession, settings: Settings, token: str) -> str:
+    found = await open_local_checkout(db, settings, token)
+    found.checkout.status = "canceled"
+    await db.commit()
+    return found.checkout.return_url
+
+
+# ---- changes on the billing page ------------------------------------------------------------
+
+
+async def owned_workspace(db: AsyncSession, user: User, workspace_id: str) -> Workspace | None:
+    workspace = await accounts.get_workspace(db, workspace_id)
+    return workspace if workspace is not None and workspace.user_id == user.id else None
+
+
+async def _local_subscription(db: AsyncSession, workspace: Workspace) -> Subscription:
+    subscription = await subscriptions.get_subscription(db, workspace.id)
+    if subscription is None or subscription.provider != "local":
+        raise ApiError("not_found", "This workspace has no subscription to change here.")
+    return subscription
+
+
+async def change_plan(
+    db: AsyncSession, settings: Settings, workspace: Workspace, plan_id: str, interval: str
+) -> Plan:
+    """Local provider: switch to another paid plan at once (no proration: no money moves)."""
+    plan = catalogue(settings).find(plan_id)
+    if plan is None or not plan.is_paid or interval not in plan.prices:
+        raise invalid("plan", "Choose a paid plan and one of its intervals.")
+    locked = await subscriptions.lock_workspace(db, workspace.id)
+    assert locked is not None
+    subscription = await _local_subscription(db, locked)
+    locked.plan = plan.id
+    subscription.plan, subscription.interval = plan.id, interval
+    subscription.cancel_at_period_end = False
+    subscription.updated_at = utcnow()
+    await db.commit()
+    return plan
+
+
+async def cancel_at_period_end(db: AsyncSession, workspace: Workspace, cancel: bool) -> None:
+    """Local provider: cancel (or resume) — the plan stays until the period ends."""
+    locked = await subscriptions.lock_workspace(db, workspace.id)
+    assert locked is not None
+    subscription = await _local_subscription(db, locked)
+    subscription.cancel_at_period_end = cancel
+    subscription.updated_at = utcnow()
+    await db.commit()
+
+
+async def portal_url(db: AsyncSession, settings: Settings, workspace: Workspace) -> str:
+    """Stripe: a Billing Portal session for the workspace's customer."""
+    subscription = await subscriptions.get_subscription(db, workspace.id)
+    if subscription is None or subscription.provider != "stripe" or not subscription.customer_id:
+        raise ApiError("not_found", "This workspace has no Stripe customer yet.")
+    return await provider_for(settings).portal_url(
+        subscription.customer_id, manage_url(settings, workspace.id)
+    )
+
+
+# ---- the billing page -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WorkspaceBilling:
+    workspace: Workspace
+    label: str
+    plan: Plan
+    usage: meter.Usage
+    subscription: Subscription | None
+
+
+async def workspace_label(db: AsyncSession, workspace: Workspace) -> str:
+    if workspace.kind == "personal" or workspace.app_id is None:
+        return "Personal workspace"
+    from imgpro.apps import service as apps  # apps sits beside billing; only its name is used
+
+    app = await apps.get_app(db, workspace.app_id)
+    return app.name if app is not None else "App workspace"
+
+
+async def billing_overview(
+    db: AsyncSession, settings: Settings, user: User
+) -> list[WorkspaceBilling]:
+    """Every workspace of the user (personal first, then each app's), with plan and usage."""
+    rows = await accounts.workspaces_of(db, user.id)
+    result = []
+    for workspace in rows:
+        await subscriptions.settle(db, workspace)
+        usage = await meter.read_usage(db, settings, workspace)
+        result.append(
+            WorkspaceBilling(
+                workspace,
+                await workspace_label(db, workspace),
+                usage.plan,
+                usage,
+                await subscriptions.get_subscription(db, workspace.id),
+            )
+        )
+    personal = [entry for entry in result if entry.workspace.kind == "personal"]
+    others = sorted(
+        (entry for entry in result if entry.workspace.kind != "personal"),
+        key=lambda entry: entry.label.lower(),
+    )
+    return personal + others

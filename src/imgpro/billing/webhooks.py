@@ -1,0 +1,227 @@
+"""Stripe webhooks: the only way a Stripe subscription changes a plan.
+
+Each delivery is verified with the webhook secret (`Stripe-Signature`), then applied at most
+once: the event id is recorded in the same transaction as its effect, so a redelivery — even a
+concurrent one — finds it and changes nothing. Stripe does not promise order, so each
+workspace's subscription remembers the `created` time of the last event it applied; an older
+event is recorded as stale and ignored, a deleted subscription stays deleted, and late news
+about an old subscription never touches a newer one.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import stripe
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from imgpro.billing import subscriptions
+from imgpro.billing.plans import Catalogue, Plan, catalogue
+from imgpro.billing.tables import BillingEvent, Subscription
+from imgpro.db.base import utcnow
+from imgpro.errors import ApiError
+from imgpro.logs import log
+from imgpro.settings import Settings
+
+COMPLETED = "checkout.session.completed"
+DELETED = "customer.subscription.deleted"
+SUBSCRIPTION_CHANGED = ("customer.subscription.created", "customer.subscription.updated")
+PAYMENT_FAILED = "invoice.payment_failed"
+LIVE = ("active", "trialing", "past_due")
+OVER = ("canceled", "unpaid", "incomplete_expired")
+INTERVAL_OF = {"month": "monthly", "year": "annual"}
+
+
+def verify(settings: Settings, payload: bytes, signature: str | None) -> dict[str, Any]:
+    """The event, if `Stripe-Signature` proves Stripe sent this exact payload recently."""
+    if settings.billing_provider != "stripe" or not settings.stripe_webhook_secret:
+        raise ApiError("not_found", "Stripe webhooks are not enabled on this server.")
+    try:
+        stripe.Webhook.construct_event(payload, signature, settings.stripe_webhook_secret)
+        event = json.loads(payload)
+    except (ValueError, stripe.SignatureVerificationError):
+        raise ApiError(
+            "bad_request", "The Stripe-Signature header does not verify this payload."
+        ) from None
+    data = event.get("data") if isinstance(event, dict) else None
+    if (
+        not isinstance(event.get("id"), str)
+        or not isinstance(event.get("type"), str)
+        or not isinstance(event.get("created"), int)
+        or not isinstance(data, dict)
+        or not isinstance(data.get("object"), dict)
+    ):
+        raise ApiError("bad_request", "The event lacks id, type, created or data.object.")
+    return dict(event)
+
+
+async def process(db: AsyncSession, settings: Settings, event: dict[str, Any]) -> str:
+    """Apply `event` once; the outcome is applied, stale, ignored or duplicate."""
+    record = BillingEvent(
+        id=event["id"],
+        provider="stripe",
+        type=event["type"][:64],
+        created=event["created"],
+        outcome="received",
+        received_at=utcnow(),
+    )
+    db.add(record)
+    try:
+        await db.flush()  # a concurrent delivery of the same event waits here, then fails
+    except IntegrityError:
+        await db.rollback()
+        return "duplicate"
+    record.outcome = await _apply(db, settings, event)
+    await db.commit()
+    log.info("stripe_event", id=event["id"], type=event["type"], outcome=record.outcome)
+    return record.outcome
+
+
+def _ids(event: dict[str, Any]) -> tuple[str | None, str | None, str | None]:
+    """(workspace id, subscription id, customer id) named by the event, where present."""
+    kind, obj = event["type"], event["data"]["object"]
+    metadata = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+    workspace_id = metadata.get("workspace_id")
+    if kind == COMPLETED:
+        workspace_id = obj.get("client_reference_id") or workspace_id
+        subscription_id = obj.get("subscription")
+    elif kind == PAYMENT_FAILED:
+        workspace_id = None
+        subscription_id = obj.get("subscription") or (
+            ((obj.get("parent") or {}).get("subscription_details") or {}).get("subscription")
+        )
+    else:
+        subscription_id = obj.get("id")
+    customer_id = obj.get("customer")
+
+    def text(value: Any) -> str | None:
+        return value if isinstance(value, str) and value else None
+
+    return text(workspace_id), text(subscription_id), text(customer_id)
+
+
+async def _apply(db: AsyncSession, settings: Settings, event: dict[str, Any]) -> str:
+    kind, created = event["type"], event["created"]
+    if kind not in (COMPLETED, DELETED, PAYMENT_FAILED, *SUBSCRIPTION_CHANGED):
+        return "ignored"
+    workspace_id, subscription_id, customer_id = _ids(event)
+    if workspace_id is None:
+        known = await subscriptions.find_by_provider_ids(db, subscription_id, customer_id)
+        workspace_id = known.workspace_id if known is not None else None
+    if workspace_id is None or subscription_id is None:
+        return "ignored"
+    workspace = await subscriptions.lock_workspace(db, workspace_id)
+    if workspace is None:
+        return "ignored"
+    current = await subscriptions.get_subscription(db, workspace_id)
+    if current is not None and current.provider == "stripe":
+        last = current.last_event_at or 0
+        if current.subscription_id == subscription_id:
+            if created < last or (current.status == "canceled" and kind != DELETED):
+                return "stale"  # older news, or news after the end: the end is final
+            if kind == COMPLETED:  # the subscription's own events already told us more
+                current.customer_id = current.customer_id or customer_id
+                return "applied"
+        elif created < last or (current.status != "canceled" and kind != COMPLETED):
+            return "stale"  # about an earlier subscription than the one we hold
+    obj = event["data"]["object"]
+    plans = catalogue(settings)
+    if kind == COMPLETED:
+        metadata = obj.get("metadata") or {}
+        plan = plans.find(str(metadata.get("plan")))
+        interval = str(metadata.get("interval"))
+        if (
+            obj.get("mode") != "subscription"
+            or obj.get("payment_status") not in ("paid", "no_payment_required")
+            or plan is None
+            or not plan.is_paid
+        ):
+            return "ignored"
+        await subscriptions.activate(
+            db,
+            workspace,
+            plan,
+            interval if interval in plan.prices else next(iter(plan.prices)),
+            provider="stripe",
+            period_end=None,
+            customer_id=customer_id,
+            subscription_id=subscription_id,
+            event_at=created,
+        )
+        return "applied"
+    if kind == PAYMENT_FAILED:
+        if current is None or current.subscription_id != subscription_id:
+            return "ignored"
+        if current.status == "active":
+            current.status = "past_due"
+        current.last_event_at, current.updated_at = created, utcnow()
+        return "applied"
+    status = obj.get("status")
+    if kind == DELETED or status in OVER:
+        row = current or _new_row(db, workspace_id)
+        row.provider, row.subscription_id = "stripe", subscription_id
+        row.customer_id = row.customer_id or customer_id
+        row.plan, row.interval = row.plan or "free", row.interval or "monthly"
+        subscriptions.end(workspace, row)
+        row.last_event_at = created
+        return "applied"
+    if status not in LIVE:
+        return "ignored"  # incomplete, paused: no plan until Stripe says it is live
+    found = _plan_of(plans, obj)
+    if found is None:
+        log.warning("stripe_unknown_plan", subscription=subscription_id)
+        return "ignored"
+    plan, interval = found
+    row = await subscriptions.activate(
+        db,
+        workspace,
+        plan,
+        interval,
+        provider="stripe",
+        period_end=_period_end(obj),
+        customer_id=customer_id,
+        subscription_id=subscription_id,
+        event_at=created,
+    )
+    row.status = "past_due" if status == "past_due" else "active"
+    row.cancel_at_period_end = bool(obj.get("cancel_at_period_end"))
+    return "applied"
+
+
+def _new_row(db: AsyncSession, workspace_id: str) -> Subscription:
+    row = Subscription(workspace_id=workspace_id, plan="free", interval="monthly", status="active")
+    db.add(row)
+    return row
+
+
+def _first_item(subscription: dict[str, Any]) -> dict[str, Any]:
+    items = (subscription.get("items") or {}).get("data") or []
+    return items[0] if items and isinstance(items[0], dict) else {}
+
+
+def _plan_of(plans: Catalogue, subscription: dict[str, Any]) -> tuple[Plan, str] | None:
+    """The plan a subscription pays for: its price id when the catalogue names Stripe prices
+    (plan switches in the portal), else the metadata our checkout put on it."""
+    price = _first_item(subscription).get("price") or {}
+    if isinstance(price.get("id"), str):
+        found = plans.by_stripe_price(price["id"])
+        if found is not None:
+            return found
+    metadata = subscription.get("metadata") or {}
+    plan = plans.find(str(metadata.get("plan")))
+    if plan is None or not plan.is_paid:
+        return None
+    interval = INTERVAL_OF.get(str((price.get("recurring") or {}).get("interval")))
+    interval = interval or str(metadata.get("interval"))
+    return plan, interval if interval in plan.prices else next(iter(plan.prices))
+
+
+def _period_end(subscription: dict[str, Any]) -> datetime | None:
+    # newer API versions keep the period on each item, older ones on the subscription
+    stamp = subscription.get("current_period_end") or _first_item(subscription).get(
+        "current_period_end"
+    )
+    return datetime.fromtimestamp(stamp, UTC) if isinstance(stamp, int) else None
