@@ -3,8 +3,9 @@
 Each delivery is verified with the webhook secret (`Stripe-Signature`), then applied at most
 once: the event id is recorded in the same transaction as its effect, so a redelivery — even a
 concurrent one — finds it and changes nothing. Stripe does not promise order, so each
-workspace's subscription remembers the `created` time of the last event it applied; an older
-event is recorded as stale and ignored, a deleted subscription stays deleted, and late news
+workspace's subscription remembers the `created` time of the last subscription or invoice event
+it applied; an older one is recorded as stale and ignored, a deleted subscription stays deleted,
+a checkout completion never overrides what the subscription's own events said, and late news
 about an old subscription never touches a newer one.
 """
 
@@ -149,7 +150,8 @@ async def _apply(db: AsyncSession, settings: Settings, event: dict[str, Any]) ->
             period_end=None,
             customer_id=customer_id,
             subscription_id=subscription_id,
-            event_at=created,
+            # no event_at: the subscription's own (richer) events, even slightly older ones,
+            # still apply after this; only they order each other
         )
         return "applied"
     if kind == PAYMENT_FAILED:

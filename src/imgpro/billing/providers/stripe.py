@@ -15,6 +15,18 @@ from imgpro.settings import Settings
 STRIPE_INTERVALS = {"monthly": "month", "annual": "year"}
 
 
+class _HttpxClient(stripe.HTTPXClient):
+    """The SDK's httpx adapter, sending the encoded form as `content=`: its `data=` with a
+    ready-encoded body is deprecated by httpx (and the test suite turns warnings into errors)."""
+
+    def _get_request_args_kwargs(self, method: str, url: str, headers: Any, post_data: Any) -> Any:
+        args, kwargs = super()._get_request_args_kwargs(method, url, headers, post_data)
+        body = kwargs.pop("data", None)
+        if body:
+            kwargs["content"] = body
+        return args, kwargs
+
+
 class StripeProvider:
     name = "stripe"
     manages_in_portal = True
@@ -25,7 +37,7 @@ class StripeProvider:
         self.settings = settings
 
     def _client(self) -> tuple[stripe.StripeClient, stripe.HTTPXClient]:
-        http = stripe.HTTPXClient(timeout=30)
+        http = _HttpxClient(timeout=30)
         base = self.settings.stripe_api_base
         client = stripe.StripeClient(
             self.settings.stripe_secret_key,

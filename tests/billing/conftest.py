@@ -1,0 +1,65 @@
+"""A second imgpro per database with the Stripe provider, pointed at the fake Stripe."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from tests.billing.fake_stripe import FakeStripe, FakeStripeServer
+from tests.conftest import PG_URL, REDIS_URL, Stack, start_stack
+
+SECRET_KEY = "sk_test_imgpro_fake_0123456789"
+WEBHOOK_SECRET = "whsec_imgpro_fake_0123456789"
+
+
+@dataclass
+class StripeStack:
+    stack: Stack
+    fake: FakeStripe
+
+
+async def _ensure_database(url: str) -> None:
+    """Its own PostgreSQL database: resetting it must not touch the main stack's schema."""
+    base, _, name = url.rpartition("/")
+    engine = create_async_engine(f"{base}/postgres", isolation_level="AUTOCOMMIT")
+    async with engine.connect() as connection:
+        found = await connection.scalar(
+            text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
+        )
+        if not found:
+            await connection.execute(text(f'CREATE DATABASE "{name}"'))
+    await engine.dispose()
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def stripe_stack(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[StripeStack]:
+    overrides: dict[str, Any] = {}
+    if request.param == "postgresql":
+        url = PG_URL.rpartition("/")[0] + "/imgpro_test_stripe"
+        asyncio.run(_ensure_database(url))
+        overrides = {"database_url": url, "redis_url": REDIS_URL.rpartition("/")[0] + "/14"}
+    fake = FakeStripe(SECRET_KEY, WEBHOOK_SECRET)
+    with FakeStripeServer(fake):
+        running, server = start_stack(
+            f"stripe-{request.param}",
+            tmp_path_factory.mktemp("stripe"),
+            billing_provider="stripe",
+            stripe_secret_key=SECRET_KEY,
+            stripe_webhook_secret=WEBHOOK_SECRET,
+            stripe_api_base=fake.url,
+            **overrides,
+        )
+        fake.webhook_url = f"{running.settings.api_url}/v1/billing/webhooks/stripe"
+        try:
+            yield StripeStack(running, fake)
+        finally:
+            running.close()
+            server.stop()
