@@ -9,7 +9,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from imgpro.accounts.tables import User, Workspace
 from imgpro.errors import invalid
 from imgpro.ids import new_id, new_shard
-from imgpro.storage import BlobStore
 
 ANONYMOUS_WORKSPACE_ID = "anonpool"
 
@@ -34,9 +33,25 @@ async def create_user(db: AsyncSession, email: str, plan: str = "free") -> User:
     user = User(id=new_id(), email=email)
     db.add(user)
     await db.flush()
-    db.add(Workspace(id=new_id(), shard=new_shard(), kind="personal", user_id=user.id, plan=plan))
+    db.add(
+        Workspace(
+            id=new_id(), shard=await free_shard(db), kind="personal", user_id=user.id, plan=plan
+        )
+    )
     await db.flush()
     return user
+
+
+async def free_shard(db: AsyncSession) -> str:
+    """A CDN shard for a new workspace, unused if a few tries find one. There are only 36**3
+    shards, so they are partitions, not identities: once they run out, workspaces share them
+    (image ids stay unique, and nothing deletes blobs by shard)."""
+    for _ in range(8):
+        shard = new_shard()
+        taken = await db.execute(select(Workspace.id).where(Workspace.shard == shard).limit(1))
+        if taken.first() is None:
+            return shard
+    return new_shard()
 
 
 async def find_user_by_email(db: AsyncSession, email: str) -> User | None:
@@ -100,12 +115,13 @@ async def set_personal_plan(db: AsyncSession, user: User, plan: str) -> Workspac
     return workspace
 
 
-async def delete_user(db: AsyncSession, blobs: BlobStore, user: User) -> None:
-    """Delete the user, every workspace, image and blob (rows cascade; blobs by prefix)."""
-    workspaces = (
-        (await db.execute(select(Workspace).where(Workspace.user_id == user.id))).scalars().all()
-    )
+async def delete_user(db: AsyncSession, user: User) -> None:
+    """Delete the user with every workspace and image row (they cascade); the caller removes
+    the blobs (images.service.stored_in / unpublish_all)."""
     await db.delete(user)
     await db.flush()
-    for workspace in workspaces:
-        await blobs.delete_prefix(f"{workspace.shard}/")
+
+
+async def workspace_ids_of(db: AsyncSession, user_id: str) -> list[str]:
+    rows = await db.execute(select(Workspace.id).where(Workspace.user_id == user_id))
+    return list(rows.scalars())

@@ -27,7 +27,8 @@ class Workspace(Base):
     __table_args__ = (UniqueConstraint("user_id", "app_id", name="uq_workspaces_user_app"),)
 
     id: Mapped[str] = mapped_column(String(8), primary_key=True)
-    shard: Mapped[str] = mapped_column(String(3), unique=True)
+    # a storage partition in CDN paths; 3 characters can't name every workspace, so shared
+    shard: Mapped[str] = mapped_column(String(3))
     kind: Mapped[str] = mapped_column(String(16))  # personal | app | anonymous
     user_id: Mapped[str | None] = mapped_column(
         ForeignKey("users.id", ondelete="CASCADE"), index=True

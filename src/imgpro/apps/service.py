@@ -27,7 +27,8 @@ from imgpro.apps.tables import App, AppConnection, ConnectCode
 from imgpro.billing.plans import get_plan
 from imgpro.db.base import utcnow
 from imgpro.errors import ApiError, invalid
-from imgpro.ids import is_id, new_id, new_shard, random_token
+from imgpro.ids import is_id, new_id, random_token
+from imgpro.images import service as images
 from imgpro.keys.service import BASE62, hash_secret
 from imgpro.storage import BlobStore
 
@@ -147,27 +148,31 @@ async def set_status(db: AsyncSession, app: App, status: str) -> App:
     return app
 
 
-async def _app_workspaces(db: AsyncSession, app_id: str) -> list[Workspace]:
-    rows = await db.execute(select(Workspace).where(Workspace.app_id == app_id))
+async def _app_workspace_ids(db: AsyncSession, app_ids: list[str]) -> list[str]:
+    rows = await db.execute(select(Workspace.id).where(Workspace.app_id.in_(app_ids)))
     return list(rows.scalars())
 
 
 async def delete_app(db: AsyncSession, blobs: BlobStore, app: App) -> None:
     """Delete the app with its connections and every workspace, image and blob it holds."""
-    workspaces = await _app_workspaces(db, app.id)
+    stored = await images.stored_in(db, await _app_workspace_ids(db, [app.id]))
     await db.delete(app)
     await db.commit()
-    for workspace in workspaces:
-        await blobs.delete_prefix(f"{workspace.shard}/")
+    await images.unpublish_all(blobs, stored)
 
 
 async def delete_account(db: AsyncSession, blobs: BlobStore, user: User) -> None:
-    """Delete a user: their apps (with the workspaces those hold), then the user with every
-    workspace, image and blob."""
+    """Delete a user with every workspace (personal, one per connected app), image and blob,
+    and the apps they registered with the workspaces those hold."""
+    owned = [app.id for app in await owned_apps(db, user)]
+    workspace_ids = await accounts.workspace_ids_of(db, user.id)
+    workspace_ids += await _app_workspace_ids(db, owned) if owned else []
+    stored = await images.stored_in(db, workspace_ids)
     for app in await owned_apps(db, user):
-        await delete_app(db, blobs, app)
-    await accounts.delete_user(db, blobs, user)
+        await db.delete(app)
+    await accounts.delete_user(db, user)
     await db.commit()
+    await images.unpublish_all(blobs, stored)
 
 
 async def find_by_secret(db: AsyncSession, secret: str) -> App | None:
@@ -193,7 +198,11 @@ async def connect(db: AsyncSession, app: App, user: User) -> Workspace:
     ).scalar()
     if workspace is None:
         workspace = Workspace(
-            id=new_id(), shard=new_shard(), kind="app", user_id=user.id, app_id=app.id
+            id=new_id(),
+            shard=await accounts.free_shard(db),
+            kind="app",
+            user_id=user.id,
+            app_id=app.id,
         )
         db.add(workspace)
         await db.flush()

@@ -7,14 +7,13 @@ import ipaddress
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from imgpro.accounts import service as accounts
 from imgpro.accounts.tables import Workspace
-from imgpro.auth import Principal
 from imgpro.billing import meter
 from imgpro.cdn import service as cdn
 from imgpro.cdn.layout import OriginalMeta
@@ -26,6 +25,10 @@ from imgpro.images.fetch import fetch_to_file
 from imgpro.images.tables import Image, ImageLabel
 from imgpro.media.ingest import Ingested, ingest
 from imgpro.runtime import Runtime
+from imgpro.storage import BlobStore
+
+if TYPE_CHECKING:  # auth resolves app callers through apps, which deletes images through us
+    from imgpro.auth import Principal
 
 ANONYMOUS_RETENTION = timedelta(days=30)
 
@@ -313,6 +316,19 @@ async def remove_many(
     for image in found:
         await cdn.unpublish(runtime.blobs, image.shard, image.id)
     return image_ids
+
+
+async def stored_in(db: AsyncSession, workspace_ids: list[str]) -> list[tuple[str, str]]:
+    """(shard, id) of every image in these workspaces: read before their rows go."""
+    rows = await db.execute(
+        select(Image.shard, Image.id).where(Image.workspace_id.in_(workspace_ids))
+    )
+    return [(shard, image_id) for shard, image_id in rows.all()]
+
+
+async def unpublish_all(blobs: BlobStore, stored: list[tuple[str, str]]) -> None:
+    for shard, image_id in stored:
+        await cdn.unpublish(blobs, shard, image_id)
 
 
 async def usage(db: AsyncSession, runtime: Runtime, workspace: Workspace) -> dict[str, Any]:

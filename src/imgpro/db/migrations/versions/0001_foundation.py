@@ -59,7 +59,6 @@ def upgrade() -> None:
             ["user_id"], ["users.id"], name=op.f("fk_workspaces_user_id_users"), ondelete="CASCADE"
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_workspaces")),
-        sa.UniqueConstraint("shard", name=op.f("uq_workspaces_shard")),
         sa.UniqueConstraint("user_id", "app_id", name="uq_workspaces_user_app"),
     )
     with op.batch_alter_table("workspaces", schema=None) as batch_op:
