@@ -124,6 +124,18 @@ def test_exif_orientation_is_applied(orientation):
         assert not (bottom_right[0] > 180 and bottom_right[1] < 80), (orientation, query)
 
 
+@pytest.fixture(scope="module")
+def large_photo() -> bytes:
+    noise = pyvips.Image.gaussnoise(4000, 3000, mean=128, sigma=30)
+    return noise.cast("uchar").colourspace("srgb").jpegsave_buffer(Q=80)
+
+
+@pytest.mark.parametrize("query", ["rotate=90", "rotate=270&flip=h", "rotate=180", "flip=v"])
+def test_rotations_of_a_large_photo_read_out_of_order_safely(large_photo, query):
+    # libvips loads shrink-on-load JPEGs sequentially; a quarter turn reads them column-wise
+    assert render(large_photo, "jpg", parse(query + "&w=530&format=webp")).width == 530
+
+
 def test_rotate_applies_after_exif_orientation():
     data = sources.oriented_jpeg(200, 120, orientation=6)
     result = render(data, "jpg", parse("rotate=90"))

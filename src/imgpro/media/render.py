@@ -291,6 +291,8 @@ def _sharpen(image: pyvips.Image, amount: float) -> pyvips.Image:
 
 def _frame(image, spec, geometry, deadline, alpha_out, *, upscale_crop):
     """Every step after the resize, for one (still) frame."""
+    if spec.rotate or spec.flip in ("v", "hv"):  # reads rows out of order: no sequential source
+        image = deadline.materialise(image)
     image = orient(image, spec)
     if geometry.crop is not None:
         if upscale_crop:  # cut in source pixels, then enlarge only what is kept
