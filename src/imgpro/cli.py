@@ -15,7 +15,7 @@ from rich.table import Table
 
 from imgpro.accounts import service as accounts
 from imgpro.apps import service as apps
-from imgpro.billing.plans import PLANS
+from imgpro.billing.plans import catalogue
 from imgpro.db import migrate as migrations
 from imgpro.errors import ApiError
 from imgpro.keys import service as keys
@@ -94,10 +94,11 @@ def _api_error_text(exc: ApiError) -> str:
     return exc.message
 
 
-def _check_plan(plan: str) -> str:
-    if plan not in PLANS:
+def _check_plan(settings: Settings, plan: str) -> str:
+    ids = [known.id for known in catalogue(settings).plans]
+    if plan not in ids:
         raise CommandFailed(
-            "validation_error", f"Unknown plan {plan!r}; use one of {', '.join(PLANS)}."
+            "validation_error", f"Unknown plan {plan!r}; use one of {', '.join(ids)}."
         )
     return plan
 
@@ -171,7 +172,7 @@ def user_create(
     """Create a user with a personal workspace."""
 
     async def work(rt: Runtime) -> tuple[dict[str, Any], str]:
-        _check_plan(plan)
+        _check_plan(rt.settings, plan)
         async with rt.sessions() as db:
             user = await accounts.create_user(db, email, plan)
             await db.commit()
@@ -189,7 +190,7 @@ def user_set_plan(email: str, plan: str, as_json: JsonFlag = False) -> None:
     """Put a user's personal workspace on PLAN."""
 
     async def work(rt: Runtime) -> tuple[dict[str, Any], str]:
-        _check_plan(plan)
+        _check_plan(rt.settings, plan)
         async with rt.sessions() as db:
             user = await _user(db, email)
             await accounts.set_personal_plan(db, user, plan)

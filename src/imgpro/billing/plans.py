@@ -1,7 +1,8 @@
 """The plan catalogue and billing periods — pure data and functions.
 
 The defaults are decisions.md §3. An operator replaces the whole catalogue with a JSON or TOML
-file (`IMGPRO_PLANS_FILE`) of the same shape the API shows in `available_plans`::
+file (`IMGPRO_PLANS_FILE`): a `plans` list whose entries are shaped like the API's
+`available_plans` (limits may also sit under `limits`, as the API shows them)::
 
     [[plans]]
     id = "pro"
@@ -164,9 +165,17 @@ def _int(entry: dict[str, Any], name: str, where: str) -> int:
 def _plan(entry: Any, where: str) -> Plan:
     if not isinstance(entry, dict):
         raise PlanFileError(f"{where}: each plan is a table/object")
-    unknown = set(entry) - {"id", "name", "monthly_uploads", "storage_bytes", "prices"}
+    unknown = set(entry) - {"object", "id", "name", "monthly_uploads", "storage_bytes", "prices"}
+    unknown -= {"limits"}
     if unknown:
         raise PlanFileError(f"{where}: unknown field {sorted(unknown)[0]!r}")
+    if entry.get("object", "plan") != "plan":
+        raise PlanFileError(f'{where}: object, when given, is "plan"')
+    limits = entry.get("limits")
+    if limits is not None:
+        if not isinstance(limits, dict) or set(limits) - {"monthly_uploads", "storage_bytes"}:
+            raise PlanFileError(f"{where}: limits has monthly_uploads and storage_bytes")
+        entry = {**entry, **limits}
     plan_id = entry.get("id")
     if not isinstance(plan_id, str) or not _PLAN_ID.match(plan_id):
         raise PlanFileError(f"{where}: id must be 1–16 lowercase letters, digits, - or _")
