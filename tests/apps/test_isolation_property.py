@@ -162,8 +162,8 @@ def test_apps_and_keys_stay_in_their_workspaces(stack: Stack) -> None:
     run_state_machine_as_test(
         machine,
         settings=settings(
-            max_examples=5,
-            stateful_step_count=15,
+            max_examples=8,
+            stateful_step_count=16,
             deadline=None,
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
         ),

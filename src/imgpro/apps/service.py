@@ -170,6 +170,7 @@ async def delete_account(db: AsyncSession, blobs: BlobStore, user: User) -> None
     stored = await images.stored_in(db, workspace_ids)
     for app in await owned_apps(db, user):
         await db.delete(app)
+    await db.flush()  # the apps first: the unit of work does not know they belong to the user
     await accounts.delete_user(db, user)
     await db.commit()
     await images.unpublish_all(blobs, stored)
