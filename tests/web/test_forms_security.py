@@ -115,3 +115,23 @@ def test_page_notices_never_echo_the_address_bar(stack: Stack) -> None:
     client, _ = _signed_in(stack)
     page = client.get("/dashboard", params={"done": "<script>alert(1)</script>"})
     assert "<script>alert(1)" not in page.text
+
+
+def test_nul_and_control_characters_in_forms_are_not_a_500(stack: Stack) -> None:
+    client, _ = _signed_in(stack)
+    token = idf.csrf_of(client.get("/dashboard/keys").text)
+    key = client.post("/dashboard/keys", data={"csrf_token": token, "name": "a\x00b", "read": "on"})
+    assert key.status_code == 200
+    app = client.post(
+        "/dashboard/apps",
+        data={"csrf_token": token, "name": "x\x00\x01", "redirect_uris": idf.CALLBACK + "\x00"},
+    )
+    assert app.status_code == 422
+    anonymous = stack.client()
+    token = idf.csrf_of(anonymous.get("/signin?next=%00").text)
+    signin = anonymous.post("/signin", data={"csrf_token": token, "email": "a\x00@b.example"})
+    assert signin.status_code in (200, 422)
+    weird = anonymous.get(
+        "/connect", params={"app": "\x00", "redirect_uri": "\x00", "state": "\x00"}
+    )
+    assert weird.status_code == 400

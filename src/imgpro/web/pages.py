@@ -62,6 +62,7 @@ def redirect(url: str, status_code: int = 303) -> RedirectResponse:
 
 
 def form_text(form: Any, name: str, limit: int = 4096) -> str:
-    """A text field of a posted form ('' when absent or a file)."""
+    """A text field of a posted form ('' when absent or a file), without NUL characters
+    (PostgreSQL cannot store them; no field has a use for them)."""
     value = form.get(name)
-    return value[:limit] if isinstance(value, str) else ""
+    return value[:limit].replace("\x00", "") if isinstance(value, str) else ""
