@@ -22,7 +22,8 @@ def configure(level: str = "INFO", json: bool = True) -> None:
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
         logger_factory=structlog.PrintLoggerFactory(sys.stderr),
-        cache_logger_on_first_use=True,
+        # not cached: tests (structlog.testing.capture_logs) re-route loggers after startup
+        cache_logger_on_first_use=False,
     )
 
 
