@@ -280,3 +280,23 @@ def test_stripe_being_down_is_a_503_and_changes_nothing(stripe_stack: StripeStac
     assert response.json()["error"]["code"] == "service_unavailable"
     assert response.headers["retry-after"] == "5"
     assert plan_of(client) == "free" and subscription(ss.stack, workspace_id) is None
+
+
+def test_a_signed_but_malformed_event_is_a_400(stripe_stack: StripeStack) -> None:
+    ss = stripe_stack
+    good = ss.fake.event("customer.subscription.updated", {"id": "sub_x", "status": "active"})
+    for broken in (
+        {**good, "id": "evt_\x00"},
+        {**good, "id": ""},
+        {**good, "created": "yesterday"},
+        {**good, "data": {}},
+        {k: v for k, v in good.items() if k != "type"},
+    ):
+        response = ss.fake.deliver(broken)
+        assert response.status_code == 400, response.text
+        assert response.json()["error"]["code"] == "bad_request"
+    ghost = ss.fake.event(
+        "customer.subscription.deleted",
+        {"id": "sub_\x00", "customer": "cus_\x00", "metadata": {"workspace_id": "\x00"}},
+    )
+    assert ss.fake.deliver(ghost).json()["outcome"] == "ignored"

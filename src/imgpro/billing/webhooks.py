@@ -49,14 +49,22 @@ def verify(settings: Settings, payload: bytes, signature: str | None) -> dict[st
         ) from None
     data = event.get("data") if isinstance(event, dict) else None
     if (
-        not isinstance(event.get("id"), str)
-        or not isinstance(event.get("type"), str)
+        not _stripe_id(event.get("id"))
+        or not _stripe_id(event.get("type"))
         or not isinstance(event.get("created"), int)
         or not isinstance(data, dict)
         or not isinstance(data.get("object"), dict)
     ):
         raise ApiError("bad_request", "The event lacks id, type, created or data.object.")
     return dict(event)
+
+
+def _stripe_id(value: Any) -> bool:
+    """Stripe ids and event types are short printable ASCII (never NUL, which PostgreSQL
+    cannot store)."""
+    return (
+        isinstance(value, str) and 0 < len(value) <= 255 and value.isascii() and value.isprintable()
+    )
 
 
 async def process(db: AsyncSession, settings: Settings, event: dict[str, Any]) -> str:
@@ -99,7 +107,7 @@ def _ids(event: dict[str, Any]) -> tuple[str | None, str | None, str | None]:
     customer_id = obj.get("customer")
 
     def text(value: Any) -> str | None:
-        return value if isinstance(value, str) and value else None
+        return value if _stripe_id(value) else None
 
     return text(workspace_id), text(subscription_id), text(customer_id)
 
