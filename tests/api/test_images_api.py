@@ -107,6 +107,8 @@ def test_ids_of_another_workspace_are_left_out_and_404(stack: Stack) -> None:
         ({"ids": ",".join(["abcdefgh"] * 51)}, "ids"),
         ({"ids": "ABC"}, "ids"),
         ({"label[]": "x"}, "labels"),
+        ({"label[a]": "x\x00y"}, "labels"),
+        ({"limit": "²"}, "limit"),
     ],
 )
 def test_bad_list_parameters(stack: Stack, params: dict[str, str], field: str) -> None:
@@ -244,3 +246,19 @@ def test_unknown_routes_and_methods_answer_the_envelope(
     assert response.status_code in (404, 405)
     assert response.json()["error"]["code"] in ("not_found", "method_not_allowed")
     assert response.headers["x-request-id"]
+
+
+def test_nul_characters_are_refused_not_stored(stack: Stack) -> None:
+    client = stack.client(stack.key())
+    image = upload(client)
+    path = f"/v1/images/{image['id']}"
+    for bad, field in [
+        ({"caption": "a\x00b"}, "caption"),
+        ({"labels": {"k": "v\x00"}}, "labels"),
+        ({"metadata": {"deep": [{"x": "\x00"}]}}, "metadata"),
+        ({"metadata": {"k\x00": 1}}, "metadata"),
+    ]:
+        assert_refused(client.patch(path, json=bad), 422, "validation_error", field)
+    assert client.get(path).json() == image
+    assert_refused(client.get("/v1/images/%00"), 404, "not_found")
+    assert_refused(client.delete("/v1/images/abc%00defg"), 404, "not_found")

@@ -18,6 +18,25 @@ MAX_LIST_IDS = 50
 MAX_BATCH_IDS = 100
 
 
+def check_text(field: str, value: str) -> str:
+    """Text we store or query: no NUL character (PostgreSQL can't hold one)."""
+    if "\x00" in value:
+        raise invalid(field, f"{field} must not contain NUL characters.")
+    return value
+
+
+def _check_json_text(field: str, value: Any) -> None:
+    if isinstance(value, str):
+        check_text(field, value)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            check_text(field, key)
+            _check_json_text(field, item)
+    elif isinstance(value, list):
+        for item in value:
+            _check_json_text(field, item)
+
+
 def _json_object(field: str, value: Any) -> dict[str, Any]:
     if isinstance(value, str):
         try:
@@ -38,6 +57,7 @@ def parse_labels(value: Any) -> dict[str, str]:
         check_label_key(key)
         if not isinstance(item, str) or len(item) > MAX_LABEL_VALUE:
             raise invalid("labels", f"Label values are strings of at most {MAX_LABEL_VALUE} chars.")
+        check_text("labels", item)
     return dict(labels)
 
 
@@ -51,7 +71,9 @@ def check_label_key(key: str) -> str:
 
 def parse_metadata(value: Any) -> dict[str, Any]:
     metadata = _json_object("metadata", value)
-    if len(json.dumps(metadata)) > MAX_METADATA_BYTES:
+    _check_json_text("metadata", metadata)
+    encoded = json.dumps(metadata)
+    if len(encoded) > MAX_METADATA_BYTES:
         raise invalid(
             "metadata", f"metadata is limited to {MAX_METADATA_BYTES // 1024} KB of JSON."
         )
@@ -65,7 +87,7 @@ def parse_caption(value: Any) -> str | None:
         raise invalid("caption", "caption must be a string or null.")
     if len(value) > MAX_CAPTION:
         raise invalid("caption", f"caption is limited to {MAX_CAPTION} characters.")
-    return value
+    return check_text("caption", value)
 
 
 def parse_public(value: Any) -> bool:
@@ -102,6 +124,6 @@ def parse_batch_ids(value: Any) -> list[str]:
 def parse_limit(value: str | None, default: int = 50) -> int:
     if value is None:
         return default
-    if not value.isdigit() or not 1 <= int(value) <= 100:
+    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= 100:
         raise invalid("limit", "limit is a whole number from 1 to 100.")
     return int(value)

@@ -200,7 +200,7 @@ async def list_images(request: Request, caller: Caller, db: Db, rt: Rt) -> JSONR
     for key, value in params.multi_items():
         match = _LABEL_PARAM.match(key)
         if match:
-            labels[parse.check_label_key(match.group(1))] = value
+            labels[parse.check_label_key(match.group(1))] = parse.check_text("labels", value)
     ids = parse.parse_list_ids(params["ids"]) if "ids" in params else None
     page = await images.list_images(
         db,

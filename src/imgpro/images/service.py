@@ -19,7 +19,7 @@ from imgpro.cdn import service as cdn
 from imgpro.cdn.layout import OriginalMeta
 from imgpro.db.base import utcnow
 from imgpro.errors import ApiError, invalid
-from imgpro.ids import new_id
+from imgpro.ids import is_id, new_id
 from imgpro.images.cursor import decode_cursor, encode_cursor
 from imgpro.images.fetch import fetch_to_file
 from imgpro.images.tables import Image, ImageLabel
@@ -198,6 +198,8 @@ async def _store(
 
 
 async def get(db: AsyncSession, workspace: Workspace, image_id: str) -> Image:
+    if not is_id(image_id):  # never hand the database a string no image id can be
+        raise _not_found()
     image = await db.get(Image, image_id)
     if image is None or image.workspace_id != workspace.id or not _is_live(image):
         raise _not_found()
@@ -206,7 +208,7 @@ async def get(db: AsyncSession, workspace: Workspace, image_id: str) -> Image:
 
 async def find_public(db: AsyncSession, image_id: str) -> Image | None:
     """A public, live image by id, whatever its workspace (the viewer page)."""
-    image = await db.get(Image, image_id)
+    image = await db.get(Image, image_id) if is_id(image_id) else None
     return image if image is not None and image.public and _is_live(image) else None
 
 
