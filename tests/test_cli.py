@@ -85,3 +85,7 @@ def test_bad_abilities_are_refused(cli) -> None:  # type: ignore[no-untyped-def]
         "admin", "key", "create", "--user", "k@example.com", "--abilities", "admin", code=1
     )
     assert "read" in output
+
+
+def test_sweep_reports_what_it_deleted(cli) -> None:  # type: ignore[no-untyped-def]
+    assert json.loads(cli("admin", "sweep", "--json")) == {"deleted": 0}

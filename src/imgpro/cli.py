@@ -11,6 +11,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.progress import Progress
 from rich.table import Table
 
 from imgpro.accounts import service as accounts
@@ -18,6 +19,7 @@ from imgpro.apps import service as apps
 from imgpro.billing.plans import catalogue
 from imgpro.db import migrate as migrations
 from imgpro.errors import ApiError
+from imgpro.images import service as images
 from imgpro.keys import service as keys
 from imgpro.runtime import Runtime
 from imgpro.settings import Settings
@@ -361,6 +363,26 @@ def app_rotate_secret(app_id: str, as_json: JsonFlag = False) -> None:
             {"id": issued.app.id, "secret": issued.secret},
             f"app {issued.app.id}: {issued.secret}\nshown once — store it now",
         )
+
+    admin_command(as_json, work)
+
+
+@admin.command("sweep")
+def sweep(as_json: JsonFlag = False) -> None:
+    """Delete expired images (anonymous uploads after 30 days) with their blobs; run it daily."""
+
+    async def work(rt: Runtime) -> tuple[dict[str, Any], str]:
+        deleted = 0
+        with Progress(transient=True, disable=as_json) as progress:
+            task = progress.add_task("deleting expired images", total=None)
+            while True:
+                async with rt.sessions() as db:
+                    count = await images.sweep_expired(db, rt.blobs)
+                if not count:
+                    break
+                deleted += count
+                progress.update(task, advance=count)
+        return {"deleted": deleted}, f"deleted {deleted} expired images"
 
     admin_command(as_json, work)
 

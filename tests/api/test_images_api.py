@@ -262,3 +262,33 @@ def test_nul_characters_are_refused_not_stored(stack: Stack) -> None:
     assert client.get(path).json() == image
     assert_refused(client.get("/v1/images/%00"), 404, "not_found")
     assert_refused(client.delete("/v1/images/abc%00defg"), 404, "not_found")
+
+
+def test_expired_images_vanish_and_the_sweep_deletes_them(stack: Stack) -> None:
+    from sqlalchemy import update
+
+    from imgpro.images import service as images_service
+    from imgpro.images.tables import Image
+
+    image = upload(stack.client())
+    keeper = upload(stack.client())
+
+    async def expire(rt):  # type: ignore[no-untyped-def]
+        async with rt.sessions() as db:
+            past = datetime.now(UTC) - timedelta(seconds=1)
+            await db.execute(update(Image).where(Image.id == image["id"]).values(expires_at=past))
+            await db.commit()
+
+    stack.run(expire)
+
+    async def sweep(rt):  # type: ignore[no-untyped-def]
+        async with rt.sessions() as db:
+            return await images_service.sweep_expired(db, rt.blobs)
+
+    assert stack.run(sweep) >= 1
+    client = stack.client()
+    assert client.get(image["url"]).status_code == 404
+    assert client.get(image["page_url"]).status_code == 404
+    assert client.get(keeper["url"]).status_code == 200
+    shard = image["url"].rsplit("/", 2)[-2]
+    assert not (stack.settings.data_dir / "blobs" / shard / image["id"]).exists()

@@ -320,6 +320,24 @@ async def remove_many(
     return image_ids
 
 
+async def sweep_expired(db: AsyncSession, blobs: BlobStore, batch: int = 200) -> int:
+    """Delete one batch of images past their expires_at (anonymous uploads after 30 days):
+    rows, meters and blobs. Returns how many went; call until it returns 0."""
+    expired = list(
+        (
+            await db.execute(
+                select(Image).where(Image.expires_at <= utcnow()).order_by(Image.id).limit(batch)
+            )
+        ).scalars()
+    )
+    for image in expired:
+        await db.delete(image)
+        await meter.release(db, image.workspace_id, image.bytes)
+    await db.commit()
+    await unpublish_all(blobs, [(image.shard, image.id) for image in expired])
+    return len(expired)
+
+
 async def stored_in(db: AsyncSession, workspace_ids: list[str]) -> list[tuple[str, str]]:
     """(shard, id) of every image in these workspaces: read before their rows go."""
     rows = await db.execute(
