@@ -6,10 +6,14 @@ import asyncio
 import hashlib
 import time
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from imgpro.cdn.layout import OriginalMeta, image_prefix, meta_key, original_key
+import pyvips
+
+from imgpro.cdn.layout import OriginalMeta, image_prefix, meta_key, original_key, work_key
+from imgpro.logs import log
+from imgpro.media import working_copy
 from imgpro.storage import BlobNotFound, BlobStore
 
 
@@ -24,8 +28,18 @@ def file_etag(path: Path) -> str:
 async def publish(
     blobs: BlobStore, shard: str, image_id: str, path: Path, meta: OriginalMeta
 ) -> None:
-    """Store the served original, then its sidecar (the sidecar last: it makes it visible)."""
+    """Store the served original, its working copy when it is large, then its sidecar (the
+    sidecar last: it makes it visible)."""
     await blobs.put_file(original_key(shard, image_id, meta.format), path)
+    large = working_copy.wanted(meta.format, meta.width, meta.height, meta.frames)
+    if meta.transformable and large:
+        try:
+            copy = await asyncio.to_thread(working_copy.make, path, meta.format)
+        except pyvips.Error as error:  # ingest accepted it: the CDN can render the original
+            log.warning("working_copy_failed", original=path.name, error=str(error)[:200])
+        else:
+            await blobs.put_bytes(work_key(shard, image_id, meta.format), copy.data)
+            meta = replace(meta, work_width=copy.width, work_height=copy.height)
     await blobs.put_bytes(meta_key(shard, image_id), meta.dumps())
 
 
@@ -39,6 +53,7 @@ async def unpublish(blobs: BlobStore, shard: str, image_id: str) -> None:
 class Located:
     key: str
     meta: OriginalMeta
+    work_key: str | None = None  # the working copy, when the original has one
 
 
 class MetaCache:
@@ -78,7 +93,8 @@ async def locate(blobs: BlobStore, shard: str, image_id: str, ext: str) -> Locat
         META_CACHE.put(shard, image_id, meta)
     if meta.format != ext or (meta.expires_at is not None and meta.expires_at <= time.time()):
         return None
-    return Located(original_key(shard, image_id, meta.format), meta)
+    work = work_key(shard, image_id, meta.format) if meta.working_size else None
+    return Located(original_key(shard, image_id, meta.format), meta, work)
 
 
 async def etag_of(path: Path) -> str:

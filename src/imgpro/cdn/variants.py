@@ -17,10 +17,13 @@ from __future__ import annotations
 import asyncio
 import functools
 import hashlib
+import os
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, replace
 from pathlib import Path
+
+import pyvips
 
 from imgpro.cdn.layout import OriginalMeta, variant_key
 from imgpro.cdn.pool import RenderPool
@@ -72,6 +75,13 @@ def variant_of(
     )
 
 
+def _share_cores(render_threads: int) -> None:
+    """libvips' own threads per render: the cores each render thread gets (VIPS_CONCURRENCY
+    wins). By default there is a render thread per core, so one: more threads only contend."""
+    if not os.environ.get("VIPS_CONCURRENCY"):
+        pyvips.concurrency_set(max(1, (os.cpu_count() or 1) // render_threads))
+
+
 class VariantGone(Exception):
     """The original disappeared (deleted, expired) while its variant was being made."""
 
@@ -84,6 +94,8 @@ class Variants:
         self.pool = pool or RenderPool(
             settings.render_workers, settings.render_queue, settings.render_wait_seconds
         )
+        _share_cores(self.pool.workers)
+        self.max_output_pixels = settings.max_output_pixels
         self.limits = {
             "max_pixels": settings.max_source_pixels,
             "max_output_pixels": settings.max_output_pixels,
@@ -117,12 +129,20 @@ class Variants:
     async def _make(self, located: Located, variant: Variant) -> None:
         if await self.blobs.size(variant.key) is not None:  # another process stored it meanwhile
             return
-        source: bytes | Path | None = self.blobs.local_path(located.key)
+        key, original_size = located.key, None
+        if located.work_key is not None and self._fits_working_copy(located.meta, variant.spec):
+            key, original_size = located.work_key, (located.meta.width, located.meta.height)
+        source: bytes | Path | None = self.blobs.local_path(key)
         try:
             if source is None:
-                source = await self.blobs.get_bytes(located.key)
+                source = await self.blobs.get_bytes(key)
             rendered = await self.pool.run(
-                renderer.render, source, located.meta.format, variant.spec, **self.limits
+                renderer.render,
+                source,
+                located.meta.format,
+                variant.spec,
+                original_size=original_size,
+                **self.limits,
             )
         except (FileNotFoundError, BlobNotFound):
             raise VariantGone(located.key) from None
@@ -130,6 +150,15 @@ class Variants:
         if await self.blobs.size(located.key) is None:  # deleted while rendering: leave nothing
             await self.blobs.delete(variant.key)
             raise VariantGone(located.key)
+
+    def _fits_working_copy(self, meta: OriginalMeta, spec: TransformSpec) -> bool:
+        assert meta.working_size is not None
+        return renderer.fits_working_copy(
+            (meta.width, meta.height),
+            meta.working_size,
+            spec,
+            max_output_pixels=self.max_output_pixels,
+        )
 
     def close(self) -> None:
         self.pool.close()

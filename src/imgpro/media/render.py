@@ -13,6 +13,11 @@ libvips operation cache is off (`cache_set_max(0)`, process-wide): every variant
 and then cached by the CDN, so the cache would only hold decoded pixels of dead requests.
 Memory per render is bounded by the pixel budgets (libvips streams the shrink), plus one
 output-sized copy when a step must read pixels twice (smart crop, cutout).
+
+Working copies: a large still may also be stored smaller (`imgpro.media.working_copy`, made at
+upload). Decoding costs about what the compressed size costs, so a variant that needs no more
+pixels than the copy has (`fits_working_copy`) renders from it: its geometry is still planned
+against the original's size (`render(..., original_size=...)`), so crops and gravity are the same.
 """
 
 from __future__ import annotations
@@ -351,12 +356,16 @@ def render(
     source_format: str,
     spec: TransformSpec,
     *,
+    original_size: tuple[int, int] | None = None,
     max_pixels: int = 100_000_000,
     max_output_side: int = 8192,
     max_output_pixels: int = 40_000_000,
     time_budget: float = 20.0,
 ) -> Rendered:
     """Render `source` (the stored bytes, or their path) through `spec`.
+
+    `original_size` (width, height) says `source` is a working copy of an original that size:
+    the output is planned against the original, then resized from the copy.
 
     Raises `RenderRefused` (with a short `reason`) for anything that cannot be rendered; never
     anything else for any input bytes.
@@ -365,8 +374,9 @@ def render(
     # bytes, not a filename: libvips would parse "[options]" out of a path
     data = source.read_bytes() if isinstance(source, Path) else bytes(source)
     fmt = output_format(source_format, spec)
+    limits = _Limits(max_pixels, max_output_side, max_output_pixels)
     try:
-        return _render(data, fmt, spec, deadline, max_pixels, max_output_side, max_output_pixels)
+        return _render(data, fmt, spec, deadline, limits, original_size)
     except pyvips.Error as error:
         if "killed" in str(error) or time.monotonic() > deadline.at:
             raise RenderRefused("render time budget exceeded") from error
@@ -375,31 +385,66 @@ def render(
         raise RenderRefused("cannot render image") from error
 
 
-def _render(data, fmt, spec, deadline, max_pixels, max_side, max_output_pixels) -> Rendered:
-    source = _open(data, max_pixels)
-    animated = (
-        source.frames > 1
-        and fmt in _ANIMATES
-        and not spec.cutout  # the model sees stills: an animated cutout keeps the first frame
-        and source.width * source.height * source.frames <= max_pixels
-    )
-    frames = source.frames if animated else 1
+@dataclass(frozen=True)
+class _Limits:
+    pixels: int  # source, one frame (all frames for an animation that stays animated)
+    side: int  # output, a side
+    output_pixels: int  # output, frames counted
+
+
+@dataclass(frozen=True)
+class _Layout:
+    geometry: Plan
+    load: tuple[int, int]  # what the source is resized to first (source orientation)
+    upscale_crop: bool
+
+
+def _layout(width: int, height: int, frames: int, spec: TransformSpec, limits: _Limits) -> _Layout:
+    """Where a width×height source (display orientation) goes for `spec`."""
     quarter_turn = spec.rotate in (90, 270)
-    source_w, source_h = (
-        (source.height, source.width) if quarter_turn else (source.width, source.height)
-    )
-    geometry = plan_geometry(
-        source_w, source_h, spec, max_side, max(1, max_output_pixels // frames)
-    )
+    source_w, source_h = (height, width) if quarter_turn else (width, height)
+    max_pixels = max(1, limits.output_pixels // frames)
+    geometry = plan_geometry(source_w, source_h, spec, limits.side, max_pixels)
     upscale_crop = geometry.crop is not None and (
         geometry.scaled[0] * geometry.scaled[1] > source_w * source_h
     )
     load_w, load_h = (source_w, source_h) if upscale_crop else geometry.scaled
     if quarter_turn:
         load_w, load_h = load_h, load_w
+    return _Layout(geometry, (load_w, load_h), upscale_crop)
+
+
+def fits_working_copy(
+    original: tuple[int, int],
+    copy: tuple[int, int],
+    spec: TransformSpec,
+    *,
+    max_output_side: int = 8192,
+    max_output_pixels: int = 40_000_000,
+) -> bool:
+    """Whether a still variant needs no more pixels than a working copy of size `copy` has."""
+    limits = _Limits(0, max_output_side, max_output_pixels)
+    load_w, load_h = _layout(*original, 1, spec, limits).load
+    return load_w <= copy[0] and load_h <= copy[1]
+
+
+def _render(data, fmt, spec, deadline, limits: _Limits, original_size) -> Rendered:
+    source = _open(data, limits.pixels)
+    width, height = original_size or (source.width, source.height)
+    if width * height > limits.pixels:
+        raise RenderRefused("image has too many pixels")
+    animated = (
+        source.frames > 1
+        and fmt in _ANIMATES
+        and not spec.cutout  # the model sees stills: an animated cutout keeps the first frame
+        and source.width * source.height * source.frames <= limits.pixels
+    )
+    frames = source.frames if animated else 1
+    layout = _layout(width, height, frames, spec, limits)
+    geometry, upscale_crop = layout.geometry, layout.upscale_crop
     alpha_out = fmt in _HAS_ALPHA
     deadline.check()
-    image = source.scaled(load_w, load_h, animated=animated)
+    image = source.scaled(*layout.load, animated=animated)
     image = _eight_bit(image)
     if animated and _has_frame_steps(spec, geometry):
         image = _each_frame(image, frames, spec, geometry, deadline, alpha_out, upscale_crop)

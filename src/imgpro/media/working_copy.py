@@ -1,0 +1,58 @@
+"""Working copies: a large still original is also stored at most `SIDE` pixels a side, and the CDN
+renders every variant that needs no more pixels than that from the copy.
+
+Decoding costs about what the compressed size costs, even with JPEG shrink-on-load (the entropy
+decoder reads every byte), so a 12 MP camera JPEG costs several times its 2560 px copy for the
+same 640 px variant. The copy keeps the original's format at a quality no variant shows: JPEG Q 92
+(chroma at half resolution, i.e. 1280 px, finer than any variant up to that size can show), WebP
+Q 92, AVIF Q 90, PNG lossless. GIFs and animations get none: re-quantising a palette loses more
+than the copy saves.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyvips
+
+#: Long side of a working copy: covers every named size and the usual srcset widths (≤ 2560).
+SIDE = 2560
+#: Only originals longer than this get one: below it the copy decodes too little faster to be
+#: worth its storage (and a typical upload, ~2300 px, stays a single blob).
+ABOVE = 3200
+
+_KEEP_NONE = pyvips.enums.ForeignKeep.NONE
+
+
+@dataclass(frozen=True)
+class WorkingCopy:
+    data: bytes
+    width: int
+    height: int
+
+
+def wanted(fmt: str, width: int, height: int, frames: int) -> bool:
+    """Whether an original of this format and size gets a working copy."""
+    return fmt in ("jpg", "png", "webp", "avif") and frames == 1 and max(width, height) > ABOVE
+
+
+def make(path: Path, fmt: str) -> WorkingCopy:
+    """The working copy of a stored original (oriented, sRGB, no metadata: as ingest left it).
+    CPU work: run it off the event loop."""
+    # a Source, not a filename: libvips would parse "[options]" out of a path
+    source = pyvips.Source.new_from_file(str(path))
+    image = pyvips.Image.thumbnail_source(
+        source, SIDE, height=SIDE, size="down", option_string="fail_on=truncated"
+    )
+    if fmt == "jpg":
+        data = image.jpegsave_buffer(
+            Q=92, subsample_mode="on", optimize_coding=True, keep=_KEEP_NONE
+        )
+    elif fmt == "png":
+        data = image.pngsave_buffer(compression=3, keep=_KEEP_NONE)
+    elif fmt == "webp":
+        data = image.webpsave_buffer(Q=92, keep=_KEEP_NONE)
+    else:
+        data = image.heifsave_buffer(Q=90, compression="av1", effort=2, keep=_KEEP_NONE)
+    return WorkingCopy(data, image.width, image.height)

@@ -1,0 +1,178 @@
+"""Working copies of large originals: made at upload, used for every variant that needs no more
+pixels than they have (same geometry, near-identical pixels), skipped for bigger ones, deleted
+with the image; sidecars written before they existed still serve."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+import pyvips
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from imgpro.cdn import service as cdn
+from imgpro.cdn.layout import OriginalMeta
+from imgpro.media import render as renderer
+from imgpro.media import working_copy
+from imgpro.media.transform import parse
+from tests.cdn.conftest import assert_image, upload
+from tests.conftest import Stack
+from tests.factories import images as make
+
+LARGE = (3600, 2400)  # over working_copy.ABOVE: gets a 2560×1707 copy
+
+
+def image_folder(stack: Stack, image_url: str) -> Path:
+    shard, name = image_url.rsplit("/", 2)[1:]
+    return stack.settings.data_dir / "blobs" / shard / name.split(".")[0]
+
+
+def pixels(data: bytes) -> np.ndarray:
+    return pyvips.Image.new_from_buffer(data, "").numpy().astype(np.float64)
+
+
+@pytest.fixture(scope="module")
+def large(stack: Stack) -> dict:
+    return upload(stack.client(stack.key()), make.jpeg(*LARGE, quality=90))
+
+
+class RecordedRenders:
+    """Wraps the renderer: remembers the `original_size` of each render (None = from the
+    original)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.original_sizes: list[tuple[int, int] | None] = []
+        real = renderer.render
+
+        def recorded(*args, **kwargs):  # type: ignore[no-untyped-def]
+            self.original_sizes.append(kwargs.get("original_size"))
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(renderer, "render", recorded)
+
+
+def test_a_large_upload_gets_a_working_copy(stack: Stack, large: dict) -> None:
+    folder = image_folder(stack, large["url"])
+    meta = OriginalMeta.loads((folder / "meta.json").read_bytes())
+    assert (meta.width, meta.height) == LARGE
+    assert meta.working_size == (working_copy.SIDE, round(LARGE[1] * working_copy.SIDE / LARGE[0]))
+    copy = pyvips.Image.new_from_file(str(folder / "work.jpg"))
+    assert (copy.width, copy.height) == meta.working_size
+    assert copy.get("vips-loader") == "jpegload"
+
+
+def test_a_small_upload_gets_none(stack: Stack, client: httpx.Client) -> None:
+    image = upload(client, make.jpeg(2300, 1500))  # the upload bench's size: one blob only
+    folder = image_folder(stack, image["url"])
+    assert not list(folder.glob("work.*"))
+    assert OriginalMeta.loads((folder / "meta.json").read_bytes()).working_size is None
+
+
+variant_queries = st.builds(
+    lambda w, h, fit, gravity, rotate, fmt: (
+        f"w={w}&h={h}&fit={fit}&gravity={gravity}&rotate={rotate}&format={fmt}"
+    ),
+    st.integers(1, 2400),
+    st.integers(1, 2400),
+    st.sampled_from(["scale-down", "contain", "cover", "crop", "pad"]),
+    st.sampled_from(["center", "north", "southeast", "west"]),
+    st.sampled_from([0, 90, 180, 270]),
+    st.sampled_from(["jpg", "png", "webp"]),
+) | st.sampled_from(["size=s", "size=m", "size=l", "size=social", "w=640&dpr=3", "h=900"])
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(query=variant_queries)
+def test_variants_from_the_copy_match_the_original(stack: Stack, large: dict, query: str) -> None:
+    folder = image_folder(stack, large["url"])
+    original = (folder / "original.jpg").read_bytes()
+    copy = (folder / "work.jpg").read_bytes()
+    meta = OriginalMeta.loads((folder / "meta.json").read_bytes())
+    spec = parse(query)
+    assert meta.working_size is not None
+    if not renderer.fits_working_copy(LARGE, meta.working_size, spec):
+        return  # bigger than the copy: covered below
+    from_original = renderer.render(original, "jpg", spec)
+    from_copy = renderer.render(copy, "jpg", spec, original_size=LARGE)
+    assert (from_copy.width, from_copy.height) == (from_original.width, from_original.height)
+    if min(from_copy.width, from_copy.height) >= 8:  # a pixel or two is whichever was sampled
+        difference = np.abs(pixels(from_copy.data) - pixels(from_original.data))
+        assert difference.mean() < 2.5, query  # of 255: resampling and re-encoding, no shift
+
+
+def test_the_cdn_renders_small_variants_from_the_copy(
+    stack: Stack, large: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    renders = RecordedRenders(monkeypatch)
+    response = stack.client().get(large["url"] + "?w=640&h=400&fit=cover&format=webp")
+    assert_image(response, "image/webp")
+    assert renders.original_sizes == [LARGE]
+    served = pyvips.Image.new_from_buffer(response.content, "")
+    assert (served.width, served.height) == (640, 400)
+
+
+def test_a_variant_bigger_than_the_copy_renders_from_the_original(
+    stack: Stack, large: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    renders = RecordedRenders(monkeypatch)
+    client = stack.client()
+    for query in ("w=3000", "w=1400&dpr=2", "w=3600&h=100&fit=crop", "w=5000&h=4000&fit=cover"):
+        response = client.get(f"{large['url']}?{query}&format=png")
+        assert_image(response, "image/png")
+    assert renders.original_sizes == [None] * 4
+    again = client.get(large["url"] + "?w=3000&format=png")
+    served = pyvips.Image.new_from_buffer(again.content, "")
+    assert (served.width, served.height) == (3000, 2000)
+
+
+def test_deleting_the_image_removes_the_copy(stack: Stack, client: httpx.Client) -> None:
+    image = upload(client, make.jpeg(*LARGE))
+    folder = image_folder(stack, image["url"])
+    assert (folder / "work.jpg").exists()
+    assert client.get(image["url"] + "?w=300").status_code == 200
+    assert client.delete(f"/v1/images/{image['id']}").status_code == 200
+    assert not folder.exists() or not list(folder.rglob("*"))
+    assert client.get(image["url"] + "?w=301").status_code == 404
+
+
+def test_an_old_sidecar_without_a_copy_still_serves(
+    stack: Stack, client: httpx.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    image = upload(client, make.jpeg(*LARGE))
+    folder = image_folder(stack, image["url"])
+    old = json.loads((folder / "meta.json").read_bytes())
+    del old["work_width"], old["work_height"]
+    (folder / "meta.json").write_bytes(json.dumps(old).encode())
+    shard, name = image["url"].rsplit("/", 2)[1:]
+    cdn.META_CACHE.forget(shard, name.split(".")[0])
+    renders = RecordedRenders(monkeypatch)
+    response = client.get(image["url"] + "?w=320&format=webp")
+    assert_image(response, "image/webp")
+    assert pyvips.Image.new_from_buffer(response.content, "").width == 320
+    assert renders.original_sizes == [None]
+
+
+def test_sidecars_load_without_and_with_unknown_fields() -> None:
+    old = {"format": "jpg", "content_type": "image/jpeg", "etag": "e", "bytes": 1, "width": 4,
+           "height": 3, "frames": 1, "transformable": True, "expires_at": None}  # fmt: skip
+    assert OriginalMeta.loads(json.dumps(old).encode()).working_size is None
+    newer = {**old, "work_width": 2, "work_height": 1, "something_later": [1]}
+    assert OriginalMeta.loads(json.dumps(newer).encode()).working_size == (2, 1)
+
+
+@pytest.mark.parametrize("fmt", ["png", "webp"])
+def test_other_formats_keep_theirs(tmp_path: Path, fmt: str) -> None:
+    source = pyvips.Image.new_from_buffer(make.jpeg(3300, 1200), "")
+    path = tmp_path / f"original.{fmt}"
+    source.write_to_file(str(path))
+    made = working_copy.make(path, fmt)
+    assert (made.width, made.height) == (2560, 931)
+    loaded = pyvips.Image.new_from_buffer(made.data, "")
+    assert loaded.get("vips-loader").startswith(f"{fmt}load")
+    assert working_copy.wanted(fmt, 3300, 1200, 1)
+    assert not working_copy.wanted(fmt, 3300, 1200, 5)  # animated
+    assert not working_copy.wanted("gif", 3300, 1200, 1)
