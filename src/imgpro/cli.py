@@ -286,7 +286,9 @@ def app_create(
     async def work(rt: Runtime) -> tuple[dict[str, Any], str]:
         async with rt.sessions() as db:
             user = await _user(db, owner)
-            issued = await apps.register(db, user, name, redirect_uri, require_paid=False)
+            issued = await apps.register(
+                db, user, name, redirect_uri, plans=catalogue(rt.settings), require_paid=False
+            )
         result = {
             "id": issued.app.id,
             "secret": issued.secret,

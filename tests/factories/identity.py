@@ -15,6 +15,7 @@ import httpx
 
 from imgpro.accounts import service as accounts
 from imgpro.apps import service as apps
+from imgpro.billing.plans import catalogue
 from imgpro.ids import new_id
 from imgpro.mail.service import OUTBOX_FILE
 from imgpro.runtime import Runtime
@@ -69,7 +70,9 @@ def register_app(
         async with rt.sessions() as db:
             user = await accounts.get_user(db, owner.id)
             assert user is not None
-            issued = await apps.register(db, user, name, uris, require_paid=False)
+            issued = await apps.register(
+                db, user, name, uris, plans=catalogue(rt.settings), require_paid=False
+            )
             return RegisteredApp(issued.app.id, issued.secret, name, owner, uris)
 
     return stack.run(work)

@@ -24,7 +24,7 @@ from imgpro.apps.rules import (
     pkce_matches,
 )
 from imgpro.apps.tables import App, AppConnection, ConnectCode
-from imgpro.billing.plans import get_plan
+from imgpro.billing.plans import Catalogue
 from imgpro.db.base import utcnow
 from imgpro.errors import ApiError, invalid
 from imgpro.ids import is_id, new_id, random_token
@@ -70,10 +70,10 @@ def _new_secret() -> tuple[str, str, str]:
 # ---- the registry ---------------------------------------------------------------------------
 
 
-async def may_register_apps(db: AsyncSession, user: User) -> bool:
+async def may_register_apps(db: AsyncSession, user: User, plans: Catalogue) -> bool:
     """Registering apps is for paid img.pro users (their personal workspace's plan)."""
     workspace = await accounts.personal_workspace(db, user.id)
-    return get_plan(workspace.plan).is_paid
+    return plans.get(workspace.plan).is_paid
 
 
 async def register(
@@ -82,11 +82,12 @@ async def register(
     name: str,
     redirect_uris: Sequence[str],
     *,
+    plans: Catalogue,
     require_paid: bool = True,
 ) -> IssuedSecret:
     name = check_app_name(name)
     uris = check_redirect_uris(redirect_uris)
-    if require_paid and not await may_register_apps(db, owner):
+    if require_paid and not await may_register_apps(db, owner, plans):
         raise ApiError("forbidden", "Registering apps needs a paid plan (Pro, Scale or Max).")
     secret, digest, hint = _new_secret()
     app = App(

@@ -15,7 +15,7 @@ from imgpro.accounts.tables import User
 from imgpro.apps import service as apps
 from imgpro.apps.tables import App
 from imgpro.auth import Principal
-from imgpro.billing.plans import PLANS, get_plan
+from imgpro.billing.plans import catalogue
 from imgpro.deps import Db, Rt
 from imgpro.errors import ApiError
 from imgpro.http import client_ip
@@ -73,7 +73,7 @@ async def _images_page(
         status,
         images=[image_object(rt.settings, image) for image in page.images],
         next_cursor=page.next_cursor,
-        plan=get_plan(workspace.plan),
+        plan=catalogue(rt.settings).get(workspace.plan),
         **context,
     )
 
@@ -178,8 +178,9 @@ def _uris(text: str) -> list[str]:
 
 
 async def _apps_page(
-    request: Request, db: Db, user: User, status: int = 200, **context: Any
+    request: Request, db: Db, rt: Rt, user: User, status: int = 200, **context: Any
 ) -> Response:
+    plans = catalogue(rt.settings)
     return _page(
         request,
         "apps.html",
@@ -187,26 +188,28 @@ async def _apps_page(
         "apps",
         status,
         apps=await apps.owned_apps(db, user),
-        may_register=await apps.may_register_apps(db, user),
-        paid_plans=[plan for plan in PLANS.values() if plan.is_paid],
+        may_register=await apps.may_register_apps(db, user, plans),
+        paid_plans=plans.paid,
         **context,
     )
 
 
 @router.get("/apps")
-async def apps_page(request: Request, user: SignedIn, db: Db) -> Response:
-    return await _apps_page(request, db, user)
+async def apps_page(request: Request, user: SignedIn, db: Db, rt: Rt) -> Response:
+    return await _apps_page(request, db, rt, user)
 
 
 @router.post("/apps")
-async def register_app(request: Request, user: SignedIn, form: CheckedForm, db: Db) -> Response:
+async def register_app(
+    request: Request, user: SignedIn, form: CheckedForm, db: Db, rt: Rt
+) -> Response:
     name = form_text(form, "name", 200)
     uris_text = form_text(form, "redirect_uris", 25_000)
     try:
-        issued = await apps.register(db, user, name, _uris(uris_text))
+        issued = await apps.register(db, user, name, _uris(uris_text), plans=catalogue(rt.settings))
     except ApiError as exc:
         form_values = {"name": name, "redirect_uris": uris_text}
-        return await _apps_page(request, db, user, 422, error=explain(exc), form=form_values)
+        return await _apps_page(request, db, rt, user, 422, error=explain(exc), form=form_values)
     return _page(request, "app_secret.html", user, "apps", app=issued.app, secret=issued.secret)
 
 
@@ -283,14 +286,15 @@ async def delete_app(
 
 
 @router.get("/connections")
-async def connections_page(request: Request, user: SignedIn, db: Db) -> Response:
+async def connections_page(request: Request, user: SignedIn, db: Db, rt: Rt) -> Response:
+    plans = catalogue(rt.settings)
     return _page(
         request,
         "connections.html",
         user,
         "connections",
         connections=await apps.connections(db, user),
-        plan_name=lambda plan_id: get_plan(plan_id).name,
+        plan_name=lambda plan_id: plans.get(plan_id).name,
     )
 
 
