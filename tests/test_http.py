@@ -93,3 +93,33 @@ async def test_distinct_hosts_route_by_host(tmp_path, host: str, path: str, surf
         transport=httpx.ASGITransport(app=app), base_url=f"https://{host}"
     ) as client:
         assert (await client.get(path)).json()["surface"] == surface
+
+
+def app_with_a_failing_route(tmp_path) -> tuple[object, Runtime]:  # type: ignore[no-untyped-def]
+    from imgpro.app import build_api, build_web
+
+    runtime = Runtime.build(Settings(data_dir=tmp_path))
+    api, web = build_api(runtime), build_web(runtime)
+
+    async def fail() -> None:
+        raise RuntimeError("secret internals")
+
+    api.add_api_route("/v1/fail", fail)
+    web.add_api_route("/fail", fail)
+    web.router.routes.insert(0, web.router.routes.pop())  # before the viewer's catch-all
+    return RequestContext(Surfaces(runtime, web, api, tag("cdn"))), runtime
+
+
+async def test_a_failing_route_answers_an_envelope_on_the_api_and_a_page_on_the_web(
+    tmp_path,  # type: ignore[no-untyped-def]
+) -> None:
+    app, runtime = app_with_a_failing_route(tmp_path)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000") as client:
+        api = await client.get("/v1/fail")
+        web = await client.get("/fail")
+    await runtime.close()
+    assert api.status_code == 500
+    assert api.json()["error"]["code"] == "api_error"
+    assert web.status_code == 500 and "Something went wrong" in web.text
+    assert "secret internals" not in api.text + web.text

@@ -86,6 +86,16 @@ async def _sign_in_required(_request: Request, exc: Exception) -> Response:
     return redirect("/signin?" + urlencode({"next": exc.next_path}))
 
 
+async def _web_server_error(request: Request, _exc: Exception) -> Response:
+    return error_page(
+        request,
+        500,
+        "Something went wrong",
+        "This page failed on our side; it has been logged.",
+        "Try again in a moment.",
+    )
+
+
 def build_web(runtime: Runtime) -> FastAPI:
     web = FastAPI(
         docs_url=None,
@@ -96,6 +106,7 @@ def build_web(runtime: Runtime) -> FastAPI:
             HTTPException: _web_http_error,
             CsrfRefused: _csrf_refused,
             SignInRequired: _sign_in_required,
+            Exception: _web_server_error,
         },
     )
     web.state.runtime = runtime

@@ -46,7 +46,13 @@ async def request_validation_handler(_request: Request, exc: Exception) -> Respo
     return error_response(ApiError("validation_error", details=details))
 
 
+async def server_error_handler(_request: Request, _exc: Exception) -> Response:
+    # Starlette sends this, then re-raises to RequestContext, which logs it with the request id
+    return error_response(ApiError("api_error"))
+
+
 ENVELOPE_HANDLERS: dict[Any, Any] = {
+    Exception: server_error_handler,
     ApiError: api_error_handler,
     HTTPException: http_exception_handler,
     RequestValidationError: request_validation_handler,
