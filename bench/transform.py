@@ -2,7 +2,8 @@
 
     (a) bare libvips: `thumbnail_buffer` + `webpsave_buffer` in this process, on threads;
     (b) imgpro cold renders over HTTP (every request a new variant: `w=640&h=<distinct>` keeps
-        the output a 640 px WebP while giving each request its own cache key);
+        the output a 640 px WebP while giving each request its own cache key); imgpro renders
+        them from the 2560 px working copy it stored at upload (`imgpro.media.working_copy`);
     (c) imgpro cached hits over HTTP (one stored variant, `wrk` when installed);
     (d) thumbor 7 cold renders (file loader, no storage, no result storage, `unsafe` URLs).
 

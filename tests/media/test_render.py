@@ -12,7 +12,7 @@ import pytest
 import pyvips
 from PIL import Image
 
-from imgpro.media.render import RenderRefused, render
+from imgpro.media.render import RenderRefused, fits_working_copy, render
 from imgpro.media.transform import named_size, parse
 from tests.factories import images as make
 from tests.factories import sources
@@ -241,3 +241,33 @@ def test_saturation_zero_is_grey():
     pixels = decode(render(make.jpeg(100, 100), "jpg", parse("saturation=0&format=png")).data)
     array = pixels.numpy().astype(int)
     assert np.abs(array[..., 0] - array[..., 1]).max() <= 2
+
+
+@pytest.mark.parametrize(
+    ("query", "fits"),
+    [
+        ("w=640", True),
+        ("w=1000&h=1000&fit=cover", True),  # 1500×1000 loaded, then cut
+        ("h=1000&rotate=90", True),  # 1000×1500 displayed = 1500×1000 loaded
+        ("w=1600&rotate=90", False),  # 1600×2400 displayed = 2400×1600 loaded
+        ("w=1000&dpr=2", True),  # 2000×1333: exactly the copy
+        ("w=1100&dpr=2", False),
+        ("w=2000&h=2000&fit=crop", False),  # no enlarging: 3000×2000 loaded
+        ("w=5000&h=100&fit=cover", False),  # an enlarging crop loads the whole original
+        ("size=l", True),  # short side 1080
+        ("size=social", True),
+    ],
+)
+def test_a_variant_fits_a_working_copy_when_it_needs_no_more_pixels(query: str, fits: bool):
+    assert fits_working_copy((3000, 2000), (2000, 1333), parse(query)) is fits
+
+
+def test_a_working_copy_renders_with_the_originals_geometry() -> None:
+    original = make.jpeg(900, 600)
+    copy = pyvips.Image.new_from_buffer(original, "").resize(0.5).jpegsave_buffer(Q=95)
+    for query in ("w=200&h=200&fit=cover&gravity=west", "w=400&h=100&fit=pad", "size=s"):
+        spec = parse(query)
+        a, b = render(original, "jpg", spec), render(copy, "jpg", spec, original_size=(900, 600))
+        assert (a.width, a.height) == (b.width, b.height)
+        red = [np.asarray(Image.open(io.BytesIO(r.data)))[2, 2] for r in (a, b)]
+        assert abs(int(red[0][0]) - int(red[1][0])) < 12, query  # the same corner is kept
