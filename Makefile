@@ -22,6 +22,7 @@ test: $(VENV)/.installed  ## the whole suite, on SQLite and on PostgreSQL + Redi
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check src tests bench
 	$(VENV)/bin/ruff format --check src tests bench
+	$(VENV)/bin/mypy src
 
 bench: $(VENV)/.installed
 	$(PY) bench/upload.py

@@ -96,6 +96,7 @@ def main() -> None:
             "IMGPRO_API_URL": base,
             "IMGPRO_CDN_URL": f"{base}/src",
         }
+
         def run(*command: str) -> str:
             done = subprocess.run(
                 [imgpro, *command], env=env, check=True, capture_output=True, text=True

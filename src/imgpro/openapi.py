@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, JsonValue
 
 from imgpro.errors import CATALOGUE
 
@@ -18,7 +18,7 @@ class ErrorAction(BaseModel):
 
 class ErrorBody(BaseModel):
     type: str
-    code: str = Field(json_schema_extra={"enum": sorted(CATALOGUE)})
+    code: str = Field(json_schema_extra={"enum": list[JsonValue](sorted(CATALOGUE))})
     message: str
     action: ErrorAction | None = None
     usage: dict[str, Any] | None = None

@@ -21,7 +21,9 @@ class RateLimits:
             # our own pool, so close() can release its connections at shutdown
             self._pool = ConnectionPool.from_url(redis_url)
             storage = RedisStorage(
-                "async+" + redis_url, implementation="redispy", connection_pool=self._pool
+                "async+" + redis_url,
+                implementation="redispy",
+                connection_pool=self._pool,  # type: ignore[arg-type]  # passed on to redis-py
             )
         self._limiter = MovingWindowRateLimiter(storage)
 
