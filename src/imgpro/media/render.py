@@ -32,6 +32,7 @@ import numpy as np
 import pyvips
 
 from imgpro.media import cutout as cutout_model
+from imgpro.media.formats import SNIFF_BYTES, sniff
 from imgpro.media.geometry import PAD_DIRECTIONS, Plan, kept_before_upscale, orient, place_crop
 from imgpro.media.geometry import plan as plan_geometry
 from imgpro.media.transform import TransformSpec
@@ -48,8 +49,6 @@ CONTENT_TYPES = {
 _HAS_ALPHA = {"png", "webp", "avif", "gif"}
 _ANIMATES = {"gif", "webp"}
 _DEFAULT_Q = {"jpg": 80, "webp": 80, "avif": 55}
-_HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1"}
-_AVIF_BRANDS = {b"avif", b"avis"}
 _KEEP_NONE = pyvips.enums.ForeignKeep.NONE
 
 
@@ -73,23 +72,15 @@ class RenderRefused(Exception):
 # -- sources ------------------------------------------------------------------------------------
 
 
-def _sniff(data: bytes) -> str | None:
-    """The decoder for these bytes, from their magic numbers (never the stored name)."""
-    if data.startswith(b"\xff\xd8\xff"):
-        return "jpegload"
-    if data.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "pngload"
-    if data[:6] in (b"GIF87a", b"GIF89a"):
-        return "gifload"
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "webpload"
-    if data[4:8] == b"ftyp":
-        brand = data[8:12]
-        if brand in _AVIF_BRANDS:
-            return "heifload"
-        if brand in _HEIF_BRANDS:
-            return "pillow-heif"
-    return None
+# the decoder for each format render accepts, picked from magic bytes (never the stored name)
+_LOADERS = {
+    "jpg": "jpegload",
+    "png": "pngload",
+    "gif": "gifload",
+    "webp": "webpload",
+    "avif": "heifload",
+    "heic": "pillow-heif",
+}
 
 
 @dataclass
@@ -116,7 +107,7 @@ class _Source:
 
 
 def _open(data: bytes, max_pixels: int) -> _Source:
-    loader = _sniff(data)
+    loader = _LOADERS.get(sniff(data[:SNIFF_BYTES]) or "")
     if loader is None:
         raise RenderRefused("not a supported raster image")
     if loader == "pillow-heif":
