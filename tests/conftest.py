@@ -254,3 +254,22 @@ def smtp_stack(smtp_sink: SmtpSink, tmp_path_factory: pytest.TempPathFactory) ->
     finally:
         running.close()
         server.stop()
+
+
+@pytest.fixture
+def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., str]:
+    """Run `imgpro ...` in-process on a fresh SQLite data dir; returns its output."""
+    from typer.testing import CliRunner
+
+    from imgpro.cli import app as cli_app
+
+    monkeypatch.setenv("IMGPRO_DATA_DIR", str(tmp_path))
+    runner = CliRunner()
+
+    def run(*args: str, code: int = 0) -> str:
+        result = runner.invoke(cli_app, list(args))
+        assert result.exit_code == code, result.output
+        return result.output
+
+    run("migrate")
+    return run

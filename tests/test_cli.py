@@ -4,27 +4,12 @@ themselves and exit 1."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from typer.main import get_command
 from typer.testing import CliRunner
 
 from imgpro.cli import app
-
-
-@pytest.fixture
-def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setenv("IMGPRO_DATA_DIR", str(tmp_path))
-    runner = CliRunner()
-
-    def run(*args: str, code: int = 0) -> str:
-        result = runner.invoke(app, list(args))
-        assert result.exit_code == code, result.output
-        return result.output
-
-    run("migrate")
-    return run
 
 
 def all_command_paths(group, prefix=()):  # type: ignore[no-untyped-def]

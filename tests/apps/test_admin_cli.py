@@ -5,26 +5,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from pathlib import Path
-
-import pytest
-from typer.testing import CliRunner
-
-from imgpro.cli import app
-
-
-@pytest.fixture
-def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., str]:
-    monkeypatch.setenv("IMGPRO_DATA_DIR", str(tmp_path))
-    runner = CliRunner()
-
-    def run(*args: str, code: int = 0) -> str:
-        result = runner.invoke(app, list(args))
-        assert result.exit_code == code, result.output
-        return result.output
-
-    run("migrate")
-    return run
 
 
 def test_app_lifecycle(cli: Callable[..., str]) -> None:

@@ -12,15 +12,15 @@ from pathlib import Path
 from typing import TypeVar
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from tests.billing.helpers import personal_workspace_id, set_usage
+from tests.browser import launch_chromium
 from tests.conftest import Stack
 from tests.factories import identity as idf
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/lib/chromium/chromium"
 SHOTS = os.environ.get("IMGPRO_SCREENSHOTS")
 T = TypeVar("T")
 
@@ -34,14 +34,8 @@ def off_thread(work: Callable[[], T]) -> T:
 
 @pytest.fixture(scope="module")
 def chromium(stack: Stack) -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-background-networking"]
-        )
+    with launch_chromium() as browser:
         yield browser
-        browser.close()
 
 
 def shot(stack: Stack, page: Page, name: str) -> None:

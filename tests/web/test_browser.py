@@ -14,15 +14,15 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page
 
+from tests.browser import launch_chromium
 from tests.conftest import SmtpSink, Stack, free_port
 from tests.factories import identity as idf
 from tests.factories import images as make
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/lib/chromium/chromium"
 CALLBACK_PORT = free_port()
 CALLBACK = f"http://localhost:{CALLBACK_PORT}/auth/callback"
 
@@ -60,14 +60,8 @@ def chromium(smtp_stack: Stack) -> Iterator[Browser]:
     # Playwright's sync API keeps an event loop marked running in this thread while it is
     # open: start the stack (migrations use asyncio.run) first, and close it with the module
     assert smtp_stack.base_url
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-background-networking"]
-        )
+    with launch_chromium() as browser:
         yield browser
-        browser.close()
 
 
 @pytest.fixture
