@@ -123,3 +123,36 @@ async def test_a_failing_route_answers_an_envelope_on_the_api_and_a_page_on_the_
     assert api.json()["error"]["code"] == "api_error"
     assert web.status_code == 500 and "Something went wrong" in web.text
     assert "secret internals" not in api.text + web.text
+
+
+async def test_production_refuses_to_start_on_development_defaults(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    runtime = Runtime.build(Settings(data_dir=tmp_path, env="production"))
+    app = Surfaces(runtime, tag("web"), tag("api"), tag("cdn"))
+    sent: list[dict] = []
+    messages = iter([{"type": "lifespan.startup"}])
+
+    async def receive():  # type: ignore[no-untyped-def]
+        return next(messages)
+
+    async def send(message):  # type: ignore[no-untyped-def]
+        sent.append(message)
+
+    with structlog.testing.capture_logs():
+        await app({"type": "lifespan"}, receive, send)
+    await runtime.close()
+    assert sent[0]["type"] == "lifespan.startup.failed"
+    for problem in ("IMGPRO_MAIL_URL", "IMGPRO_BILLING_PROVIDER", "IMGPRO_SECRET_KEY"):
+        assert problem in sent[0]["message"]
+
+
+def test_production_settings_with_real_services_have_no_problems(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    settings = Settings(
+        data_dir=tmp_path,
+        env="production",
+        mail_url="smtp://mail.example:25",
+        billing_provider="stripe",
+        stripe_secret_key="sk_live_x",
+        stripe_webhook_secret="whsec_x",
+        secret_key="x" * 48,
+    )
+    assert settings.production_problems() == []

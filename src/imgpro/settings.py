@@ -6,7 +6,6 @@ import secrets
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
-from urllib.parse import urlsplit
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -116,12 +115,3 @@ class Settings(BaseSettings):
         if not self.secret_key:
             problems.append("IMGPRO_SECRET_KEY is unset; set a long random value")
         return problems
-
-
-def origin(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"
-
-
-def path_of(url: str) -> str:
-    return urlsplit(url).path.rstrip("/")
