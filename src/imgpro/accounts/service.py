@@ -13,10 +13,6 @@ from imgpro.ids import new_id, new_shard
 ANONYMOUS_WORKSPACE_ID = "anonpool"
 
 
-class UserNotFound(Exception):
-    """No user with that email or id."""
-
-
 def normalise_email(email: str) -> str:
     email = email.strip().lower()
     local, _, domain = email.partition("@")
@@ -56,13 +52,6 @@ async def free_shard(db: AsyncSession) -> str:
 
 async def find_user_by_email(db: AsyncSession, email: str) -> User | None:
     return (await db.execute(select(User).where(User.email == email.strip().lower()))).scalar()
-
-
-async def get_user_by_email(db: AsyncSession, email: str) -> User:
-    user = await find_user_by_email(db, email)
-    if user is None:
-        raise UserNotFound(email)
-    return user
 
 
 async def get_user(db: AsyncSession, user_id: str) -> User | None:

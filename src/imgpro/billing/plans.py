@@ -147,12 +147,6 @@ class Catalogue:
 
 
 DEFAULT_CATALOGUE = Catalogue(DEFAULT_PLANS)
-PLANS: dict[str, Plan] = {plan.id: plan for plan in DEFAULT_PLANS}
-
-
-def get_plan(plan_id: str) -> Plan:
-    """A plan of the default catalogue; code that has settings uses `catalogue_for`."""
-    return DEFAULT_CATALOGUE.get(plan_id)
 
 
 def _int(entry: dict[str, Any], name: str, where: str) -> int:
