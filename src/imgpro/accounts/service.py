@@ -29,25 +29,9 @@ async def create_user(db: AsyncSession, email: str, plan: str = "free") -> User:
     user = User(id=new_id(), email=email)
     db.add(user)
     await db.flush()
-    db.add(
-        Workspace(
-            id=new_id(), shard=await free_shard(db), kind="personal", user_id=user.id, plan=plan
-        )
-    )
+    db.add(Workspace(id=new_id(), shard=new_shard(), kind="personal", user_id=user.id, plan=plan))
     await db.flush()
     return user
-
-
-async def free_shard(db: AsyncSession) -> str:
-    """A CDN shard for a new workspace, unused if a few tries find one. There are only 36**3
-    shards, so they are partitions, not identities: once they run out, workspaces share them
-    (image ids stay unique, and nothing deletes blobs by shard)."""
-    for _ in range(8):
-        shard = new_shard()
-        taken = await db.execute(select(Workspace.id).where(Workspace.shard == shard).limit(1))
-        if taken.first() is None:
-            return shard
-    return new_shard()
 
 
 async def find_user_by_email(db: AsyncSession, email: str) -> User | None:

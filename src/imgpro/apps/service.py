@@ -27,7 +27,7 @@ from imgpro.apps.tables import App, AppConnection, ConnectCode
 from imgpro.billing.plans import Catalogue
 from imgpro.db.base import utcnow
 from imgpro.errors import ApiError, invalid
-from imgpro.ids import is_id, new_id, random_token
+from imgpro.ids import is_id, new_id, new_shard, random_token
 from imgpro.images import service as images
 from imgpro.keys.service import BASE62, hash_secret
 from imgpro.storage import BlobStore
@@ -201,7 +201,7 @@ async def connect(db: AsyncSession, app: App, user: User) -> Workspace:
     if workspace is None:
         workspace = Workspace(
             id=new_id(),
-            shard=await accounts.free_shard(db),
+            shard=new_shard(),
             kind="app",
             user_id=user.id,
             app_id=app.id,
