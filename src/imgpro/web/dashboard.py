@@ -13,7 +13,6 @@ from starlette.responses import Response
 from imgpro.accounts import service as accounts
 from imgpro.accounts.tables import User
 from imgpro.apps import service as apps
-from imgpro.apps.tables import App
 from imgpro.auth import Principal
 from imgpro.billing.plans import catalogue
 from imgpro.deps import Db, Rt
@@ -213,17 +212,13 @@ async def register_app(
     return _page(request, "app_secret.html", user, "apps", app=issued.app, secret=issued.secret)
 
 
-async def _owned(db: Db, user: User, app_id: str) -> App | None:
-    return await apps.owned_app(db, user, app_id)
-
-
 def _no_such_app(request: Request, user: User) -> Response:
     return _page(request, "missing.html", user, "apps", 404)
 
 
 @router.get("/apps/{app_id}")
 async def app_page(app_id: str, request: Request, user: SignedIn, db: Db) -> Response:
-    app = await _owned(db, user, app_id)
+    app = await apps.owned_app(db, user, app_id)
     if app is None:
         return _no_such_app(request, user)
     return _page(request, "app.html", user, "apps", app=app)
@@ -233,7 +228,7 @@ async def app_page(app_id: str, request: Request, user: SignedIn, db: Db) -> Res
 async def edit_app(
     app_id: str, request: Request, user: SignedIn, form: CheckedForm, db: Db
 ) -> Response:
-    app = await _owned(db, user, app_id)
+    app = await apps.owned_app(db, user, app_id)
     if app is None:
         return _no_such_app(request, user)
     name = form_text(form, "name", 200)
@@ -252,7 +247,7 @@ async def edit_app(
 async def rotate_app_secret(
     app_id: str, request: Request, user: SignedIn, form: CheckedForm, db: Db
 ) -> Response:
-    app = await _owned(db, user, app_id)
+    app = await apps.owned_app(db, user, app_id)
     if app is None:
         return _no_such_app(request, user)
     issued = await apps.rotate_secret(db, app)
@@ -265,7 +260,7 @@ async def rotate_app_secret(
 async def delete_app(
     app_id: str, request: Request, user: SignedIn, form: CheckedForm, db: Db, rt: Rt
 ) -> Response:
-    app = await _owned(db, user, app_id)
+    app = await apps.owned_app(db, user, app_id)
     if app is None:
         return _no_such_app(request, user)
     if form_text(form, "confirm_name").strip() != app.name:
