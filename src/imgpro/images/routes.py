@@ -5,13 +5,17 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import FormData, UploadFile
 from starlette.responses import Response
 
+from imgpro.auth import Principal
 from imgpro.deps import Caller, Db, Rt
 from imgpro.errors import invalid
 from imgpro.idempotency import service as idempotency
@@ -29,7 +33,9 @@ from imgpro.images.schemas import (
     Usage,
     image_object,
 )
+from imgpro.images.tables import Image
 from imgpro.openapi import error_responses, json_body, multipart_body
+from imgpro.runtime import Runtime
 
 router = APIRouter(prefix="/v1", tags=["images"])
 
@@ -93,61 +99,18 @@ async def create_image(request: Request, caller: Caller, db: Db, rt: Rt) -> Resp
     idempotency_key = request.headers.get("idempotency-key")
     if idempotency_key is not None:
         idempotency.check_key(idempotency_key)
-    spooled: images.UploadedFile | None = None
-    form: FormData | None = None
-    try:
+    async with AsyncExitStack() as cleanup:
         if content_type.startswith("multipart/form-data"):
             form = await request.form(max_files=2, max_fields=20)
-            unknown = set(form.keys()) - _CREATE_FIELDS
-            if unknown:
-                raise invalid(
-                    sorted(unknown)[0],
-                    "Unknown field; send file, caption, public, labels or metadata.",
-                )
-            files = [v for v in form.getlist("file") if isinstance(v, UploadFile)]
-            if len(form.getlist("file")) > 1:
-                raise invalid("file", "Send exactly one file part.")
-            if not files:
-                raise invalid(
-                    "file", "Send the image as a multipart part named file, or JSON with a url."
-                )
-            text = {k: v for k, v in form.items() if k != "file" and isinstance(v, str)}
-            fields = _fields_from(text)
-            spooled, file_hash = await _spool(files[0], rt)
-            request_hash = idempotency.fingerprint(
-                file_hash,
-                spooled.filename,
-                files[0].content_type or "",
-                json.dumps(text, sort_keys=True),
-            )
-
-            async def produce() -> Any:
-                assert spooled is not None
-                return await images.create_from_upload(db, rt, caller, spooled, fields)
+            cleanup.push_async_callback(form.close)
+            request_hash, produce = await _upload_request(form, caller, db, rt, cleanup)
         elif content_type.startswith("application/json"):
-            body = await read_json(request)
-            if not isinstance(body, dict):
-                raise invalid("body", "Send a JSON object with a url.")
-            if "file" in body:
-                raise invalid("file", "Send a file as multipart/form-data, not in JSON.")
-            unknown = set(body) - (_CREATE_FIELDS | {"url"})
-            if unknown:
-                raise invalid(sorted(unknown)[0], "Unknown field.")
-            url = body.get("url")
-            if not isinstance(url, str) or not url:
-                raise invalid("url", "Send the address of a public image as url.")
-            fields = _fields_from(body)
-            request_hash = idempotency.fingerprint(json.dumps(body, sort_keys=True))
-
-            async def produce() -> Any:
-                assert isinstance(url, str)
-                return await images.create_from_url(db, rt, caller, url, fields)
+            request_hash, produce = _import_request(await read_json(request), caller, db, rt)
         else:
             raise invalid("file", "Send multipart/form-data with a file part, or JSON with a url.")
 
         async def respond() -> tuple[int, str]:
-            image = await produce()
-            return 201, json.dumps(image_object(rt.settings, image))
+            return 201, json.dumps(image_object(rt.settings, await produce()))
 
         if idempotency_key is None:
             status, text_body = await respond()
@@ -156,11 +119,52 @@ async def create_image(request: Request, caller: Caller, db: Db, rt: Rt) -> Resp
                 rt.sessions, caller.scope, idempotency_key, request_hash, respond
             )
         return Response(text_body, status_code=status, media_type="application/json")
-    finally:
-        if form is not None:
-            await form.close()
-        if spooled is not None:
-            spooled.path.unlink(missing_ok=True)
+
+
+Produce = Callable[[], Awaitable[Image]]
+
+
+async def _upload_request(
+    form: FormData, caller: Principal, db: AsyncSession, rt: Runtime, cleanup: AsyncExitStack
+) -> tuple[str, Produce]:
+    """A multipart create: its fingerprint and the upload to run."""
+    unknown = set(form.keys()) - _CREATE_FIELDS
+    if unknown:
+        raise invalid(
+            sorted(unknown)[0], "Unknown field; send file, caption, public, labels or metadata."
+        )
+    files = [v for v in form.getlist("file") if isinstance(v, UploadFile)]
+    if len(form.getlist("file")) > 1:
+        raise invalid("file", "Send exactly one file part.")
+    if not files:
+        raise invalid("file", "Send the image as a multipart part named file, or JSON with a url.")
+    text = {k: v for k, v in form.items() if k != "file" and isinstance(v, str)}
+    fields = _fields_from(text)
+    spooled, file_hash = await _spool(files[0], rt)
+    cleanup.callback(spooled.path.unlink, missing_ok=True)
+    request_hash = idempotency.fingerprint(
+        file_hash, spooled.filename, files[0].content_type or "", json.dumps(text, sort_keys=True)
+    )
+    return request_hash, lambda: images.create_from_upload(db, rt, caller, spooled, fields)
+
+
+def _import_request(
+    body: Any, caller: Principal, db: AsyncSession, rt: Runtime
+) -> tuple[str, Produce]:
+    """A JSON create (URL import): its fingerprint and the import to run."""
+    if not isinstance(body, dict):
+        raise invalid("body", "Send a JSON object with a url.")
+    if "file" in body:
+        raise invalid("file", "Send a file as multipart/form-data, not in JSON.")
+    unknown = set(body) - (_CREATE_FIELDS | {"url"})
+    if unknown:
+        raise invalid(sorted(unknown)[0], "Unknown field.")
+    url = body.get("url")
+    if not isinstance(url, str) or not url:
+        raise invalid("url", "Send the address of a public image as url.")
+    fields = _fields_from(body)
+    request_hash = idempotency.fingerprint(json.dumps(body, sort_keys=True))
+    return request_hash, lambda: images.create_from_url(db, rt, caller, url, fields)
 
 
 @router.get(
