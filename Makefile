@@ -10,7 +10,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $@
 
-.PHONY: install run test lint bench
+.PHONY: install run test test-fast lint bench
 install: $(VENV)/.installed
 
 run: $(VENV)/.installed  ## start imgpro on http://127.0.0.1:8000 (SQLite + files in ./data)
@@ -18,6 +18,9 @@ run: $(VENV)/.installed  ## start imgpro on http://127.0.0.1:8000 (SQLite + file
 
 test: $(VENV)/.installed  ## the whole suite, on SQLite and on PostgreSQL + Redis
 	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+test-fast: $(VENV)/.installed  ## the quick loop: SQLite only, no browser
+	$(PY) -m pytest -q -m "not browser" -k "not postgresql" $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check src tests bench

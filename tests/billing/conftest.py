@@ -43,9 +43,12 @@ def stripe_stack(
 ) -> Iterator[StripeStack]:
     overrides: dict[str, Any] = {}
     if request.param == "postgresql":
-        url = PG_URL.rpartition("/")[0] + "/imgpro_test_stripe"
+        # a database and Redis db of their own, named after the suite's, so parallel runs with
+        # their own IMGPRO_TEST_POSTGRES_URL / IMGPRO_TEST_REDIS_URL never share one
+        url = PG_URL + "_stripe"
         asyncio.run(_ensure_database(url))
-        overrides = {"database_url": url, "redis_url": REDIS_URL.rpartition("/")[0] + "/14"}
+        redis_base, _, redis_db = REDIS_URL.rpartition("/")
+        overrides = {"database_url": url, "redis_url": f"{redis_base}/{(int(redis_db) - 1) % 16}"}
     fake = FakeStripe(SECRET_KEY, WEBHOOK_SECRET)
     with FakeStripeServer(fake):
         running, server = start_stack(
