@@ -59,6 +59,9 @@ class Settings(BaseSettings):
         default_factory=list,
         description="Networks URL import may reach although not public (operators, tests).",
     )
+    import_timeout_seconds: float = Field(
+        30.0, description="Longest URL import fetch; a source slower than this answers 504."
+    )
     anonymous_uploads_per_hour: int = Field(20, description="Anonymous uploads per IP per hour.")
     anonymous_uploads_per_day: int = Field(100, description="Anonymous uploads per IP per day.")
     credential_requests_per_minute: int = Field(
