@@ -3,6 +3,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
+PORT ?= 8000
 
 $(VENV)/.installed: pyproject.toml sdk/pyproject.toml
 	python3 -m venv $(VENV)
@@ -13,8 +14,12 @@ $(VENV)/.installed: pyproject.toml sdk/pyproject.toml
 .PHONY: install run test test-fast lint bench
 install: $(VENV)/.installed
 
-run: $(VENV)/.installed  ## start imgpro on http://127.0.0.1:8000 (SQLite + files in ./data)
-	$(VENV)/bin/imgpro serve
+# the base URLs follow the port unless the environment (or .env) sets them
+run: $(VENV)/.installed  ## start imgpro on http://127.0.0.1:$(PORT) (SQLite + files in ./data)
+	IMGPRO_WEB_URL=$${IMGPRO_WEB_URL:-http://127.0.0.1:$(PORT)} \
+	IMGPRO_API_URL=$${IMGPRO_API_URL:-http://127.0.0.1:$(PORT)} \
+	IMGPRO_CDN_URL=$${IMGPRO_CDN_URL:-http://127.0.0.1:$(PORT)/src} \
+	$(VENV)/bin/imgpro serve --port $(PORT)
 
 test: $(VENV)/.installed  ## the whole suite, on SQLite and on PostgreSQL + Redis
 	$(PY) -m pytest -q $(PYTEST_ARGS)
