@@ -28,8 +28,8 @@ test-fast: $(VENV)/.installed  ## the quick loop: SQLite only, no browser
 	$(PY) -m pytest -q -m "not browser" -k "not postgresql" $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed
-	$(VENV)/bin/ruff check src tests bench sdk
-	$(VENV)/bin/ruff format --check src tests bench sdk
+	$(VENV)/bin/ruff check src tests bench sdk/src
+	$(VENV)/bin/ruff format --check src tests bench sdk/src
 	$(VENV)/bin/mypy src
 	cd sdk && ../$(VENV)/bin/mypy src
 
