@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, select, update
+from sqlalchemy import case, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -140,30 +140,26 @@ async def charge_upload(
     )
     if (await db.execute(charge)).rowcount == 1:  # type: ignore[attr-defined]
         return
-    if await _create_meter(db, workspace.id, period) and (
-        (await db.execute(charge)).rowcount == 1  # type: ignore[attr-defined]
-    ):
+    # No row charged: the limit is reached, or the workspace has no meter yet. Create it (a
+    # no-op when it exists) and charge again; never decide "over the limit" from a look at the
+    # meter in between, since a concurrent first upload may create it at any moment.
+    await _ensure_meter(db, workspace.id, period)
+    if (await db.execute(charge)).rowcount == 1:  # type: ignore[attr-defined]
         return
     current = await read_usage(db, settings, workspace)
     raise quota_error(settings, current)
 
 
-async def _create_meter(db: AsyncSession, workspace_id: str, period: str) -> bool:
-    """Create the workspace's meter if it has none; False if it already had one."""
-    exists = (
-        await db.execute(
-            select(UsageMeter.workspace_id).where(UsageMeter.workspace_id == workspace_id)
-        )
-    ).scalar()
-    if exists is not None:
-        return False
+async def _ensure_meter(db: AsyncSession, workspace_id: str, period: str) -> None:
+    """Create the workspace's meter unless it has one. On PostgreSQL an insert racing another
+    transaction's uncommitted insert waits for it, so once this returns the row is visible to
+    the next statement (read committed)."""
     insert = pg_insert if db.get_bind().dialect.name == "postgresql" else sqlite_insert
     await db.execute(
         insert(UsageMeter)
         .values(workspace_id=workspace_id, period=period, uploads=0, storage_bytes=0, images=0)
         .on_conflict_do_nothing(index_elements=["workspace_id"])
     )
-    return True
 
 
 async def release(db: AsyncSession, workspace_id: str, size: int, images: int = 1) -> None:
