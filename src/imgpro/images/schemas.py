@@ -170,4 +170,5 @@ class Usage(BaseModel):
     plan: str
     period: UsagePeriod
     limits: UsageLimits
+    limits_enforced: bool = Field(description="Whether any limit of the plan applies here.")
     totals: UsageTotals
