@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from tests.billing.fake_stripe import FakeStripe, FakeStripeServer
-from tests.conftest import PG_URL, REDIS_URL, Stack, start_stack
+from tests.conftest import Stack, own_postgres_backends, start_stack
 
 SECRET_KEY = "sk_test_imgpro_fake_0123456789"
 WEBHOOK_SECRET = "whsec_imgpro_fake_0123456789"
@@ -24,31 +21,13 @@ class StripeStack:
     fake: FakeStripe
 
 
-async def _ensure_database(url: str) -> None:
-    """Its own PostgreSQL database: resetting it must not touch the main stack's schema."""
-    base, _, name = url.rpartition("/")
-    engine = create_async_engine(f"{base}/postgres", isolation_level="AUTOCOMMIT")
-    async with engine.connect() as connection:
-        found = await connection.scalar(
-            text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
-        )
-        if not found:
-            await connection.execute(text(f'CREATE DATABASE "{name}"'))
-    await engine.dispose()
-
-
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
 def stripe_stack(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[StripeStack]:
     overrides: dict[str, Any] = {}
     if request.param == "postgresql":
-        # a database and Redis db of their own, named after the suite's, so parallel runs with
-        # their own IMGPRO_TEST_POSTGRES_URL / IMGPRO_TEST_REDIS_URL never share one
-        url = PG_URL + "_stripe"
-        asyncio.run(_ensure_database(url))
-        redis_base, _, redis_db = REDIS_URL.rpartition("/")
-        overrides = {"database_url": url, "redis_url": f"{redis_base}/{(int(redis_db) - 1) % 16}"}
+        overrides = own_postgres_backends("stripe", redis_offset=1)
     fake = FakeStripe(SECRET_KEY, WEBHOOK_SECRET)
     with FakeStripeServer(fake):
         running, server = start_stack(
