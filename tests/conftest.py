@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -56,7 +59,8 @@ async def reset_postgres(url: str) -> None:
 
 
 async def ensure_database(url: str) -> None:
-    """Its own PostgreSQL database: resetting it must not touch the main stack's schema."""
+    """Create the PostgreSQL database `url` names if it does not exist: a stack of its own
+    whose reset must not touch the main stack's schema."""
     base, _, name = url.rpartition("/")
     engine = create_async_engine(f"{base}/postgres", isolation_level="AUTOCOMMIT")
     async with engine.connect() as connection:
@@ -66,16 +70,6 @@ async def ensure_database(url: str) -> None:
         if not found:
             await connection.execute(text(f'CREATE DATABASE "{name}"'))
     await engine.dispose()
-
-
-def own_postgres_backends(suffix: str, redis_offset: int) -> dict[str, str]:
-    """Settings for a second stack on PostgreSQL + Redis: a database and Redis db of its own,
-    named after the suite's, so resetting it never touches the main stack (nor a parallel run
-    with its own IMGPRO_TEST_POSTGRES_URL / IMGPRO_TEST_REDIS_URL)."""
-    url = f"{PG_URL}_{suffix}"
-    asyncio.run(ensure_database(url))
-    redis_base, _, redis_db = REDIS_URL.rpartition("/")
-    return {"database_url": url, "redis_url": f"{redis_base}/{(int(redis_db) - redis_offset) % 16}"}
 
 
 @dataclass
@@ -201,6 +195,50 @@ def start_stack(name: str, tmp: Path, **overrides: Any) -> tuple[Stack, ServerTh
     return Stack(name, settings, base), server
 
 
+@contextlib.contextmanager
+def served(tmp: Path, workers: int, **env: str) -> Iterator[Stack]:
+    """`imgpro serve --workers N` as a subprocess, as an operator runs it (migrations applied
+    by serve itself); `env` sets IMGPRO_* variables by lower-case name."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    variables = {
+        "env": "test",
+        "data_dir": str(tmp),
+        "web_url": base,
+        "api_url": base,
+        "cdn_url": f"{base}/src",
+        "secret_key": "test-secret-served",
+        **env,
+    }
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("IMGPRO_")}
+    environ.update({f"IMGPRO_{name.upper()}": value for name, value in variables.items()})
+    settings = Settings(**variables)  # type: ignore[arg-type]
+    if settings.database_url.startswith("postgresql"):
+        asyncio.run(ensure_database(settings.database_url))
+        asyncio.run(reset_postgres(settings.database_url))
+    if settings.redis_url:
+        redis.Redis.from_url(settings.redis_url).flushdb()
+    command = [str(Path(sys.executable).with_name("imgpro")), "serve", "--port", str(port)]
+    process = subprocess.Popen([*command, "--workers", str(workers)], env=environ, cwd=tmp)
+    running = Stack(f"served-{workers}", settings, base)
+    try:
+        deadline = time.time() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/v1/usage", timeout=2).status_code == 401:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.time() > deadline or process.poll() is not None:
+                raise RuntimeError("imgpro serve did not start")
+            time.sleep(0.1)
+        yield running
+    finally:
+        running.close()
+        process.terminate()
+        process.wait(30)
+
+
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
 def stack(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
@@ -223,12 +261,14 @@ class SmtpSink:
         from aiosmtpd.controller import Controller
 
         self.messages: list[Any] = []
+        self.recipients: list[list[str]] = []  # each message's envelope (RCPT TO) addresses
         self.port = free_port()
         self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
 
     async def handle_DATA(self, _server: Any, _session: Any, envelope: Any) -> str:  # noqa: N802
         import email
 
+        self.recipients.append(list(envelope.rcpt_tos))
         self.messages.append(email.message_from_bytes(envelope.content))
         return "250 OK"
 

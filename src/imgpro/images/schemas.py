@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from imgpro.db.base import isoformat
 from imgpro.images.tables import Image
@@ -159,4 +159,5 @@ class Usage(BaseModel):
     plan: str
     period: UsagePeriod
     limits: UsageLimits
+    limits_enforced: bool = Field(description="Whether any limit of the plan applies here.")
     totals: UsageTotals

@@ -87,6 +87,7 @@ async def create_from_url(
             url,
             dest,
             max_bytes=max_bytes_for(runtime, principal),
+            timeout=runtime.settings.import_timeout_seconds,
             allow_networks=[
                 ipaddress.ip_network(net) for net in runtime.settings.import_allow_networks
             ],
