@@ -14,6 +14,7 @@ import pyvips
 from imgpro.cdn.layout import OriginalMeta, image_prefix, meta_key, original_key, work_key
 from imgpro.logs import log
 from imgpro.media import working_copy
+from imgpro.runtime import Runtime
 from imgpro.storage import BlobNotFound, BlobStore
 
 
@@ -127,3 +128,14 @@ async def locate(blobs: BlobStore, shard: str, image_id: str, ext: str) -> Locat
 
 async def etag_of(path: Path) -> str:
     return await asyncio.to_thread(file_etag, path)
+
+
+async def count_render(runtime: Runtime, client: str) -> None:
+    """Count one cache miss against the client address's render rate; 429 once it is spent
+    (renders cost CPU and storage, and anyone may ask for any variant)."""
+    await runtime.limits.hit(
+        f"{runtime.settings.renders_per_minute}/minute",
+        "cdn-render",
+        client,
+        message="Too many new variants from this address; retry later.",
+    )
