@@ -31,6 +31,7 @@ from imgpro.ids import new_id
 from imgpro.keys import service as keys
 from imgpro.runtime import Runtime
 from imgpro.settings import Settings
+from tests.contract import Contract
 
 T = TypeVar("T")
 
@@ -69,6 +70,15 @@ class Stack:
     settings: Settings
     base_url: str
     _clients: list[httpx.Client] = field(default_factory=list)
+    _contract: Contract | None = None
+
+    @property
+    def contract(self) -> Contract:
+        """The server's own /openapi.json, which every API response must match."""
+        if self._contract is None:
+            document = httpx.get(f"{self.settings.api_url}/openapi.json", timeout=30).json()
+            self._contract = Contract(document)
+        return self._contract
 
     def run(self, work: Callable[[Runtime], Awaitable[T]]) -> T:
         """Run `work` against this stack's database and blobs from the test's thread."""
@@ -121,7 +131,12 @@ class Stack:
             all_headers["Authorization"] = f"Bearer {key}"
         # a distinct client address per client keeps anonymous rate limits apart
         all_headers.setdefault("X-Forwarded-For", f"198.51.100.{len(self._clients) % 250 + 1}")
-        client = httpx.Client(base_url=self.base_url, headers=all_headers, timeout=60)
+        client = httpx.Client(
+            base_url=self.base_url,
+            headers=all_headers,
+            timeout=60,
+            event_hooks={"response": [self.contract.check]},
+        )
         self._clients.append(client)
         return client
 
