@@ -5,10 +5,10 @@ PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 PORT ?= 8000
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml sdk/pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q -e '.[dev]' -e ./sdk
 	touch $@
 
 .PHONY: install run test test-fast lint bench
@@ -28,9 +28,10 @@ test-fast: $(VENV)/.installed  ## the quick loop: SQLite only, no browser
 	$(PY) -m pytest -q -m "not browser" -k "not postgresql" $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed
-	$(VENV)/bin/ruff check src tests bench
-	$(VENV)/bin/ruff format --check src tests bench
+	$(VENV)/bin/ruff check src tests bench sdk/src
+	$(VENV)/bin/ruff format --check src tests bench sdk/src
 	$(VENV)/bin/mypy src
+	cd sdk && ../$(VENV)/bin/mypy src
 
 bench: $(VENV)/.installed
 	$(PY) bench/upload.py

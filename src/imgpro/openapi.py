@@ -57,9 +57,10 @@ def responses(
     }
     by_status: dict[int, list[ErrorCode]] = defaultdict(list)
     for code in (*codes, "api_error"):
-        by_status[CATALOGUE[code].status].append(code)
+        for code_status in CATALOGUE[code].statuses:
+            by_status[code_status].append(code)
     for error_status, listed in sorted(by_status.items()):
-        first = CATALOGUE[listed[0]]
+        first = CATALOGUE[listed[0]]  # the example shows the first code of this status
         documented[error_status] = {
             "model": ErrorEnvelope,
             "description": "Error envelope; error.code is one of: " + ", ".join(listed),

@@ -106,7 +106,17 @@ IMAGE_EXAMPLE: dict[str, Any] = {
     "metadata": {"album": "summer"},
     "labels": {"site": "blog"},
     "nsfw": False,
+    "placeholder": {"thumbhash": "1QcSHQRnh493V4dIh4eXh1h4kJUI", "color": "#6b8fa3"},
 }
+
+
+class PlaceholderOut(BaseModel):
+    """What to show until the image loads (decisions.md §8); the Image's is null for SVG."""
+
+    model_config = ConfigDict(title="Placeholder")
+
+    thumbhash: str = Field(description="Base64 ThumbHash of the stored pixels (first frame).")
+    color: str = Field(description="The dominant colour, #rrggbb.", pattern="^#[0-9a-f]{6}$")
 
 
 class ImageOut(BaseModel):
@@ -134,6 +144,7 @@ class ImageOut(BaseModel):
     metadata: dict[str, Any]
     labels: dict[str, str]
     nsfw: bool
+    placeholder: PlaceholderOut | None
 
     @classmethod
     def of(cls, settings: Settings, image: Image) -> ImageOut:
@@ -286,4 +297,5 @@ class Usage(BaseModel):
     plan: str
     period: UsagePeriod
     limits: UsageLimits
+    limits_enforced: bool = Field(description="Whether any limit of the plan applies here.")
     totals: UsageTotals
