@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import json
 import os
 import socket
 import subprocess
@@ -211,9 +212,9 @@ def start_stack(name: str, tmp: Path, **overrides: Any) -> tuple[Stack, ServerTh
 
 
 @contextlib.contextmanager
-def served(tmp: Path, workers: int, **env: str) -> Iterator[Stack]:
+def served(tmp: Path, workers: int, **env: Any) -> Iterator[Stack]:
     """`imgpro serve --workers N` as a subprocess, as an operator runs it (migrations applied
-    by serve itself); `env` sets IMGPRO_* variables by lower-case name."""
+    by serve itself); `env` sets IMGPRO_* variables by lower-case name (lists as JSON)."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     variables = {
@@ -226,7 +227,12 @@ def served(tmp: Path, workers: int, **env: str) -> Iterator[Stack]:
         **env,
     }
     environ = {k: v for k, v in os.environ.items() if not k.startswith("IMGPRO_")}
-    environ.update({f"IMGPRO_{name.upper()}": value for name, value in variables.items()})
+    environ.update(
+        {
+            f"IMGPRO_{name.upper()}": value if isinstance(value, str) else json.dumps(value)
+            for name, value in variables.items()
+        }
+    )
     settings = Settings(**variables)  # type: ignore[arg-type]
     if settings.database_url.startswith("postgresql"):
         asyncio.run(ensure_database(settings.database_url))
