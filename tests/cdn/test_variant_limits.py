@@ -5,7 +5,6 @@ worker much past the time budget."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import time
 from collections.abc import Iterator
@@ -17,7 +16,7 @@ import pytest
 
 from tests.cdn.conftest import assert_image, upload
 from tests.cdn.test_variants import variant_files
-from tests.conftest import PG_URL, REDIS_URL, Stack, ensure_database, start_stack
+from tests.conftest import Stack, own_postgres_backends, start_stack
 from tests.factories import images as make
 
 PER_IMAGE = 3
@@ -31,11 +30,8 @@ def limited(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Stack]:
     overrides: dict[str, Any] = {}
-    if request.param == "postgresql":  # a database and Redis db of its own
-        url = PG_URL + "_cdn_limits"
-        asyncio.run(ensure_database(url))
-        redis_base, _, redis_db = REDIS_URL.rpartition("/")
-        overrides = {"database_url": url, "redis_url": f"{redis_base}/{(int(redis_db) - 4) % 16}"}
+    if request.param == "postgresql":
+        overrides = own_postgres_backends("cdn_limits", redis_offset=4)
     running, server = start_stack(
         f"limited-{request.param}",
         tmp_path_factory.mktemp("limited"),
