@@ -15,9 +15,12 @@ from typing import Any
 import httpx
 import pytest
 
+from imgpro.cdn import service as cdn
+from imgpro.runtime import Runtime
+from imgpro.settings import Settings
 from tests.cdn.conftest import assert_image, upload
 from tests.cdn.test_variants import variant_files
-from tests.conftest import PG_URL, REDIS_URL, Stack, ensure_database, start_stack
+from tests.conftest import Stack, own_postgres_backends, start_stack
 from tests.factories import images as make
 
 PER_IMAGE = 3
@@ -31,11 +34,8 @@ def limited(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Stack]:
     overrides: dict[str, Any] = {}
-    if request.param == "postgresql":  # a database and Redis db of its own
-        url = PG_URL + "_cdn_limits"
-        asyncio.run(ensure_database(url))
-        redis_base, _, redis_db = REDIS_URL.rpartition("/")
-        overrides = {"database_url": url, "redis_url": f"{redis_base}/{(int(redis_db) - 4) % 16}"}
+    if request.param == "postgresql":
+        overrides = own_postgres_backends("cdn_limits", redis_offset=4)
     running, server = start_stack(
         f"limited-{request.param}",
         tmp_path_factory.mktemp("limited"),
@@ -158,6 +158,19 @@ def test_renders_are_rate_limited_per_address(limited: Stack) -> None:
     last = f"{image['url']}?w={RENDERS_PER_MINUTE}"
     assert stranger.get(last).status_code == 200  # stored variants still serve
     assert limited.client().get(f"{image['url']}?w=90").status_code == 200  # others still render
+
+
+def test_render_counting_fails_open_when_redis_is_down(tmp_path: Path) -> None:
+    settings = Settings(env="test", data_dir=tmp_path, redis_url="redis://127.0.0.1:1/0")
+
+    async def count() -> None:
+        runtime = Runtime.build(settings)
+        try:
+            await cdn.count_render(runtime, "203.0.113.9")  # no error: the render goes ahead
+        finally:
+            await runtime.close()
+
+    asyncio.run(count())
 
 
 # -- the time budget --------------------------------------------------------------------------
