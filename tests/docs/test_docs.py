@@ -125,7 +125,7 @@ def test_the_app_page_has_every_button_variant_with_a_copy_button(
     for variant in brand.VARIANTS:
         assert f'data-variant="{variant}"' in html
     assert 'aria-label="Continue with img.pro"' in html and "YOUR_STATE" in html
-    assert "/static/docs.js" in html  # adds the copy buttons
+    assert "/static/copy.js" in html  # adds the copy buttons
 
 
 def test_search_finds_sections(pages: dict[str, httpx.Response]) -> None:

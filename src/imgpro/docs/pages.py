@@ -5,10 +5,8 @@ Jinja. The same Markdown becomes the HTML pages, /llms.txt and /llms-full.txt.""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from html import escape
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
@@ -17,7 +15,8 @@ from imgpro.docs.reference import reference_markdown
 from imgpro.errors import CATALOGUE
 from imgpro.media.transform import PARAMETERS
 from imgpro.settings import Settings
-from imgpro.web.brand import VARIANTS, button
+from imgpro.web.brand import connect_url
+from imgpro.web.pages import TEMPLATES
 
 CONTENT = Path(__file__).parent / "content"
 _ENV = Environment(
@@ -53,7 +52,6 @@ PAGES = (
 )
 BY_SLUG = {page.slug: page for page in PAGES}
 PLACEHOLDER_APP = "YOUR_APP_ID"
-PLACEHOLDER_STATE = "YOUR_STATE"
 
 
 @dataclass
@@ -82,23 +80,11 @@ class DocsContext:
         }
 
 
-def connect_url(web_url: str, app_id: str, redirect_uri: str) -> str:
-    query = urlencode({"app": app_id, "redirect_uri": redirect_uri})
-    return f"{web_url}/connect?{query}&state={PLACEHOLDER_STATE}"
-
-
-def button_snippets(web_url: str, app_id: str = PLACEHOLDER_APP, redirect_uri: str = "") -> str:
-    """Each variant as a live preview and its copyable HTML (raw HTML inside the Markdown)."""
-    url = connect_url(web_url, app_id, redirect_uri or "https://yourapp.example/callback")
-    blocks = []
-    for variant in VARIANTS:
-        snippet = button(url, variant)
-        blocks.append(
-            f'<div class="snippet" data-variant="{variant}">\n'
-            f'<div class="preview{" on-dark" if variant == "light" else ""}">{snippet}</div>\n'
-            f"<pre><code>{escape(snippet)}</code></pre>\n</div>\n"
-        )
-    return "\n".join(blocks)
+def button_snippets(web_url: str) -> str:
+    """Each variant as a live preview and its HTML to copy (raw HTML inside the Markdown; the
+    same partial as the Apps page)."""
+    url = connect_url(web_url, PLACEHOLDER_APP, "https://yourapp.example/callback")
+    return TEMPLATES.env.get_template("_button_snippets.html").render(snippet_url=url)
 
 
 def error_table() -> str:

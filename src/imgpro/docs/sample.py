@@ -12,6 +12,7 @@ from imgpro.accounts import service as accounts
 from imgpro.auth import Principal
 from imgpro.ids import new_id
 from imgpro.images import service as images
+from imgpro.images.schemas import ImageFields
 from imgpro.images.tables import Image
 from imgpro.runtime import Runtime
 
@@ -49,7 +50,7 @@ async def sample_image(db: AsyncSession, runtime: Runtime) -> Image:
             runtime,
             docs,
             images.UploadedFile(path, "harbour.jpg"),
-            images.NewImageFields(caption="Harbour at dusk (the docs' sample)"),
+            ImageFields(caption="Harbour at dusk (the docs' sample)"),
         )
     finally:
         path.unlink(missing_ok=True)

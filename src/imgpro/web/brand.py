@@ -10,8 +10,10 @@ Use it unmodified: dark on light pages, `variant="light"` on dark ones, `"short"
 from __future__ import annotations
 
 from html import escape
+from urllib.parse import urlencode
 
 LABEL = "Continue with img.pro"
+PLACEHOLDER_STATE = "YOUR_STATE"
 VARIANTS = ("dark", "light", "short", "icon")
 GLOBE = (
     '<svg viewBox="0 0 24 24" width="18" height="18" fill="none" stroke="currentColor" '
@@ -42,3 +44,10 @@ def button(url: str, variant: str = "dark") -> str:
         return f'<a class="{classes}" href="{href}" aria-label="{LABEL}">{GLOBE}</a>{STYLE}'
     text = "img.pro" if variant == "short" else LABEL
     return f'<a class="{classes}" href="{href}">{GLOBE}{text}</a>{STYLE}'
+
+
+def connect_url(web_url: str, app_id: str, redirect_uri: str) -> str:
+    """The hosted login link for snippets: `YOUR_STATE` marks where the app puts its own
+    random state, fresh for each sign-in."""
+    query = urlencode({"app": app_id, "redirect_uri": redirect_uri})
+    return f"{web_url}/connect?{query}&state={PLACEHOLDER_STATE}"

@@ -1,5 +1,5 @@
-// Docs: a copy button on every code block (and on the button snippets), and a closed menu on
-// small screens. No request leaves this page.
+// A copy button on every code block, [data-copy] buttons that copy an element, and the docs
+// menu closed on small screens. No request leaves the page.
 (function () {
   function addCopy(pre) {
     var button = document.createElement("button");
