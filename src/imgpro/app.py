@@ -71,11 +71,12 @@ def build_api(runtime: Runtime) -> FastAPI:
         docs_url=None,
         redoc_url=None,
         openapi_url="/openapi.json",
+        # API paths are exact: `/v1/images/` is a not_found envelope, never a redirect
+        redirect_slashes=False,
         exception_handlers=ENVELOPE_HANDLERS,
         servers=[{"url": runtime.settings.api_url}],
     )
     api.state.runtime = runtime
-    redirect_slashes_to(api.router, runtime.settings.api_url)
     api.include_router(images_router)
     api.include_router(apps_router)
     api.include_router(billing_router)
