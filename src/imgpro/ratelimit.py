@@ -9,8 +9,10 @@ from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 from redis.asyncio import ConnectionPool
+from redis.exceptions import RedisError
 
 from imgpro.errors import rate_limited
+from imgpro.logs import log
 
 
 class RateLimits:
@@ -19,7 +21,10 @@ class RateLimits:
         self._pool: ConnectionPool | None = None
         if redis_url:
             # our own pool, so close() can release its connections at shutdown
-            self._pool = ConnectionPool.from_url(redis_url)
+            # short timeouts: with Redis away a request waits milliseconds, then fails open
+            self._pool = ConnectionPool.from_url(
+                redis_url, socket_timeout=2, socket_connect_timeout=1
+            )
             storage = RedisStorage(
                 "async+" + redis_url,
                 implementation="redispy",
@@ -32,14 +37,22 @@ class RateLimits:
     ) -> None:
         """Count one hit; raise 429 rate_limited with the wait until the window frees."""
         item = parse(rule) if isinstance(rule, str) else rule
-        if await self._limiter.hit(item, *identity):
+        try:
+            if await self._limiter.hit(item, *identity):
+                return
+            stats = await self._limiter.get_window_stats(item, *identity)
+        except RedisError as error:  # fail open (decisions.md §6): a limit is not worth an outage
+            log.warning("rate_limit_unavailable", rule=str(item), error=str(error))
             return
-        stats = await self._limiter.get_window_stats(item, *identity)
         raise rate_limited(int(stats.reset_time - time.time()) + 1, message)
 
     async def test(self, rule: str, *identity: str) -> bool:
-        """Would one more hit pass? Counts nothing."""
-        return await self._limiter.test(parse(rule), *identity)
+        """Would one more hit pass? Counts nothing (and passes while Redis is away)."""
+        try:
+            return await self._limiter.test(parse(rule), *identity)
+        except RedisError as error:
+            log.warning("rate_limit_unavailable", rule=rule, error=str(error))
+            return True
 
     async def close(self) -> None:
         if self._pool is not None:

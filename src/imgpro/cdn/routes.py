@@ -21,6 +21,7 @@ from imgpro.ids import is_id, is_shard
 from imgpro.logs import log
 from imgpro.media.render import RenderRefused
 from imgpro.media.transform import canonical
+from imgpro.ops.metrics import CDN_CACHE
 from imgpro.runtime import Runtime
 from imgpro.storage import BlobNotFound
 
@@ -110,6 +111,7 @@ async def serve_image(request: Request) -> Response:
             status_code=304, headers=caching_headers(variant.etag, variant.content_type)
         )
     response = await stored(runtime, variant.key, variant.etag, variant.content_type)
+    CDN_CACHE.labels("miss" if response is None else "hit").inc()
     if response is None:
         await make_variant(request.app.state.variants, located, variant)
         response = await stored(runtime, variant.key, variant.etag, variant.content_type)

@@ -6,8 +6,9 @@
   original's ETag, known before any byte is read.
 * Single flight: concurrent misses for one variant in this process share one render (a task per
   variant key; waiters share its result, and it finishes even if the first caller goes away).
-  Across processes two may render the same variant at the same moment; both store identical
-  bytes atomically, so that race costs CPU once, never correctness.
+  Across processes and nodes the Redis render lock lets one render and the others find its
+  blob; without Redis two may render at once and store identical bytes atomically, which costs
+  CPU once, never correctness.
 * Renders run in the bounded `RenderPool`; a refusal (corrupt blob, pixel bomb, time budget) is
   remembered for a few minutes so a hot broken URL does not burn a worker per request.
 """
@@ -15,6 +16,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import hashlib
 import os
@@ -26,12 +28,14 @@ from pathlib import Path
 import pyvips
 
 from imgpro.cdn.layout import OriginalMeta, variant_key
-from imgpro.cdn.pool import RenderPool
+from imgpro.cdn.pool import PoolBusy, RenderPool
 from imgpro.cdn.service import Located
 from imgpro.media import render as renderer
 from imgpro.media.transform import TransformSpec, canonical, is_identity, parse
+from imgpro.ops.metrics import RENDER_DURATION, RENDER_QUEUE, RENDERS
 from imgpro.settings import Settings
 from imgpro.storage import BlobNotFound, BlobStore
+from imgpro.storage.coordination import RenderLock
 
 #: Bump when the renderer's output for a given transform changes: variants get new names.
 RENDERER_VERSION = "1"
@@ -89,7 +93,13 @@ class VariantGone(Exception):
 class Variants:
     """Makes missing variants: single flight per key, bounded pool, remembered refusals."""
 
-    def __init__(self, blobs: BlobStore, settings: Settings, pool: RenderPool | None = None):
+    def __init__(
+        self,
+        blobs: BlobStore,
+        settings: Settings,
+        pool: RenderPool | None = None,
+        lock: RenderLock | None = None,
+    ):
         self.blobs = blobs
         self.pool = pool or RenderPool(
             settings.render_workers, settings.render_queue, settings.render_wait_seconds
@@ -101,6 +111,7 @@ class Variants:
             "max_output_pixels": settings.max_output_pixels,
             "time_budget": settings.render_time_budget,
         }
+        self.lock = lock  # across nodes: one render per variant (see storage.coordination)
         self._inflight: dict[str, asyncio.Task[None]] = {}
         self._refused: OrderedDict[str, tuple[float, str]] = OrderedDict()
 
@@ -127,6 +138,14 @@ class Variants:
                 self._refused.popitem(last=False)
 
     async def _make(self, located: Located, variant: Variant) -> None:
+        RENDER_QUEUE.inc()
+        try:
+            async with self.lock.held(variant.key) if self.lock else contextlib.nullcontext():
+                await self._render_unless_stored(located, variant)
+        finally:
+            RENDER_QUEUE.dec()
+
+    async def _render_unless_stored(self, located: Located, variant: Variant) -> None:
         if await self.blobs.size(variant.key) is not None:  # another process stored it meanwhile
             return
         key, original_size = located.key, None
@@ -136,6 +155,7 @@ class Variants:
         try:
             if source is None:
                 source = await self.blobs.get_bytes(key)
+            started = time.perf_counter()
             rendered = await self.pool.run(
                 renderer.render,
                 source,
@@ -145,7 +165,16 @@ class Variants:
                 **self.limits,
             )
         except (FileNotFoundError, BlobNotFound):
+            RENDERS.labels("gone").inc()
             raise VariantGone(located.key) from None
+        except renderer.RenderRefused:
+            RENDERS.labels("refused").inc()
+            raise
+        except PoolBusy:
+            RENDERS.labels("busy").inc()
+            raise
+        RENDERS.labels("ok").inc()
+        RENDER_DURATION.observe(time.perf_counter() - started)
         await self.blobs.put_bytes(variant.key, rendered.data)
         if await self.blobs.size(located.key) is None:  # deleted while rendering: leave nothing
             await self.blobs.delete(variant.key)

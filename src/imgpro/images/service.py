@@ -24,6 +24,7 @@ from imgpro.images.cursor import decode_cursor, encode_cursor
 from imgpro.images.fetch import fetch_to_file
 from imgpro.images.tables import Image, ImageLabel
 from imgpro.media.ingest import Ingested, ingest
+from imgpro.ops.metrics import UPLOADS
 from imgpro.runtime import Runtime
 from imgpro.storage import BlobStore
 
@@ -191,6 +192,7 @@ async def _store(
             await db.rollback()
             await cdn.unpublish(runtime.blobs, image.shard, image_id)  # workspace is expired now
             raise
+        UPLOADS.inc()
         return image
     finally:
         if ingested.path != path:
