@@ -178,6 +178,32 @@ def start_stack(name: str, tmp: Path, **overrides: Any) -> tuple[Stack, ServerTh
     return Stack(name, settings, base), server
 
 
+async def ensure_database(url: str) -> None:
+    """A PostgreSQL database of its own: resetting it must not touch the main stack's schema."""
+    base, _, name = url.rpartition("/")
+    engine = create_async_engine(f"{base}/postgres", isolation_level="AUTOCOMMIT")
+    async with engine.connect() as connection:
+        found = await connection.scalar(
+            text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
+        )
+        if not found:
+            await connection.execute(text(f'CREATE DATABASE "{name}"'))
+    await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def moto() -> Iterator[Any]:
+    """moto's S3 server (a real HTTP endpoint) for the tests that store blobs in S3."""
+    from tests.backends import MotoS3
+
+    server = MotoS3()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
 def stack(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory

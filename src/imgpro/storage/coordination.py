@@ -36,6 +36,7 @@ class GoneFeed:
         self._redis = redis_client(redis_url)
         self.live = False
         self._task: asyncio.Task[None] | None = None
+        self._closing = False
 
     async def announce(self, prefix: str) -> None:
         try:
@@ -51,7 +52,7 @@ class GoneFeed:
 
     async def _follow(self, on_gone: Callable[[str | None], None]) -> None:
         last: str | None = None
-        while True:
+        while not self._closing:
             try:
                 if last is None:
                     newest: Any = await self._redis.xrevrange(STREAM, count=1)
@@ -72,6 +73,9 @@ class GoneFeed:
                 await asyncio.sleep(RETRY_SECONDS)
 
     async def close(self) -> None:
+        # redis-py may turn a cancelled read into a ConnectionError, which the loop survives:
+        # the flag ends it for sure
+        self._closing = True
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)

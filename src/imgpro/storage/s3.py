@@ -19,6 +19,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import obstore
 from obstore.exceptions import BaseError, NotFoundError
+
+# obstore raises NotFoundError from some calls and FileNotFoundError from others (head)
 from obstore.store import S3Store
 
 from imgpro.storage.base import UNTRUSTED_SECONDS, BlobNotFound, StoredBlob, StoreUnavailable
@@ -89,7 +91,7 @@ class S3BlobStore:
         try:
             result = await obstore.get_async(self._store, key)
             return bytes(await result.bytes_async())
-        except NotFoundError:
+        except (NotFoundError, FileNotFoundError):
             raise BlobNotFound(key) from None
         except BaseError as error:
             raise _unavailable(key, error) from None
@@ -100,7 +102,7 @@ class S3BlobStore:
     async def stream(self, key: str, chunk_size: int = 256 * 1024) -> AsyncIterator[bytes]:
         try:
             result = await obstore.get_async(self._store, key)
-        except NotFoundError:
+        except (NotFoundError, FileNotFoundError):
             raise BlobNotFound(key) from None
         except BaseError as error:
             raise _unavailable(key, error) from None
@@ -113,7 +115,7 @@ class S3BlobStore:
     async def size(self, key: str) -> int | None:
         try:
             return int((await obstore.head_async(self._store, key))["size"])
-        except NotFoundError:
+        except (NotFoundError, FileNotFoundError):
             return None
         except BaseError as error:
             raise _unavailable(key, error) from None
@@ -121,7 +123,7 @@ class S3BlobStore:
     async def delete(self, key: str) -> None:
         try:
             await obstore.delete_async(self._store, key)
-        except NotFoundError:
+        except (NotFoundError, FileNotFoundError):
             return
         except BaseError as error:
             raise _unavailable(key, error) from None
