@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
+import json
 import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -31,6 +35,7 @@ from imgpro.ids import new_id
 from imgpro.keys import service as keys
 from imgpro.runtime import Runtime
 from imgpro.settings import Settings
+from tests.contract import Contract
 
 T = TypeVar("T")
 
@@ -55,6 +60,30 @@ async def reset_postgres(url: str) -> None:
     await engine.dispose()
 
 
+async def ensure_database(url: str) -> None:
+    """Create the PostgreSQL database `url` names if it does not exist: a stack of its own
+    whose reset must not touch the main stack's schema."""
+    base, _, name = url.rpartition("/")
+    engine = create_async_engine(f"{base}/postgres", isolation_level="AUTOCOMMIT")
+    async with engine.connect() as connection:
+        found = await connection.scalar(
+            text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
+        )
+        if not found:
+            await connection.execute(text(f'CREATE DATABASE "{name}"'))
+    await engine.dispose()
+
+
+def own_postgres_backends(suffix: str, redis_offset: int) -> dict[str, str]:
+    """Settings for a second stack on PostgreSQL + Redis: a database and Redis db of its own,
+    named after the suite's, so resetting it never touches the main stack (nor a parallel run
+    with its own IMGPRO_TEST_POSTGRES_URL / IMGPRO_TEST_REDIS_URL)."""
+    url = f"{PG_URL}_{suffix}"
+    asyncio.run(ensure_database(url))
+    redis_base, _, redis_db = REDIS_URL.rpartition("/")
+    return {"database_url": url, "redis_url": f"{redis_base}/{(int(redis_db) - redis_offset) % 16}"}
+
+
 @dataclass
 class Person:
     id: str
@@ -69,6 +98,15 @@ class Stack:
     settings: Settings
     base_url: str
     _clients: list[httpx.Client] = field(default_factory=list)
+    _contract: Contract | None = None
+
+    @property
+    def contract(self) -> Contract:
+        """The server's own /openapi.json, which every API response must match."""
+        if self._contract is None:
+            document = httpx.get(f"{self.settings.api_url}/openapi.json", timeout=30).json()
+            self._contract = Contract(document)
+        return self._contract
 
     def run(self, work: Callable[[Runtime], Awaitable[T]]) -> T:
         """Run `work` against this stack's database and blobs from the test's thread."""
@@ -121,7 +159,12 @@ class Stack:
             all_headers["Authorization"] = f"Bearer {key}"
         # a distinct client address per client keeps anonymous rate limits apart
         all_headers.setdefault("X-Forwarded-For", f"198.51.100.{len(self._clients) % 250 + 1}")
-        client = httpx.Client(base_url=self.base_url, headers=all_headers, timeout=60)
+        client = httpx.Client(
+            base_url=self.base_url,
+            headers=all_headers,
+            timeout=60,
+            event_hooks={"response": [self.contract.check]},
+        )
         self._clients.append(client)
         return client
 
@@ -178,19 +221,6 @@ def start_stack(name: str, tmp: Path, **overrides: Any) -> tuple[Stack, ServerTh
     return Stack(name, settings, base), server
 
 
-async def ensure_database(url: str) -> None:
-    """A PostgreSQL database of its own: resetting it must not touch the main stack's schema."""
-    base, _, name = url.rpartition("/")
-    engine = create_async_engine(f"{base}/postgres", isolation_level="AUTOCOMMIT")
-    async with engine.connect() as connection:
-        found = await connection.scalar(
-            text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
-        )
-        if not found:
-            await connection.execute(text(f'CREATE DATABASE "{name}"'))
-    await engine.dispose()
-
-
 @pytest.fixture(scope="session")
 def moto() -> Iterator[Any]:
     """moto's S3 server (a real HTTP endpoint) for the tests that store blobs in S3."""
@@ -202,6 +232,55 @@ def moto() -> Iterator[Any]:
         yield server
     finally:
         server.stop()
+
+
+@contextlib.contextmanager
+def served(tmp: Path, workers: int, **env: Any) -> Iterator[Stack]:
+    """`imgpro serve --workers N` as a subprocess, as an operator runs it (migrations applied
+    by serve itself); `env` sets IMGPRO_* variables by lower-case name (lists as JSON)."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    variables = {
+        "env": "test",
+        "data_dir": str(tmp),
+        "web_url": base,
+        "api_url": base,
+        "cdn_url": f"{base}/src",
+        "secret_key": "test-secret-served",
+        **env,
+    }
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("IMGPRO_")}
+    environ.update(
+        {
+            f"IMGPRO_{name.upper()}": value if isinstance(value, str) else json.dumps(value)
+            for name, value in variables.items()
+        }
+    )
+    settings = Settings(**variables)  # type: ignore[arg-type]
+    if settings.database_url.startswith("postgresql"):
+        asyncio.run(ensure_database(settings.database_url))
+        asyncio.run(reset_postgres(settings.database_url))
+    if settings.redis_url:
+        redis.Redis.from_url(settings.redis_url).flushdb()
+    command = [str(Path(sys.executable).with_name("imgpro")), "serve", "--port", str(port)]
+    process = subprocess.Popen([*command, "--workers", str(workers)], env=environ, cwd=tmp)
+    running = Stack(f"served-{workers}", settings, base)
+    try:
+        deadline = time.time() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/v1/usage", timeout=2).status_code == 401:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.time() > deadline or process.poll() is not None:
+                raise RuntimeError("imgpro serve did not start")
+            time.sleep(0.1)
+        yield running
+    finally:
+        running.close()
+        process.terminate()
+        process.wait(30)
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
@@ -226,12 +305,14 @@ class SmtpSink:
         from aiosmtpd.controller import Controller
 
         self.messages: list[Any] = []
+        self.recipients: list[list[str]] = []  # each message's envelope (RCPT TO) addresses
         self.port = free_port()
         self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
 
     async def handle_DATA(self, _server: Any, _session: Any, envelope: Any) -> str:  # noqa: N802
         import email
 
+        self.recipients.append(list(envelope.rcpt_tos))
         self.messages.append(email.message_from_bytes(envelope.content))
         return "250 OK"
 

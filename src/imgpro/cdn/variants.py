@@ -11,6 +11,8 @@
   CPU once, never correctness.
 * Renders run in the bounded `RenderPool`; a refusal (corrupt blob, pixel bomb, time budget) is
   remembered for a few minutes so a hot broken URL does not burn a worker per request.
+* Every stored variant is accounted in the `VariantCache`, which evicts the least recently used
+  beyond the per-image and per-store caps (`cdn.cache`).
 """
 
 from __future__ import annotations
@@ -22,11 +24,12 @@ import hashlib
 import os
 import time
 from collections import OrderedDict
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import pyvips
 
+from imgpro.cdn.cache import LEDGER_KEY, VariantCache
 from imgpro.cdn.layout import OriginalMeta, variant_key
 from imgpro.cdn.pool import PoolBusy, RenderPool
 from imgpro.cdn.service import Located
@@ -40,7 +43,6 @@ from imgpro.storage.coordination import RenderLock
 #: Bump when the renderer's output for a given transform changes: variants get new names.
 RENDERER_VERSION = "1"
 _REFUSAL_SECONDS = 300.0
-_NONE = TransformSpec()
 
 
 @dataclass(frozen=True)
@@ -67,8 +69,7 @@ def variant_of(
     Memoised: a hot variant costs no hashing."""
     if not meta.transformable:
         return None
-    if spec.format is not None and spec.format == renderer.output_format(meta.format, _NONE):
-        spec = replace(spec, format=None)  # the stored format: format=jpg on a .jpg is a no-op
+    spec = renderer.without_no_ops(spec, meta.format)
     if is_identity(spec):
         return None
     name = hashlib.sha256(f"{RENDERER_VERSION}\n{canonical(spec)}".encode()).hexdigest()[:24]
@@ -112,11 +113,21 @@ class Variants:
             "time_budget": settings.render_time_budget,
         }
         self.lock = lock  # across nodes: one render per variant (see storage.coordination)
-        self._inflight: dict[str, asyncio.Task[None]] = {}
+        root = blobs.local_path(LEDGER_KEY)
+        # on local files the caps hold per store; on S3 per image only (see `_cap_shared`)
+        self.cache = (
+            VariantCache(root.parent, settings.variant_max_per_image, settings.variant_cache_bytes)
+            if root is not None
+            else None
+        )
+        self.max_per_image = settings.variant_max_per_image
+        self._inflight: dict[str, asyncio.Task[bytes | None]] = {}
         self._refused: OrderedDict[str, tuple[float, str]] = OrderedDict()
 
-    async def ensure(self, located: Located, variant: Variant) -> None:
-        """Return once `variant` is stored; raises `RenderRefused`, `PoolBusy`, `VariantGone`."""
+    async def ensure(self, located: Located, variant: Variant) -> bytes | None:
+        """Return once `variant` is stored: its bytes when this call rendered them (the stored
+        blob may be evicted before it is read), None when another process had stored it.
+        Raises `RenderRefused`, `PoolBusy`, `VariantGone`."""
         refused = self._refused.get(variant.key)
         if refused is not None:
             if refused[0] > time.monotonic():
@@ -127,9 +138,10 @@ class Variants:
             task = asyncio.create_task(self._make(located, variant))
             self._inflight[variant.key] = task
             task.add_done_callback(lambda done: self._settle(variant.key, done))
-        await asyncio.shield(task)  # a caller that goes away does not cancel the others' render
+        # a caller that goes away does not cancel the others' render
+        return await asyncio.shield(task)
 
-    def _settle(self, key: str, task: asyncio.Task[None]) -> None:
+    def _settle(self, key: str, task: asyncio.Task[bytes | None]) -> None:
         self._inflight.pop(key, None)
         if not task.cancelled() and isinstance(task.exception(), renderer.RenderRefused):
             reason = task.exception().reason  # type: ignore[union-attr]
@@ -137,17 +149,17 @@ class Variants:
             if len(self._refused) > 1024:
                 self._refused.popitem(last=False)
 
-    async def _make(self, located: Located, variant: Variant) -> None:
+    async def _make(self, located: Located, variant: Variant) -> bytes | None:
         RENDER_QUEUE.inc()
         try:
             async with self.lock.held(variant.key) if self.lock else contextlib.nullcontext():
-                await self._render_unless_stored(located, variant)
+                return await self._render_unless_stored(located, variant)
         finally:
             RENDER_QUEUE.dec()
 
-    async def _render_unless_stored(self, located: Located, variant: Variant) -> None:
+    async def _render_unless_stored(self, located: Located, variant: Variant) -> bytes | None:
         if await self.blobs.size(variant.key) is not None:  # another process stored it meanwhile
-            return
+            return None
         key, original_size = located.key, None
         if located.work_key is not None and self._fits_working_copy(located.meta, variant.spec):
             key, original_size = located.work_key, (located.meta.width, located.meta.height)
@@ -179,6 +191,25 @@ class Variants:
         if await self.blobs.size(located.key) is None:  # deleted while rendering: leave nothing
             await self.blobs.delete(variant.key)
             raise VariantGone(located.key)
+        if self.cache is None:
+            await self._cap_shared(variant.key)
+            return rendered.data
+        path = self.blobs.local_path(variant.key)
+        assert path is not None  # a store with local files
+        await asyncio.to_thread(self.cache.stored, path)
+        return rendered.data
+
+    async def _cap_shared(self, key: str) -> None:
+        """On a shared store (S3) keep at most `max_per_image` variants of the image, the oldest
+        deleted first: one listing per render, nothing on a hit. Bytes per bucket are left to
+        the bucket's own lifecycle rules."""
+        folder = key.rpartition("/")[0] + "/"
+        stored = sorted(
+            [blob async for blob in self.blobs.walk(folder) if blob.key != key],
+            key=lambda blob: blob.modified,
+        )
+        for blob in stored[: max(0, len(stored) + 1 - self.max_per_image)]:
+            await self.blobs.delete(blob.key)
 
     def _fits_working_copy(self, meta: OriginalMeta, spec: TransformSpec) -> bool:
         assert meta.working_size is not None
