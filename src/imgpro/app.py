@@ -65,7 +65,10 @@ def build_api(runtime: Runtime) -> FastAPI:
 def build_cdn(runtime: Runtime) -> Starlette:
     cdn = Starlette(routes=cdn_routes, exception_handlers=ENVELOPE_HANDLERS)
     cdn.state.runtime = runtime
-    cdn.state.variants = Variants(runtime.blobs, runtime.settings, lock=runtime.render_lock)
+    cdn.state.variants = variants = Variants(
+        runtime.blobs, runtime.settings, lock=runtime.render_lock
+    )
+    runtime.closers.append(variants.close)  # its render processes end with the server
     runtime.blobs.on_gone(cdn_service.META_CACHE.gone)  # deletes made through other nodes
     return cdn
 

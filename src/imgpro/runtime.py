@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ class Runtime:
     workdir: Path
     render_lock: RenderLock | None
     extras: dict[str, Any] = field(default_factory=dict)  # per-domain singletons (mailer, ...)
+    closers: list[Callable[[], None]] = field(default_factory=list)  # run by close()
 
     @classmethod
     def build(cls, settings: Settings) -> Runtime:
@@ -54,6 +56,8 @@ class Runtime:
         await self.blobs.start()
 
     async def close(self) -> None:
+        for closer in self.closers:
+            closer()
         await self.engine.dispose()
         await self.limits.close()
         await self.blobs.close()
