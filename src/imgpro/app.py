@@ -14,7 +14,8 @@ from fastapi.staticfiles import StaticFiles
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Match, Router
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from imgpro import __doc__ as package_doc
@@ -39,6 +40,28 @@ from imgpro.web.security import CsrfRefused, SignInRequired
 from imgpro.web.signin import router as signin_router
 
 
+def redirect_slashes_to(router: Router, base_url: str) -> None:
+    """Redirect `/path/` to `/path` (and back) when only the other one exists, to an address
+    built from the surface's configured base URL: Starlette's own redirect copies the request's
+    `Host` header into `Location` and drops the surface's path prefix."""
+    router.redirect_slashes = False
+    not_found = router.default
+
+    async def default(scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope["path"]
+        if scope["type"] == "http" and path != "/":
+            other = path.rstrip("/") if path.endswith("/") else path + "/"
+            other_scope = {**scope, "path": other}
+            if any(route.matches(other_scope)[0] != Match.NONE for route in router.routes):
+                query = scope.get("query_string", b"").decode("latin-1")
+                url = base_url + other + (f"?{query}" if query else "")
+                await RedirectResponse(url)(scope, receive, send)
+                return
+        await not_found(scope, receive, send)
+
+    router.default = default
+
+
 def build_api(runtime: Runtime) -> FastAPI:
     api = FastAPI(
         title="imgpro API",
@@ -48,6 +71,8 @@ def build_api(runtime: Runtime) -> FastAPI:
         docs_url=None,
         redoc_url=None,
         openapi_url="/openapi.json",
+        # API paths are exact: `/v1/images/` is a not_found envelope, never a redirect
+        redirect_slashes=False,
         exception_handlers=ENVELOPE_HANDLERS,
         servers=[{"url": runtime.settings.api_url}],
     )
@@ -61,6 +86,7 @@ def build_api(runtime: Runtime) -> FastAPI:
 def build_cdn(runtime: Runtime) -> Starlette:
     cdn = Starlette(routes=cdn_routes, exception_handlers=ENVELOPE_HANDLERS)
     cdn.state.runtime = runtime
+    redirect_slashes_to(cdn.router, runtime.settings.cdn_url)
     cdn.state.variants = variants = Variants(runtime.blobs, runtime.settings)
     runtime.closers.append(variants.close)  # its render processes end with the server
     return cdn
@@ -112,6 +138,7 @@ def build_web(runtime: Runtime) -> FastAPI:
         },
     )
     web.state.runtime = runtime
+    redirect_slashes_to(web.router, runtime.settings.web_url)
     web.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     # before web_router: its catch-all GET /{image_id} (the viewer) must come last
     web.include_router(signin_router)
