@@ -55,6 +55,11 @@ def _not_found() -> ApiError:
     return ApiError("not_found", "No image with this id in your storage.")
 
 
+def _in_app(workspace: Workspace | None) -> bool:
+    """Images in an app's workspaces (a user's, or the app's own) are always public."""
+    return workspace is not None and workspace.app_id is not None
+
+
 def _live(now: datetime) -> Any:
     return or_(Image.expires_at.is_(None), Image.expires_at > now)
 
@@ -100,7 +105,7 @@ async def create_from_url(
 async def _check_caller_may_upload(
     runtime: Runtime, principal: Principal, fields: NewImageFields
 ) -> None:
-    if principal.kind == "app" and fields.public is False:
+    if _in_app(principal.workspace) and fields.public is False:
         raise invalid("public", "Images uploaded by an app are always public.")
     if principal.is_anonymous:
         settings = runtime.settings
@@ -145,7 +150,8 @@ async def _store(
         workspace = principal.workspace or await accounts.anonymous_workspace(db)
         now = utcnow()
         image_id = new_id()
-        public = True if principal.kind != "key" or fields.public is None else fields.public
+        chooses = principal.kind == "key" and not _in_app(workspace)
+        public = True if not chooses or fields.public is None else fields.public
         image = Image(
             id=image_id,
             workspace_id=workspace.id,
@@ -265,15 +271,11 @@ async def list_images(
 
 
 async def update(
-    db: AsyncSession,
-    principal: Principal,
-    workspace: Workspace,
-    image_id: str,
-    changes: dict[str, Any],
+    db: AsyncSession, workspace: Workspace, image_id: str, changes: dict[str, Any]
 ) -> Image:
     image = await get(db, workspace, image_id)
     if "public" in changes:
-        if principal.kind == "app" and changes["public"] is False:
+        if _in_app(workspace) and changes["public"] is False:
             raise invalid("public", "Images of an app are always public.")
         if changes["public"] and not image.public:
             image.published_at = utcnow()
