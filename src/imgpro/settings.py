@@ -84,6 +84,18 @@ class Settings(BaseSettings):
         5.0, description="Longest wait for a render worker before answering 503 (Retry-After)."
     )
     render_time_budget: float = Field(20.0, description="Longest single render, in seconds.")
+    renders_per_minute: int = Field(
+        120,
+        description="CDN cache misses (renders) per client address per minute; beyond, 429.",
+    )
+    variant_max_per_image: int = Field(
+        50, description="Stored variants per image; the least recently used beyond are deleted."
+    )
+    variant_cache_bytes: int = Field(
+        10 * 1024**3,
+        description="Stored variants per blob store, in bytes; the least recently used beyond "
+        "are deleted (down to 90 %). Deleted variants are rendered again on demand.",
+    )
 
     @model_validator(mode="after")
     def _fill_defaults(self) -> Settings:

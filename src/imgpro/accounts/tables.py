@@ -40,7 +40,8 @@ class Workspace(Base):
     id: Mapped[str] = mapped_column(String(8), primary_key=True)
     # a storage partition in CDN paths; 3 characters can't name every workspace, so shared
     shard: Mapped[str] = mapped_column(String(3))
-    kind: Mapped[str] = mapped_column(String(16))  # personal | app | app_storage | anonymous
+    # personal | app | app_storage | anonymous | docs
+    kind: Mapped[str] = mapped_column(String(16))
     user_id: Mapped[str | None] = mapped_column(
         ForeignKey("users.id", ondelete="CASCADE"), index=True
     )

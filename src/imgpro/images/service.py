@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, delete, or_, select
+import pyvips
+from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from imgpro.accounts import service as accounts
@@ -22,25 +23,18 @@ from imgpro.errors import ApiError, invalid
 from imgpro.ids import is_id, new_id
 from imgpro.images.cursor import decode_cursor, encode_cursor
 from imgpro.images.fetch import fetch_to_file
+from imgpro.images.schemas import ImageFields, ImagePatch
 from imgpro.images.tables import Image, ImageLabel
+from imgpro.logs import log
+from imgpro.media import placeholder, working_copy
 from imgpro.media.ingest import Ingested, ingest
 from imgpro.runtime import Runtime
-from imgpro.storage import BlobStore
+from imgpro.storage import BlobNotFound, BlobStore
 
 if TYPE_CHECKING:  # auth resolves app callers through apps, which deletes images through us
     from imgpro.auth import Principal
 
 ANONYMOUS_RETENTION = timedelta(days=30)
-
-
-@dataclass
-class NewImageFields:
-    """Validated fields of a create request."""
-
-    caption: str | None = None
-    public: bool | None = None
-    labels: dict[str, str] = field(default_factory=dict)
-    metadata: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -76,14 +70,14 @@ async def create_from_upload(
     runtime: Runtime,
     principal: Principal,
     upload: UploadedFile,
-    fields: NewImageFields,
+    fields: ImageFields,
 ) -> Image:
     await _check_caller_may_upload(runtime, principal, fields)
     return await _store(db, runtime, principal, upload.path, upload.filename, fields, "file")
 
 
 async def create_from_url(
-    db: AsyncSession, runtime: Runtime, principal: Principal, url: str, fields: NewImageFields
+    db: AsyncSession, runtime: Runtime, principal: Principal, url: str, fields: ImageFields
 ) -> Image:
     await _check_caller_may_upload(runtime, principal, fields)
     dest = runtime.workdir / f"import-{new_id()}"
@@ -103,9 +97,9 @@ async def create_from_url(
 
 
 async def _check_caller_may_upload(
-    runtime: Runtime, principal: Principal, fields: NewImageFields
+    runtime: Runtime, principal: Principal, fields: ImageFields
 ) -> None:
-    if _in_app(principal.workspace) and fields.public is False:
+    if _in_app(principal.workspace) and not fields.public:
         raise invalid("public", "Images uploaded by an app are always public.")
     if principal.is_anonymous:
         settings = runtime.settings
@@ -130,7 +124,7 @@ async def _store(
     principal: Principal,
     path: Path,
     filename: str,
-    fields: NewImageFields,
+    fields: ImageFields,
     field_name: str,
 ) -> Image:
     """Probe, then store blob and row together: on any failure neither remains."""
@@ -150,8 +144,7 @@ async def _store(
         workspace = principal.workspace or await accounts.anonymous_workspace(db)
         now = utcnow()
         image_id = new_id()
-        chooses = principal.kind == "key" and not _in_app(workspace)
-        public = True if not chooses or fields.public is None else fields.public
+        public = True if principal.kind != "key" or _in_app(workspace) else fields.public
         image = Image(
             id=image_id,
             workspace_id=workspace.id,
@@ -168,8 +161,9 @@ async def _store(
             status="ready",
             public=public,
             caption=fields.caption,
-            meta=fields.metadata,
-            labels=fields.labels,
+            meta=fields.metadata or {},
+            labels=fields.labels or {},
+            placeholder=ingested.placeholder.to_dict() if ingested.placeholder else None,
             blob_key=f"{workspace.shard}/{image_id}",
             published_at=now if public else None,
             expires_at=now + ANONYMOUS_RETENTION if principal.is_anonymous else None,
@@ -191,7 +185,8 @@ async def _store(
             await meter.charge_upload(db, settings, workspace, ingested.bytes)
             db.add(image)
             db.add_all(
-                ImageLabel(image_id=image_id, key=k, value=v) for k, v in fields.labels.items()
+                ImageLabel(image_id=image_id, key=k, value=v)
+                for k, v in (fields.labels or {}).items()
             )
             await db.commit()
         except BaseException:
@@ -270,26 +265,25 @@ async def list_images(
     return Page(rows, next_cursor)
 
 
-async def update(
-    db: AsyncSession, workspace: Workspace, image_id: str, changes: dict[str, Any]
-) -> Image:
+async def update(db: AsyncSession, workspace: Workspace, image_id: str, patch: ImagePatch) -> Image:
+    """Change the fields `patch` names (absent ones stay; null clears); commits."""
     image = await get(db, workspace, image_id)
-    if "public" in changes:
-        if _in_app(workspace) and changes["public"] is False:
+    sent = patch.model_fields_set
+    if "public" in sent:
+        if _in_app(workspace) and not patch.public:
             raise invalid("public", "Images of an app are always public.")
-        if changes["public"] and not image.public:
+        if patch.public and not image.public:
             image.published_at = utcnow()
-        image.public = changes["public"]
-    if "caption" in changes:
-        image.caption = changes["caption"]
-    if "metadata" in changes:
-        image.meta = changes["metadata"]
-    if "labels" in changes:
-        image.labels = changes["labels"]
+        image.public = patch.public
+    if "caption" in sent:
+        image.caption = patch.caption
+    if "metadata" in sent:
+        image.meta = patch.metadata or {}
+    if "labels" in sent:
+        labels = patch.labels or {}
+        image.labels = labels
         await db.execute(delete(ImageLabel).where(ImageLabel.image_id == image.id))
-        db.add_all(
-            ImageLabel(image_id=image.id, key=k, value=v) for k, v in changes["labels"].items()
-        )
+        db.add_all(ImageLabel(image_id=image.id, key=k, value=v) for k, v in labels.items())
     await db.commit()
     return image
 
@@ -339,6 +333,53 @@ async def sweep_expired(db: AsyncSession, blobs: BlobStore, batch: int = 200) ->
     await db.commit()
     await unpublish_all(blobs, [(image.shard, image.id) for image in expired])
     return len(expired)
+
+
+def _needs_backfill() -> Any:
+    """Images without the placeholder or the working copy an upload gets today."""
+    large = or_(Image.width > working_copy.ABOVE, Image.height > working_copy.ABOVE)
+    return or_(
+        and_(Image.placeholder.is_(None), Image.format != "svg"),
+        and_(Image.transformable.is_(True), Image.frames == 1, large),
+    )
+
+
+async def backfill_count(db: AsyncSession) -> int:
+    return int(await db.scalar(select(func.count()).where(_needs_backfill())) or 0)
+
+
+async def backfill_batch(
+    db: AsyncSession, runtime: Runtime, after: str, batch: int = 20
+) -> tuple[list[str], int]:
+    """Fill placeholders and working copies of the next `batch` images after the id `after`
+    that may lack them; (the ids visited, how many failed). Done rows drop out of the query,
+    so a run that stops is resumed by running it again."""
+    found = list(
+        (
+            await db.execute(
+                select(Image)
+                .where(_needs_backfill(), Image.id > after)
+                .order_by(Image.id)
+                .limit(batch)
+            )
+        ).scalars()
+    )
+    failed = 0
+    for image in found:
+        original = runtime.workdir / f"backfill-{new_id()}.{image.format}"
+        try:
+            await cdn.fetch_original(runtime.blobs, image.shard, image.id, image.format, original)
+            if image.placeholder is None and image.format != "svg":
+                made = await asyncio.to_thread(placeholder.of_file, original, image.format)
+                image.placeholder = made.to_dict() if made else None
+            await cdn.add_working_copy(runtime.blobs, image.shard, image.id, original)
+        except (BlobNotFound, pyvips.Error, OSError) as error:
+            failed += 1
+            log.warning("backfill_failed", image=image.id, error=str(error)[:200])
+        finally:
+            original.unlink(missing_ok=True)
+    await db.commit()
+    return [image.id for image in found], failed
 
 
 async def stored_in(db: AsyncSession, workspace_ids: list[str]) -> list[tuple[str, str]]:
