@@ -74,6 +74,16 @@ async def ensure_database(url: str) -> None:
     await engine.dispose()
 
 
+def own_postgres_backends(suffix: str, redis_offset: int) -> dict[str, str]:
+    """Settings for a second stack on PostgreSQL + Redis: a database and Redis db of its own,
+    named after the suite's, so resetting it never touches the main stack (nor a parallel run
+    with its own IMGPRO_TEST_POSTGRES_URL / IMGPRO_TEST_REDIS_URL)."""
+    url = f"{PG_URL}_{suffix}"
+    asyncio.run(ensure_database(url))
+    redis_base, _, redis_db = REDIS_URL.rpartition("/")
+    return {"database_url": url, "redis_url": f"{redis_base}/{(int(redis_db) - redis_offset) % 16}"}
+
+
 @dataclass
 class Person:
     id: str

@@ -61,7 +61,8 @@ def build_api(runtime: Runtime) -> FastAPI:
 def build_cdn(runtime: Runtime) -> Starlette:
     cdn = Starlette(routes=cdn_routes, exception_handlers=ENVELOPE_HANDLERS)
     cdn.state.runtime = runtime
-    cdn.state.variants = Variants(runtime.blobs, runtime.settings)
+    cdn.state.variants = variants = Variants(runtime.blobs, runtime.settings)
+    runtime.closers.append(variants.close)  # its render processes end with the server
     return cdn
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pyvips
+from redis.exceptions import RedisError
 
 from imgpro.cdn.layout import OriginalMeta, image_prefix, meta_key, original_key, work_key
 from imgpro.logs import log
@@ -133,9 +134,12 @@ async def etag_of(path: Path) -> str:
 async def count_render(runtime: Runtime, client: str) -> None:
     """Count one cache miss against the client address's render rate; 429 once it is spent
     (renders cost CPU and storage, and anyone may ask for any variant)."""
-    await runtime.limits.hit(
-        f"{runtime.settings.renders_per_minute}/minute",
-        "cdn-render",
-        client,
-        message="Too many new variants from this address; retry later.",
-    )
+    try:
+        await runtime.limits.hit(
+            f"{runtime.settings.renders_per_minute}/minute",
+            "cdn-render",
+            client,
+            message="Too many new variants from this address; retry later.",
+        )
+    except RedisError as error:  # rate limits fail open (decisions §6): the image still loads
+        log.warning("render_rate_unchecked", error=str(error)[:200])
