@@ -253,7 +253,7 @@ def served(tmp: Path, workers: int, **env: Any) -> Iterator[Stack]:
     process = subprocess.Popen([*command, "--workers", str(workers)], env=environ, cwd=tmp)
     running = Stack(f"served-{workers}", settings, base)
     try:
-        deadline = time.time() + 60
+        deadline = time.time() + 180  # migrations and N workers' start on a busy machine
         while True:
             try:
                 if httpx.get(f"{base}/v1/usage", timeout=2).status_code == 401:
