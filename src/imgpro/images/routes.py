@@ -290,7 +290,7 @@ async def update_image(
         if not isinstance(body["public"], bool):
             raise invalid("public", "public must be true or false.")
         changes["public"] = body["public"]
-    image = await images.update(db, caller, workspace, image_id, changes)
+    image = await images.update(db, rt.settings, caller, workspace, image_id, changes)
     return JSONResponse(image_object(rt.settings, image))
 
 
