@@ -1,5 +1,6 @@
 """Webhook test rig: imgpro stacks with a retry schedule scaled down to fractions of a second,
-and a real HTTP receiver that verifies every delivery with the `standardwebhooks` package."""
+and a real HTTP receiver that verifies every delivery with the `standardwebhooks` package (and
+with our SDK's `webhooks.verify`)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from imgpro.runtime import Runtime
 from imgpro.webhooks import service as webhooks
+from imgpro_sdk import errors as sdk_errors
+from imgpro_sdk import webhooks as sdk_webhooks
 from tests.conftest import PG_URL, REDIS_URL, Stack, ensure_database, free_port, start_stack
 from tests.factories import identity as idf
 
@@ -61,7 +64,9 @@ class Receiver:
         with self.lock:
             try:
                 event = Webhook(self.secret).verify(body, headers)
-            except WebhookVerificationError:
+                sdk_event = sdk_webhooks.verify(body, headers, secret=self.secret)
+                assert sdk_event.to_dict()["data"] == event["data"]  # our SDK agrees
+            except (WebhookVerificationError, sdk_errors.WebhookVerificationError, AssertionError):
                 self.forged.append(body)
                 return 400
             self.deliveries.append(Delivery(headers, body, event, time.time()))
