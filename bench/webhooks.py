@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pyvips
 
 RECEIVER_HOST = "127.0.0.2"  # loopback, allowed below as an operator would allow a network
 
@@ -126,12 +127,10 @@ def main() -> None:
                     time.sleep(0.1)
             headers = {"Authorization": f"Bearer {secret}", "X-Img-User": user_id}
             with httpx.Client(base_url=base, headers=headers, timeout=30) as client:
-                png = (
-                    b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06"
-                    b"\x00\x00\x00\x1f\x15\xc4\x89\x00\x00\x00\rIDATx\x9cc\xf8\x0f\x00\x00\x01"
-                    b"\x01\x00\x05\x18\xd8N\x00\x00\x00\x00IEND\xaeB`\x82"
-                )
-                image = client.post("/v1/images", files={"file": ("a.png", png)}).json()
+                png = pyvips.Image.black(16, 16).pngsave_buffer()
+                uploaded = client.post("/v1/images", files={"file": ("a.png", png)})
+                uploaded.raise_for_status()
+                image = uploaded.json()
                 sent: dict[str, tuple[float, float]] = {}
                 for index in range(args.changes):
                     caption = f"change {index}"

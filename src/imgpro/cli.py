@@ -400,7 +400,8 @@ def app_set_webhook(
 
 @admin.command("sweep")
 def sweep(as_json: JsonFlag = False) -> None:
-    """Delete expired images (anonymous uploads after 30 days) with their blobs; run it daily."""
+    """Delete expired images (anonymous uploads after 30 days) with their blobs, and webhook
+    messages sent or failed over 30 days ago; run it daily."""
 
     async def work(rt: Runtime) -> tuple[dict[str, Any], str]:
         deleted = 0
@@ -413,7 +414,10 @@ def sweep(as_json: JsonFlag = False) -> None:
                     break
                 deleted += count
                 progress.update(task, advance=count)
-        return {"deleted": deleted}, f"deleted {deleted} expired images"
+        async with rt.sessions() as db:
+            pruned = await webhooks.prune(db)
+        human = f"deleted {deleted} expired images; forgot {pruned} old webhook messages"
+        return {"deleted": deleted, "webhook_messages": pruned}, human
 
     admin_command(as_json, work)
 

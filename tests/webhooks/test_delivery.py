@@ -6,12 +6,16 @@ from __future__ import annotations
 import json
 import re
 import time
+from datetime import timedelta
 
+from sqlalchemy import update
 from typer.testing import CliRunner
 
 from imgpro.cli import app as cli_app
+from imgpro.db.base import utcnow
 from imgpro.runtime import Runtime
 from imgpro.webhooks import service as webhooks
+from imgpro.webhooks.tables import WebhookMessage
 from tests.conftest import Stack
 from tests.factories import identity as idf
 from tests.factories import images as make
@@ -201,3 +205,34 @@ def test_set_webhook_on_the_command_line(hook_stack: Stack, receiver: Receiver) 
     refused = run(app.id, "--url", "http://192.168.1.1/", code=1)
     assert refused["error"]["code"] == "validation_error"
     assert run("nosuchap", "--url", receiver.url, code=1)["error"]["code"] == "not_found"
+
+
+def test_the_daily_sweep_forgets_messages_sent_over_30_days_ago(
+    hook_stack: Stack, receiver: Receiver
+) -> None:
+    app = idf.register_app(hook_stack)
+    point_app_at(hook_stack, app, receiver)
+    idf.connected_user(hook_stack, app)
+    idf.connected_user(hook_stack, app)
+    new, old = wait_until(  # newest first
+        lambda: (
+            len(done := [m for m in outbox(hook_stack, app.id) if m["status"] == "delivered"]) == 2
+            and done
+        )
+    )
+
+    async def age(rt: Runtime) -> None:
+        async with rt.sessions() as db:
+            when = utcnow() - timedelta(days=31)
+            await db.execute(
+                update(WebhookMessage).where(WebhookMessage.id == old["id"]).values(created_at=when)
+            )
+            await db.commit()
+
+    hook_stack.run(age)
+    env = {"IMGPRO_DATA_DIR": str(hook_stack.settings.data_dir)}
+    env["IMGPRO_DATABASE_URL"] = hook_stack.settings.database_url
+    swept = CliRunner().invoke(cli_app, ["admin", "sweep", "--json"], env=env)
+    assert swept.exit_code == 0, swept.output
+    assert json.loads(swept.output)["webhook_messages"] >= 1
+    assert [m["id"] for m in outbox(hook_stack, app.id)] == [new["id"]]

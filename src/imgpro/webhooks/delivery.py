@@ -92,10 +92,14 @@ class Sender:
 
     async def _attempt(self, message: webhooks.Claimed) -> None:
         ok, response = await self.send(message)
-        async with self.runtime.sessions() as db:
-            status = await webhooks.record(
-                db, message, ok, response, self.settings.webhook_retry_seconds
-            )
+        try:
+            async with self.runtime.sessions() as db:
+                status = await webhooks.record(
+                    db, message, ok, response, self.settings.webhook_retry_seconds
+                )
+        except Exception:  # unrecorded: the claim runs out and the message is sent again
+            log.exception("webhook_record_failed", message=message.id)
+            return
         log.info(
             "webhook_attempt",
             message=message.id,

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from imgpro.accounts.tables import Workspace
@@ -33,6 +33,7 @@ from imgpro.webhooks.tables import WebhookEndpoint, WebhookMessage
 QUEUED = "webhooks_queued"
 TEST_EVENT = "webhook.test"
 RECENT = 50
+KEEP = timedelta(days=30)  # how long sent and failed messages stay listed on the App page
 
 
 @dataclass(frozen=True)
@@ -240,6 +241,17 @@ async def _finish(
     )
     await db.commit()
     return status
+
+
+async def prune(db: AsyncSession, older_than: timedelta = KEEP) -> int:
+    """Forget delivered and failed messages older than `older_than`; how many went."""
+    result = await db.execute(
+        delete(WebhookMessage).where(
+            WebhookMessage.status != "pending", WebhookMessage.created_at < utcnow() - older_than
+        )
+    )
+    await db.commit()
+    return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 async def recent(db: AsyncSession, app_id: str, limit: int = RECENT) -> list[WebhookMessage]:
