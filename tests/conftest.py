@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import json
 import os
 import socket
 import subprocess
@@ -34,6 +35,7 @@ from imgpro.ids import new_id
 from imgpro.keys import service as keys
 from imgpro.runtime import Runtime
 from imgpro.settings import Settings
+from tests.contract import Contract
 
 T = TypeVar("T")
 
@@ -72,6 +74,16 @@ async def ensure_database(url: str) -> None:
     await engine.dispose()
 
 
+def own_postgres_backends(suffix: str, redis_offset: int) -> dict[str, str]:
+    """Settings for a second stack on PostgreSQL + Redis: a database and Redis db of its own,
+    named after the suite's, so resetting it never touches the main stack (nor a parallel run
+    with its own IMGPRO_TEST_POSTGRES_URL / IMGPRO_TEST_REDIS_URL)."""
+    url = f"{PG_URL}_{suffix}"
+    asyncio.run(ensure_database(url))
+    redis_base, _, redis_db = REDIS_URL.rpartition("/")
+    return {"database_url": url, "redis_url": f"{redis_base}/{(int(redis_db) - redis_offset) % 16}"}
+
+
 @dataclass
 class Person:
     id: str
@@ -86,6 +98,15 @@ class Stack:
     settings: Settings
     base_url: str
     _clients: list[httpx.Client] = field(default_factory=list)
+    _contract: Contract | None = None
+
+    @property
+    def contract(self) -> Contract:
+        """The server's own /openapi.json, which every API response must match."""
+        if self._contract is None:
+            document = httpx.get(f"{self.settings.api_url}/openapi.json", timeout=30).json()
+            self._contract = Contract(document)
+        return self._contract
 
     def run(self, work: Callable[[Runtime], Awaitable[T]]) -> T:
         """Run `work` against this stack's database and blobs from the test's thread."""
@@ -138,7 +159,12 @@ class Stack:
             all_headers["Authorization"] = f"Bearer {key}"
         # a distinct client address per client keeps anonymous rate limits apart
         all_headers.setdefault("X-Forwarded-For", f"198.51.100.{len(self._clients) % 250 + 1}")
-        client = httpx.Client(base_url=self.base_url, headers=all_headers, timeout=60)
+        client = httpx.Client(
+            base_url=self.base_url,
+            headers=all_headers,
+            timeout=60,
+            event_hooks={"response": [self.contract.check]},
+        )
         self._clients.append(client)
         return client
 
@@ -196,9 +222,9 @@ def start_stack(name: str, tmp: Path, **overrides: Any) -> tuple[Stack, ServerTh
 
 
 @contextlib.contextmanager
-def served(tmp: Path, workers: int, **env: str) -> Iterator[Stack]:
+def served(tmp: Path, workers: int, **env: Any) -> Iterator[Stack]:
     """`imgpro serve --workers N` as a subprocess, as an operator runs it (migrations applied
-    by serve itself); `env` sets IMGPRO_* variables by lower-case name."""
+    by serve itself); `env` sets IMGPRO_* variables by lower-case name (lists as JSON)."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     variables = {
@@ -211,7 +237,12 @@ def served(tmp: Path, workers: int, **env: str) -> Iterator[Stack]:
         **env,
     }
     environ = {k: v for k, v in os.environ.items() if not k.startswith("IMGPRO_")}
-    environ.update({f"IMGPRO_{name.upper()}": value for name, value in variables.items()})
+    environ.update(
+        {
+            f"IMGPRO_{name.upper()}": value if isinstance(value, str) else json.dumps(value)
+            for name, value in variables.items()
+        }
+    )
     settings = Settings(**variables)  # type: ignore[arg-type]
     if settings.database_url.startswith("postgresql"):
         asyncio.run(ensure_database(settings.database_url))

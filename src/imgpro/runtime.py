@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ class Runtime:
     limits: RateLimits
     workdir: Path
     extras: dict[str, Any] = field(default_factory=dict)  # per-domain singletons (mailer, ...)
+    closers: list[Callable[[], None]] = field(default_factory=list)  # run by close()
 
     @classmethod
     def build(cls, settings: Settings) -> Runtime:
@@ -40,5 +42,7 @@ class Runtime:
         )
 
     async def close(self) -> None:
+        for closer in self.closers:
+            closer()
         await self.engine.dispose()
         await self.limits.close()

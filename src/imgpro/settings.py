@@ -76,14 +76,20 @@ class Settings(BaseSettings):
     max_output_pixels: int = Field(
         40_000_000, description="Largest CDN variant, in pixels (frames counted); 8192 a side."
     )
-    render_workers: int = Field(0, description="Renders at once per process; 0 = CPU count.")
+    render_workers: int = Field(
+        0, description="Renders at once (render processes) per server process; 0 = CPU count."
+    )
     render_queue: int = Field(
         64, description="Renders that may wait for a worker per process; beyond, 503 at once."
     )
     render_wait_seconds: float = Field(
         5.0, description="Longest wait for a render worker before answering 503 (Retry-After)."
     )
-    render_time_budget: float = Field(20.0, description="Longest single render, in seconds.")
+    render_time_budget: float = Field(
+        20.0,
+        description="Longest single render, in seconds (422 media_failed, nothing stored); a "
+        "render process still running a second later is killed.",
+    )
     renders_per_minute: int = Field(
         120,
         description="CDN cache misses (renders) per client address per minute; beyond, 429.",

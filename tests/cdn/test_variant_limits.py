@@ -31,7 +31,7 @@ def limited(
 ) -> Iterator[Stack]:
     overrides: dict[str, Any] = {}
     if request.param == "postgresql":
-        overrides = own_postgres_backends("cdn_limits", redis_offset=2)
+        overrides = own_postgres_backends("cdn_limits", redis_offset=4)
     running, server = start_stack(
         f"limited-{request.param}",
         tmp_path_factory.mktemp("limited"),
@@ -154,3 +154,21 @@ def test_renders_are_rate_limited_per_address(limited: Stack) -> None:
     last = f"{image['url']}?w={RENDERS_PER_MINUTE}"
     assert stranger.get(last).status_code == 200  # stored variants still serve
     assert limited.client().get(f"{image['url']}?w=90").status_code == 200  # others still render
+
+
+# -- the time budget --------------------------------------------------------------------------
+
+
+def test_a_slow_avif_is_stopped_soon_after_the_budget_and_never_stored(limited: Stack) -> None:
+    client = limited.client(limited.key())
+    # decoding 12 MP takes a fraction of the 1 s budget; encoding them as AVIF at q=98 takes
+    # many seconds inside libaom, where libvips' own deadline cannot reach
+    image = upload(client, make.jpeg(4000, 3000, quality=95))
+    started = time.monotonic()
+    response = client.get(image["url"] + "?format=avif&q=98")
+    elapsed = time.monotonic() - started
+    assert response.status_code in (422, 503), response.status_code
+    assert response.json()["error"]["code"] in ("media_failed", "service_unavailable")
+    assert elapsed < BUDGET * 5
+    assert not variant_files(limited, image["url"])
+    assert_image(client.get(image["url"] + "?w=40&format=avif"), "image/avif")  # still serving

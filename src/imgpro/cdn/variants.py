@@ -25,11 +25,9 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
-import pyvips
-
 from imgpro.cdn.cache import LEDGER_KEY, VariantCache
 from imgpro.cdn.layout import OriginalMeta, variant_key
-from imgpro.cdn.pool import RenderPool
+from imgpro.cdn.pool import RenderKilled, RenderPool
 from imgpro.cdn.service import Located
 from imgpro.media import render as renderer
 from imgpro.media.transform import TransformSpec, canonical, is_identity, parse
@@ -39,6 +37,7 @@ from imgpro.storage import BlobNotFound, BlobStore
 #: Bump when the renderer's output for a given transform changes: variants get new names.
 RENDERER_VERSION = "1"
 _REFUSAL_SECONDS = 300.0
+KILL_GRACE_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -76,11 +75,13 @@ def variant_of(
     )
 
 
-def _share_cores(render_threads: int) -> None:
-    """libvips' own threads per render: the cores each render thread gets (VIPS_CONCURRENCY
-    wins). By default there is a render thread per core, so one: more threads only contend."""
-    if not os.environ.get("VIPS_CONCURRENCY"):
-        pyvips.concurrency_set(max(1, (os.cpu_count() or 1) // render_threads))
+def _vips_threads(render_processes: int) -> int:
+    """libvips' own threads per render: the cores each render process gets (0 = leave it to
+    VIPS_CONCURRENCY). By default there is a render process per core, so one: more threads
+    only contend."""
+    if os.environ.get("VIPS_CONCURRENCY"):
+        return 0
+    return max(1, (os.cpu_count() or 1) // render_processes)
 
 
 class VariantGone(Exception):
@@ -92,10 +93,16 @@ class Variants:
 
     def __init__(self, blobs: BlobStore, settings: Settings, pool: RenderPool | None = None):
         self.blobs = blobs
+        workers = settings.render_workers or os.cpu_count() or 1
         self.pool = pool or RenderPool(
-            settings.render_workers, settings.render_queue, settings.render_wait_seconds
+            workers,
+            settings.render_queue,
+            settings.render_wait_seconds,
+            # libvips stops itself at the budget where it can; the kill is for where it can't
+            kill_after=settings.render_time_budget + KILL_GRACE_SECONDS,
+            preload=(renderer.__name__,),
+            vips_threads=_vips_threads(workers),
         )
-        _share_cores(self.pool.workers)
         self.max_output_pixels = settings.max_output_pixels
         self.limits = {
             "max_pixels": settings.max_source_pixels,
@@ -156,6 +163,8 @@ class Variants:
             )
         except (FileNotFoundError, BlobNotFound):
             raise VariantGone(located.key) from None
+        except RenderKilled as killed:
+            raise renderer.RenderRefused(killed.reason) from None
         await self.blobs.put_bytes(variant.key, rendered.data)
         if await self.blobs.size(located.key) is None:  # deleted while rendering: leave nothing
             await self.blobs.delete(variant.key)
