@@ -221,6 +221,19 @@ def start_stack(name: str, tmp: Path, **overrides: Any) -> tuple[Stack, ServerTh
     return Stack(name, settings, base), server
 
 
+@pytest.fixture(scope="session")
+def moto() -> Iterator[Any]:
+    """moto's S3 server (a real HTTP endpoint) for the tests that store blobs in S3."""
+    from tests.backends import MotoS3
+
+    server = MotoS3()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
 @contextlib.contextmanager
 def served(tmp: Path, workers: int, **env: Any) -> Iterator[Stack]:
     """`imgpro serve --workers N` as a subprocess, as an operator runs it (migrations applied
@@ -253,7 +266,7 @@ def served(tmp: Path, workers: int, **env: Any) -> Iterator[Stack]:
     process = subprocess.Popen([*command, "--workers", str(workers)], env=environ, cwd=tmp)
     running = Stack(f"served-{workers}", settings, base)
     try:
-        deadline = time.time() + 60
+        deadline = time.time() + 180  # N workers importing libvips and onnxruntime on a busy box
         while True:
             try:
                 if httpx.get(f"{base}/v1/usage", timeout=2).status_code == 401:

@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import shutil
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -21,6 +24,9 @@ from imgpro.db import migrate as migrations
 from imgpro.errors import ApiError
 from imgpro.images import service as images
 from imgpro.keys import service as keys
+from imgpro.ops import backup as backups
+from imgpro.ops import gc as garbage
+from imgpro.ops.doctor import Check, diagnose
 from imgpro.runtime import Runtime
 from imgpro.settings import Settings
 from imgpro.webhooks import service as webhooks
@@ -28,7 +34,7 @@ from imgpro.webhooks import service as webhooks
 app = typer.Typer(
     help="imgpro: identity, image storage, image CDN and billing.", no_args_is_help=True
 )
-admin = typer.Typer(help="Operator commands (users, keys, apps).", no_args_is_help=True)
+admin = typer.Typer(help="Operator commands (users, keys, apps, gc, backup).", no_args_is_help=True)
 users = typer.Typer(help="Create, change and delete users.", no_args_is_help=True)
 key_commands = typer.Typer(help="Create API keys.", no_args_is_help=True)
 app_commands = typer.Typer(
@@ -129,6 +135,11 @@ def serve(
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     _ = settings.signing_key  # generate the secret once, before workers race for it
     migrations.upgrade(settings.database_url)
+    if workers > 1:  # metrics from every worker, whichever one a scrape reaches
+        metrics_dir = settings.data_dir / "metrics"
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+        metrics_dir.mkdir()
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
     console.print(
         f"imgpro on http://{host}:{port}  (web {settings.web_url}, api {settings.api_url}, "
         f"cdn {settings.cdn_url})"
@@ -160,7 +171,7 @@ def show_settings() -> None:
     table = Table("variable", "value", "meaning")
     for name, field in Settings.model_fields.items():
         value = getattr(settings, name)
-        if "secret" in name and value:
+        if ("secret" in name or "token" in name) and value:
             value = "(set)"
         table.add_row(f"IMGPRO_{name.upper()}", str(value), field.description or "")
     console.print(table)
@@ -447,6 +458,73 @@ def backfill(as_json: JsonFlag = False) -> None:
         )
 
     admin_command(as_json, work)
+
+
+@app.command()
+def doctor(as_json: JsonFlag = False) -> None:
+    """Check every configured backend (database, blob store, Redis, mail, billing, production
+    settings); exit 1 naming each problem and its fix."""
+
+    async def work(rt: Runtime) -> list[Check]:
+        return await diagnose(rt)
+
+    checks = run_with_runtime(work)
+    healthy = all(check.ok for check in checks)
+    if as_json:
+        typer.echo(json.dumps({"ok": healthy, "checks": [check.as_json() for check in checks]}))
+    else:
+        for check in checks:
+            mark = "[green]ok[/green]  " if check.ok else "[red]FAIL[/red]"
+            console.print(f"{mark} {check.name}: {check.detail}")
+    if not healthy:
+        raise typer.Exit(1)
+
+
+@admin.command("gc")
+def gc(
+    min_age: Annotated[
+        int, typer.Option("--min-age", help="Leave blobs younger than this (seconds).", min=0)
+    ] = 3600,
+    as_json: JsonFlag = False,
+) -> None:
+    """Remove blobs that no image owns (left by a node that died mid-upload)."""
+
+    async def work(rt: Runtime) -> tuple[dict[str, Any], str]:
+        removed, freed = await garbage.collect(rt, min_age)
+        return {"removed": removed, "bytes": freed}, f"removed {removed} blobs ({freed} bytes)"
+
+    admin_command(as_json, work)
+
+
+@admin.command("backup")
+def backup(
+    directory: Annotated[Path, typer.Argument(help="A new, empty directory.")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Copy the embedded default (SQLite online backup, then the blobs) while it runs."""
+    _copy_command(lambda: backups.backup(Settings(), directory), "backed up", as_json)
+
+
+@admin.command("restore")
+def restore(
+    directory: Annotated[Path, typer.Argument(help="A directory made by `imgpro admin backup`.")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Put a backup back into the data dir (stop imgpro first)."""
+    _copy_command(lambda: backups.restore(Settings(), directory), "restored", as_json)
+
+
+def _copy_command(action: Callable[[], dict[str, Any]], verb: str, as_json: bool) -> None:
+    try:
+        result = action()
+    except backups.BackupRefused as refused:
+        if as_json:
+            typer.echo(json.dumps({"error": {"code": "refused", "message": str(refused)}}))
+        else:
+            console.print(f"[red]error:[/red] {refused}")
+        raise typer.Exit(1) from None
+    human = f"{verb} {result['blobs']} blobs ({result['bytes']} bytes) with {result['directory']}"
+    emit(as_json, result, human)
 
 
 def main() -> None:

@@ -34,7 +34,20 @@ class Settings(BaseSettings):
         "",
         description="SQLAlchemy URL; default SQLite in the data dir, or postgresql+asyncpg://...",
     )
-    storage_url: str = Field("", description="Blob store; default file://<data dir>/blobs.")
+    storage_url: str = Field(
+        "",
+        description="Blob store; default file://<data dir>/blobs, or "
+        "s3://BUCKET[/PREFIX]?endpoint_url=URL&region=REGION (credentials: AWS_* variables).",
+    )
+    cache_dir: Path | None = Field(
+        None, description="This node's cache of blobs from S3; default <data dir>/cache."
+    )
+    cache_bytes: int = Field(
+        2 * 1024**3, description="Budget of the node's blob cache; least recently used go first."
+    )
+    metrics_token: str = Field(
+        "", description="Bearer token for GET /metrics (Prometheus); unset = no /metrics."
+    )
     redis_url: str = Field(
         "", description="Redis for rate limits and locks across processes; unset = in process."
     )

@@ -5,6 +5,7 @@ worker much past the time budget."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from collections.abc import Iterator
@@ -14,6 +15,9 @@ from typing import Any
 import httpx
 import pytest
 
+from imgpro.cdn import service as cdn
+from imgpro.runtime import Runtime
+from imgpro.settings import Settings
 from tests.cdn.conftest import assert_image, upload
 from tests.cdn.test_variants import variant_files
 from tests.conftest import Stack, own_postgres_backends, start_stack
@@ -154,6 +158,19 @@ def test_renders_are_rate_limited_per_address(limited: Stack) -> None:
     last = f"{image['url']}?w={RENDERS_PER_MINUTE}"
     assert stranger.get(last).status_code == 200  # stored variants still serve
     assert limited.client().get(f"{image['url']}?w=90").status_code == 200  # others still render
+
+
+def test_render_counting_fails_open_when_redis_is_down(tmp_path: Path) -> None:
+    settings = Settings(env="test", data_dir=tmp_path, redis_url="redis://127.0.0.1:1/0")
+
+    async def count() -> None:
+        runtime = Runtime.build(settings)
+        try:
+            await cdn.count_render(runtime, "203.0.113.9")  # no error: the render goes ahead
+        finally:
+            await runtime.close()
+
+    asyncio.run(count())
 
 
 # -- the time budget --------------------------------------------------------------------------

@@ -28,6 +28,7 @@ from imgpro.images.tables import Image, ImageLabel
 from imgpro.logs import log
 from imgpro.media import placeholder, working_copy
 from imgpro.media.ingest import Ingested, ingest
+from imgpro.ops.metrics import UPLOADS
 from imgpro.runtime import Runtime
 from imgpro.settings import Settings
 from imgpro.storage import BlobNotFound, BlobStore
@@ -192,6 +193,7 @@ async def _store(
             await db.rollback()
             await cdn.unpublish(runtime.blobs, image.shard, image_id)  # workspace is expired now
             raise
+        UPLOADS.inc()
         return image
     finally:
         if ingested.path != path:
@@ -415,3 +417,9 @@ async def unpublish_all(blobs: BlobStore, stored: list[tuple[str, str]]) -> None
 async def usage(db: AsyncSession, runtime: Runtime, workspace: Workspace) -> dict[str, Any]:
     """The usage object of decisions.md §3: the billing meter of this workspace."""
     return await meter.usage(db, runtime.settings, workspace)
+
+
+async def existing_ids(db: AsyncSession, image_ids: list[str]) -> set[str]:
+    """Which of `image_ids` have an image row (deleted and never-committed ones do not)."""
+    rows = await db.execute(select(Image.id).where(Image.id.in_(image_ids)))
+    return set(rows.scalars())

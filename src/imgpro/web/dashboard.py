@@ -3,7 +3,6 @@ Every change is a CSRF-checked form post; secrets are shown once, on the page th
 
 from __future__ import annotations
 
-from contextlib import suppress
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -48,12 +47,20 @@ def _page(
     request: Request, template: str, user: User, section: str, status: int = 200, **context: Any
 ) -> Response:
     done = request.query_params.get("done")
-    return render(
+    response = render(
         request,
         f"dashboard/{template}",
         {"user": user, "section": section, "notice": NOTICES.get(done or ""), **context},
         status,
     )
+    # private pages, some showing a secret once: no browser or proxy may keep a copy
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _not_found(request: Request, user: User, section: str, thing: str, back: str) -> Response:
+    """An action on an id that is not the user's (or no longer exists): nothing was done."""
+    return _page(request, "missing.html", user, section, 404, thing=thing, back=back)
 
 
 # ---- images ---------------------------------------------------------------------------------
@@ -126,11 +133,15 @@ async def upload_image(
 
 @router.post("/images/{image_id}/delete")
 async def delete_image(
-    image_id: str, user: SignedIn, form: CheckedForm, db: Db, rt: Rt
+    image_id: str, request: Request, user: SignedIn, form: CheckedForm, db: Db, rt: Rt
 ) -> Response:
     workspace = await accounts.personal_workspace(db, user.id)
-    with suppress(ApiError):  # already gone, or not this user's: nothing to do or reveal
+    try:
         await images.remove(db, rt, workspace, image_id)
+    except ApiError as exc:
+        if exc.code != "not_found":
+            raise
+        return _not_found(request, user, "images", "image", "/dashboard")
     return redirect("/dashboard?done=deleted")
 
 
@@ -170,8 +181,11 @@ async def create_key(request: Request, user: SignedIn, form: CheckedForm, db: Db
 
 
 @router.post("/keys/{key_id}/revoke")
-async def revoke_key(key_id: str, user: SignedIn, form: CheckedForm, db: Db) -> Response:
-    await keys.revoke_key(db, user.id, key_id)
+async def revoke_key(
+    key_id: str, request: Request, user: SignedIn, form: CheckedForm, db: Db
+) -> Response:
+    if not await keys.revoke_key(db, user.id, key_id):
+        return _not_found(request, user, "keys", "API key", "/dashboard/keys")
     await db.commit()
     return redirect("/dashboard/keys?done=revoked")
 
@@ -220,7 +234,7 @@ async def register_app(
 
 
 def _no_such_app(request: Request, user: User) -> Response:
-    return _page(request, "missing.html", user, "apps", 404)
+    return _not_found(request, user, "apps", "app", "/dashboard/apps")
 
 
 async def _app_page(
@@ -355,8 +369,11 @@ async def connections_page(request: Request, user: SignedIn, db: Db, rt: Rt) -> 
 
 
 @router.post("/connections/{app_id}/revoke")
-async def revoke_connection(app_id: str, user: SignedIn, form: CheckedForm, db: Db) -> Response:
-    await apps.revoke(db, user, app_id)
+async def revoke_connection(
+    app_id: str, request: Request, user: SignedIn, form: CheckedForm, db: Db
+) -> Response:
+    if not await apps.revoke(db, user, app_id):
+        return _not_found(request, user, "connections", "connected app", "/dashboard/connections")
     return redirect("/dashboard/connections?done=disconnected")
 
 
