@@ -26,7 +26,8 @@ import httpx
 import redis
 
 from imgpro.ids import new_id
-from tests.conftest import free_port
+from imgpro.settings import Settings
+from tests.conftest import Stack, free_port, serve_environ
 
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 
@@ -175,31 +176,34 @@ class TcpProxy:
 
 
 class Node:
-    """One imgpro node: `imgpro serve` in its own process with its own data dir."""
+    """One imgpro node: `imgpro serve` in its own process, its own data dir and port; the
+    shared backends come in `variables` (IMGPRO_* settings by lower-case name)."""
 
-    def __init__(self, name: str, data_dir: Path, env: dict[str, str], port: int = 0) -> None:
+    def __init__(self, name: str, data_dir: Path, **variables: Any) -> None:
         self.name = name
-        self.port = port or free_port()
+        self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
-        self.env = {
-            **os.environ,
-            **CREDENTIALS,
-            "IMGPRO_ENV": "test",
-            "IMGPRO_DATA_DIR": str(data_dir),
-            "IMGPRO_TRUSTED_PROXIES": '["127.0.0.1"]',
-            **env,
+        self.variables = {
+            "env": "test",
+            "data_dir": str(data_dir),
+            "web_url": self.base_url,
+            "api_url": self.base_url,
+            "cdn_url": f"{self.base_url}/src",
+            "secret_key": "test-secret-nodes",  # one secret: sessions hold across nodes
+            "trusted_proxies": ["127.0.0.1"],
+            **variables,
         }
+        self.stack = Stack(name, Settings(**self.variables), self.base_url)
         self._process: subprocess.Popen[bytes] | None = None
-        self.log = data_dir / "node.log"
         data_dir.mkdir(parents=True, exist_ok=True)
+        self.log = data_dir / "node.log"
 
     def start(self) -> None:
         imgpro = str(Path(sys.executable).with_name("imgpro"))  # the venv's console script
         command = [imgpro, "serve", "--port", str(self.port)]
+        environ = {**serve_environ(self.variables), **CREDENTIALS}
         with open(self.log, "ab") as log:
-            self._process = subprocess.Popen(
-                command, env=self.env, stdout=log, stderr=subprocess.STDOUT
-            )
+            self._process = subprocess.Popen(command, env=environ, stdout=log, stderr=log)
 
         def answers() -> bool:
             assert self._process is not None and self._process.poll() is None, self.log_text()
@@ -226,7 +230,8 @@ class Node:
                 self._process.wait(15)
             except subprocess.TimeoutExpired:
                 self.kill()
-            self._process = None
+        self.stack.close()
+        self._process = None
 
 
 @contextlib.contextmanager

@@ -234,6 +234,19 @@ def moto() -> Iterator[Any]:
         server.stop()
 
 
+def serve_environ(variables: dict[str, Any]) -> dict[str, str]:
+    """This process's environment without its IMGPRO_* variables, plus `variables` as IMGPRO_*
+    (by lower-case setting name; lists as JSON): what an `imgpro serve` subprocess gets."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("IMGPRO_")}
+    environ.update(
+        {
+            f"IMGPRO_{name.upper()}": value if isinstance(value, str) else json.dumps(value)
+            for name, value in variables.items()
+        }
+    )
+    return environ
+
+
 @contextlib.contextmanager
 def served(tmp: Path, workers: int, **env: Any) -> Iterator[Stack]:
     """`imgpro serve --workers N` as a subprocess, as an operator runs it (migrations applied
@@ -249,13 +262,7 @@ def served(tmp: Path, workers: int, **env: Any) -> Iterator[Stack]:
         "secret_key": "test-secret-served",
         **env,
     }
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("IMGPRO_")}
-    environ.update(
-        {
-            f"IMGPRO_{name.upper()}": value if isinstance(value, str) else json.dumps(value)
-            for name, value in variables.items()
-        }
-    )
+    environ = serve_environ(variables)
     settings = Settings(**variables)  # type: ignore[arg-type]
     if settings.database_url.startswith("postgresql"):
         asyncio.run(ensure_database(settings.database_url))

@@ -250,21 +250,50 @@ def user_delete(email: str, as_json: JsonFlag = False) -> None:
 
 @key_commands.command("create")
 def key_create(
-    user: Annotated[str, typer.Option("--user", help="Email of the key's owner.")],
+    user: Annotated[
+        str | None, typer.Option("--user", help="Email of a personal key's owner.")
+    ] = None,
+    app_id: Annotated[
+        str | None, typer.Option("--app", help="App id: a key of this app (its owner's).")
+    ] = None,
+    access: Annotated[
+        str | None,
+        typer.Option(
+            help="With --app: app (App storage only) or app-wide (also X-Img-User for the "
+            "app's connected users)."
+        ),
+    ] = None,
     abilities: Annotated[str, typer.Option(help="read, write or read,write.")] = "read,write",
     name: Annotated[str, typer.Option(help="A label for the key.")] = "",
     as_json: JsonFlag = False,
 ) -> None:
-    """Create an API key on a user's personal workspace; the key is shown once."""
+    """Create an API key, shown once: on a user's personal workspace (--user), or a key of an
+    app (--app, --access) acting on the app's own workspace."""
 
     async def work(rt: Runtime) -> tuple[dict[str, Any], str]:
+        if (user is None) == (app_id is None):
+            raise CommandFailed("validation_error", "Give either --user EMAIL or --app APP_ID.")
+        if (access is None) != (app_id is None):
+            raise CommandFailed("validation_error", "--access goes with --app (app or app-wide).")
         parsed = keys.parse_abilities(abilities)
         async with rt.sessions() as db:
-            owner = await _user(db, user)
-            workspace = await accounts.personal_workspace(db, owner.id)
-            issued = await keys.create_key(db, owner, workspace, parsed, name)
-            await db.commit()
-        result = {"id": issued.record.id, "key": issued.key, "abilities": sorted(parsed)}
+            if app_id is not None and access is not None:
+                found = await _app(db, app_id)
+                issued = await apps.create_app_key(
+                    db, found, parsed, keys.parse_access(access), name
+                )
+            else:
+                owner = await _user(db, user or "")
+                workspace = await accounts.personal_workspace(db, owner.id)
+                issued = await keys.create_key(db, owner, workspace, parsed, name)
+                await db.commit()
+        result: dict[str, Any] = {
+            "id": issued.record.id,
+            "key": issued.key,
+            "abilities": sorted(parsed),
+        }
+        if issued.record.app_id is not None:
+            result |= {"app": issued.record.app_id, "access": issued.record.access}
         return (
             result,
             f"key {issued.record.id} ({','.join(sorted(parsed))}): {issued.key}\n"

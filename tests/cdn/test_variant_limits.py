@@ -6,6 +6,7 @@ worker much past the time budget."""
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 import os
 import time
 from collections.abc import Iterator
@@ -189,3 +190,14 @@ def test_a_slow_avif_is_stopped_soon_after_the_budget_and_never_stored(limited: 
     assert elapsed < BUDGET * 5
     assert not variant_files(limited, image["url"])
     assert_image(client.get(image["url"] + "?w=40&format=avif"), "image/avif")  # still serving
+
+
+def test_a_render_process_that_dies_is_replaced(stack: Stack, client: httpx.Client) -> None:
+    url = upload(client, make.jpeg(120, 90))["url"]
+    assert_image(client.get(f"{url}?w=30"), "image/jpeg")
+    renderers = [p for p in multiprocessing.active_children() if p.name == "imgpro-render"]
+    assert renderers  # the server runs in this process: its render processes are our children
+    for process in renderers:  # as the OOM killer would
+        process.kill()
+        process.join(5)
+    assert_image(client.get(f"{url}?w=40"), "image/jpeg")

@@ -122,7 +122,12 @@ class RenderProcess:
         if self._process is None or not self._process.is_alive():
             self._start()
         assert self._connection is not None
-        self._connection.send((work, args, kwargs))
+        try:
+            self._connection.send((work, args, kwargs))
+        except OSError:  # it died while idle, after the check above: once more on a new one
+            self._start()
+            assert self._connection is not None
+            self._connection.send((work, args, kwargs))
         if not self._connection.poll(timeout):
             self.stop()
             raise RenderKilled("render time budget exceeded")

@@ -52,6 +52,11 @@ def _not_found() -> ApiError:
     return ApiError("not_found", "No image with this id in your storage.")
 
 
+def _in_app(workspace: Workspace | None) -> bool:
+    """Images in an app's workspaces (a user's, or the app's own) are always public."""
+    return workspace is not None and workspace.app_id is not None
+
+
 def _live(now: datetime) -> Any:
     return or_(Image.expires_at.is_(None), Image.expires_at > now)
 
@@ -97,7 +102,7 @@ async def create_from_url(
 async def _check_caller_may_upload(
     runtime: Runtime, principal: Principal, fields: ImageFields
 ) -> None:
-    if principal.kind == "app" and not fields.public:
+    if _in_app(principal.workspace) and not fields.public:
         raise invalid("public", "Images uploaded by an app are always public.")
     if principal.is_anonymous:
         settings = runtime.settings
@@ -142,7 +147,7 @@ async def _store(
         workspace = principal.workspace or await accounts.anonymous_workspace(db)
         now = utcnow()
         image_id = new_id()
-        public = True if principal.kind != "key" else fields.public
+        public = True if principal.kind != "key" or _in_app(workspace) else fields.public
         image = Image(
             id=image_id,
             workspace_id=workspace.id,
@@ -271,18 +276,13 @@ async def list_images(
 
 
 async def update(
-    db: AsyncSession,
-    settings: Settings,
-    principal: Principal,
-    workspace: Workspace,
-    image_id: str,
-    patch: ImagePatch,
+    db: AsyncSession, settings: Settings, workspace: Workspace, image_id: str, patch: ImagePatch
 ) -> Image:
     """Change the fields `patch` names (absent ones stay; null clears); commits."""
     image = await get(db, workspace, image_id)
     sent = patch.model_fields_set
     if "public" in sent:
-        if principal.kind == "app" and not patch.public:
+        if _in_app(workspace) and not patch.public:
             raise invalid("public", "Images of an app are always public.")
         if patch.public and not image.public:
             image.published_at = utcnow()

@@ -1,7 +1,7 @@
 """webhooks: an endpoint per app, the outbox of events (decisions.md §7)
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-11-29 05:20:00
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 import imgpro.db.base
 
-revision = "0005"
-down_revision = "0004"
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
