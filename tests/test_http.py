@@ -14,6 +14,7 @@ from imgpro.app import Surfaces
 from imgpro.http import RequestContext
 from imgpro.runtime import Runtime
 from imgpro.settings import Settings
+from tests.conftest import Stack
 
 
 async def exploding_app(scope: Scope, receive: Receive, send: Send) -> None:
@@ -156,3 +157,20 @@ def test_production_settings_with_real_services_have_no_problems(tmp_path) -> No
         secret_key="x" * 48,
     )
     assert settings.production_problems() == []
+
+
+@pytest.mark.parametrize(
+    "method, path, allowed",
+    [
+        ("PUT", "/v1/images", {"GET", "POST"}),  # api
+        ("POST", "/v1/usage", {"GET"}),
+        ("POST", "/src/abc/abcdefgh.jpg", {"GET", "HEAD"}),  # cdn
+        ("DELETE", "/signin", {"GET", "POST"}),  # web
+    ],
+)
+def test_a_405_says_which_methods_are_allowed(
+    stack: Stack, method: str, path: str, allowed: set[str]
+) -> None:
+    response = stack.client().request(method, path)
+    assert response.status_code == 405
+    assert {m.strip() for m in response.headers["Allow"].split(",")} >= allowed

@@ -42,6 +42,9 @@ CATALOGUE: dict[str, ErrorKind] = {
     "invalid_target_url": ErrorKind(
         422, "invalid_request_error", "return_url must be an absolute http(s) URL."
     ),
+    "headers_too_large": ErrorKind(
+        431, "invalid_request_error", "The request's headers are too large."
+    ),
     "media_failed": ErrorKind(422, "invalid_request_error", "Processing of this image failed."),
     # authentication_error
     "unauthorized": ErrorKind(

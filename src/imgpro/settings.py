@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -47,11 +48,20 @@ class Settings(BaseSettings):
     secret_key: str = Field("", description="Signs sessions and links; generated once if unset.")
     trusted_proxies: list[str] = Field(
         default_factory=list,
-        description="Client addresses whose X-Forwarded-For is believed (e.g. a load balancer).",
+        description=(
+            "Proxy addresses or networks (CIDR) whose X-Forwarded-For is believed, read from "
+            "the right (e.g. a load balancer)."
+        ),
     )
     import_allow_networks: list[str] = Field(
         default_factory=list,
         description="Networks URL import may reach although not public (operators, tests).",
+    )
+    max_header_bytes: int = Field(
+        64 * 1024, description="Largest request header section; beyond, 431 and the socket closes."
+    )
+    header_timeout: float = Field(
+        10.0, description="Seconds a connection may take to finish its headers; then it is closed."
     )
     anonymous_uploads_per_hour: int = Field(20, description="Anonymous uploads per IP per hour.")
     anonymous_uploads_per_day: int = Field(100, description="Anonymous uploads per IP per day.")
@@ -75,6 +85,13 @@ class Settings(BaseSettings):
         5.0, description="Longest wait for a render worker before answering 503 (Retry-After)."
     )
     render_time_budget: float = Field(20.0, description="Longest single render, in seconds.")
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _parse_networks(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            ipaddress.ip_network(entry, strict=False)  # a typo fails the start, not every request
+        return value
 
     @model_validator(mode="after")
     def _fill_defaults(self) -> Settings:

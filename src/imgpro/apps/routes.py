@@ -10,7 +10,7 @@ from imgpro.apps import service as apps
 from imgpro.auth import bearer_token
 from imgpro.deps import Db, Rt
 from imgpro.errors import ApiError
-from imgpro.images.routes import read_json
+from imgpro.http import read_json
 from imgpro.openapi import error_responses, json_body
 
 router = APIRouter(prefix="/v1", tags=["apps"])

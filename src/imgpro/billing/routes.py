@@ -13,8 +13,8 @@ from imgpro.billing import service as billing
 from imgpro.billing import webhooks
 from imgpro.billing.schemas import BillingStatus, CheckoutBody, CheckoutOut, WebhookReceived
 from imgpro.deps import Caller, Db, Rt
+from imgpro.http import read_json
 from imgpro.idempotency import service as idempotency
-from imgpro.images.routes import read_json
 from imgpro.openapi import error_responses, json_body
 
 router = APIRouter(prefix="/v1/billing", tags=["billing"])
@@ -55,6 +55,8 @@ async def create_checkout(request: Request, caller: Caller, db: Db, rt: Rt) -> R
     if key is not None:
         idempotency.check_key(key)
     checkout = billing.parse_checkout(rt.settings, await read_json(request))
+    if caller.app_id is not None:
+        await billing.check_app_return_url(db, caller.app_id, checkout.return_url)
 
     async def respond() -> tuple[int, str]:
         url = await billing.start_checkout(db, rt.settings, workspace, checkout)

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from imgpro.errors import invalid
+from imgpro.http import BadJson, nests_deeper_than, parse_json
 from imgpro.ids import is_id
 
 MAX_CAPTION = 2000
@@ -16,6 +17,7 @@ MAX_METADATA_BYTES = 16 * 1024
 MAX_FILENAME = 255
 MAX_LIST_IDS = 50
 MAX_BATCH_IDS = 100
+MAX_JSON_DEPTH = 32  # labels and metadata
 
 
 def check_text(field: str, value: str) -> str:
@@ -38,13 +40,16 @@ def _check_json_text(field: str, value: Any) -> None:
 
 
 def _json_object(field: str, value: Any) -> dict[str, Any]:
+    """A JSON object, given as one or as its JSON text (multipart fields)."""
     if isinstance(value, str):
         try:
-            value = json.loads(value)
-        except ValueError:
-            raise invalid(field, f"{field} must be a JSON object.") from None
+            value = parse_json(value, MAX_JSON_DEPTH)
+        except BadJson as exc:
+            raise invalid(field, f"{field} must be a JSON object; this is {exc}.") from None
     if not isinstance(value, dict):
         raise invalid(field, f"{field} must be a JSON object.")
+    if nests_deeper_than(value, MAX_JSON_DEPTH):
+        raise invalid(field, f"{field} may nest at most {MAX_JSON_DEPTH} levels deep.")
     return value
 
 

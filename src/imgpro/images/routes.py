@@ -18,6 +18,7 @@ from starlette.responses import Response
 from imgpro.auth import Principal
 from imgpro.deps import Caller, Db, Rt
 from imgpro.errors import invalid
+from imgpro.http import read_json
 from imgpro.idempotency import service as idempotency
 from imgpro.ids import new_id
 from imgpro.images import fields as parse
@@ -41,13 +42,6 @@ router = APIRouter(prefix="/v1", tags=["images"])
 
 _LABEL_PARAM = re.compile(r"^label\[(.*)\]$")
 _CREATE_FIELDS = {"file", "caption", "public", "labels", "metadata"}
-
-
-async def read_json(request: Request) -> Any:
-    try:
-        return json.loads(await request.body())
-    except (ValueError, UnicodeDecodeError):
-        raise invalid("body", "The body is not valid JSON.") from None
 
 
 def _fields_from(source: dict[str, Any]) -> images.NewImageFields:
@@ -282,10 +276,12 @@ async def update_image(
     changes: dict[str, Any] = {}
     if "caption" in body:
         changes["caption"] = parse.parse_caption(body["caption"])
+    # null clears; any other value must be an object (false, 0, "" or [] are 422, not a wipe)
     if "labels" in body:
-        changes["labels"] = parse.parse_labels(body["labels"] or {})
+        changes["labels"] = {} if body["labels"] is None else parse.parse_labels(body["labels"])
     if "metadata" in body:
-        changes["metadata"] = parse.parse_metadata(body["metadata"] or {})
+        metadata = body["metadata"]
+        changes["metadata"] = {} if metadata is None else parse.parse_metadata(metadata)
     if "public" in body:
         if not isinstance(body["public"], bool):
             raise invalid("public", "public must be true or false.")
