@@ -3,18 +3,23 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
+PORT ?= 8000
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml sdk/pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q -e '.[dev]' -e ./sdk
 	touch $@
 
 .PHONY: install run test test-fast lint bench
 install: $(VENV)/.installed
 
-run: $(VENV)/.installed  ## start imgpro on http://127.0.0.1:8000 (SQLite + files in ./data)
-	$(VENV)/bin/imgpro serve
+# the base URLs follow the port unless the environment (or .env) sets them
+run: $(VENV)/.installed  ## start imgpro on http://127.0.0.1:$(PORT) (SQLite + files in ./data)
+	IMGPRO_WEB_URL=$${IMGPRO_WEB_URL:-http://127.0.0.1:$(PORT)} \
+	IMGPRO_API_URL=$${IMGPRO_API_URL:-http://127.0.0.1:$(PORT)} \
+	IMGPRO_CDN_URL=$${IMGPRO_CDN_URL:-http://127.0.0.1:$(PORT)/src} \
+	$(VENV)/bin/imgpro serve --port $(PORT)
 
 test: $(VENV)/.installed  ## the whole suite, on SQLite and on PostgreSQL + Redis
 	$(PY) -m pytest -q $(PYTEST_ARGS)
@@ -23,9 +28,10 @@ test-fast: $(VENV)/.installed  ## the quick loop: SQLite only, no browser
 	$(PY) -m pytest -q -m "not browser" -k "not postgresql" $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed
-	$(VENV)/bin/ruff check src tests bench
-	$(VENV)/bin/ruff format --check src tests bench
+	$(VENV)/bin/ruff check src tests bench sdk/src
+	$(VENV)/bin/ruff format --check src tests bench sdk/src
 	$(VENV)/bin/mypy src
+	cd sdk && ../$(VENV)/bin/mypy src
 
 bench: $(VENV)/.installed
 	$(PY) bench/upload.py

@@ -267,6 +267,7 @@ def start_imgpro(workdir: Path) -> tuple[subprocess.Popen, str]:
         "IMGPRO_API_URL": base,
         "IMGPRO_CDN_URL": f"{base}/src",
         "IMGPRO_ANONYMOUS_UPLOADS_PER_HOUR": "1000",
+        "IMGPRO_RENDERS_PER_MINUTE": "1000000",  # every request of the cold rows is a render
     }
     command = [str(Path(sys.executable).parent / "imgpro"), "serve", "--port", str(port)]
     command += ["--workers", str(WORKERS)]

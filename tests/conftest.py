@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -53,6 +56,20 @@ async def reset_postgres(url: str) -> None:
     async with engine.begin() as connection:
         await connection.execute(text("DROP SCHEMA public CASCADE"))
         await connection.execute(text("CREATE SCHEMA public"))
+    await engine.dispose()
+
+
+async def ensure_database(url: str) -> None:
+    """Create the PostgreSQL database `url` names if it does not exist: a stack of its own
+    whose reset must not touch the main stack's schema."""
+    base, _, name = url.rpartition("/")
+    engine = create_async_engine(f"{base}/postgres", isolation_level="AUTOCOMMIT")
+    async with engine.connect() as connection:
+        found = await connection.scalar(
+            text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
+        )
+        if not found:
+            await connection.execute(text(f'CREATE DATABASE "{name}"'))
     await engine.dispose()
 
 
@@ -186,6 +203,50 @@ def start_stack(name: str, tmp: Path, **overrides: Any) -> tuple[Stack, ServerTh
     return Stack(name, settings, base), server
 
 
+@contextlib.contextmanager
+def served(tmp: Path, workers: int, **env: str) -> Iterator[Stack]:
+    """`imgpro serve --workers N` as a subprocess, as an operator runs it (migrations applied
+    by serve itself); `env` sets IMGPRO_* variables by lower-case name."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    variables = {
+        "env": "test",
+        "data_dir": str(tmp),
+        "web_url": base,
+        "api_url": base,
+        "cdn_url": f"{base}/src",
+        "secret_key": "test-secret-served",
+        **env,
+    }
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("IMGPRO_")}
+    environ.update({f"IMGPRO_{name.upper()}": value for name, value in variables.items()})
+    settings = Settings(**variables)  # type: ignore[arg-type]
+    if settings.database_url.startswith("postgresql"):
+        asyncio.run(ensure_database(settings.database_url))
+        asyncio.run(reset_postgres(settings.database_url))
+    if settings.redis_url:
+        redis.Redis.from_url(settings.redis_url).flushdb()
+    command = [str(Path(sys.executable).with_name("imgpro")), "serve", "--port", str(port)]
+    process = subprocess.Popen([*command, "--workers", str(workers)], env=environ, cwd=tmp)
+    running = Stack(f"served-{workers}", settings, base)
+    try:
+        deadline = time.time() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/v1/usage", timeout=2).status_code == 401:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.time() > deadline or process.poll() is not None:
+                raise RuntimeError("imgpro serve did not start")
+            time.sleep(0.1)
+        yield running
+    finally:
+        running.close()
+        process.terminate()
+        process.wait(30)
+
+
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
 def stack(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
@@ -208,12 +269,14 @@ class SmtpSink:
         from aiosmtpd.controller import Controller
 
         self.messages: list[Any] = []
+        self.recipients: list[list[str]] = []  # each message's envelope (RCPT TO) addresses
         self.port = free_port()
         self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
 
     async def handle_DATA(self, _server: Any, _session: Any, envelope: Any) -> str:  # noqa: N802
         import email
 
+        self.recipients.append(list(envelope.rcpt_tos))
         self.messages.append(email.message_from_bytes(envelope.content))
         return "250 OK"
 

@@ -142,8 +142,8 @@ async def test_production_refuses_to_start_on_development_defaults(tmp_path) -> 
         await app({"type": "lifespan"}, receive, send)
     await runtime.close()
     assert sent[0]["type"] == "lifespan.startup.failed"
-    for problem in ("IMGPRO_MAIL_URL", "IMGPRO_BILLING_PROVIDER", "IMGPRO_SECRET_KEY"):
-        assert problem in sent[0]["message"]
+    for problem in ("MAIL_URL", "BILLING_PROVIDER", "SECRET_KEY", "WEB_URL"):
+        assert "IMGPRO_" + problem in sent[0]["message"]
 
 
 def test_production_settings_with_real_services_have_no_problems(tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -155,8 +155,27 @@ def test_production_settings_with_real_services_have_no_problems(tmp_path) -> No
         stripe_secret_key="sk_live_x",
         stripe_webhook_secret="whsec_x",
         secret_key="x" * 48,
+        web_url="https://img.example",
+        api_url="https://api.img.example",
+        cdn_url="https://src.img.example",
     )
     assert settings.production_problems() == []
+
+
+def test_production_refuses_a_short_secret_and_a_plain_http_web_url(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    settings = Settings(
+        data_dir=tmp_path,
+        env="production",
+        mail_url="smtp://mail.example:25",
+        billing_provider="stripe",
+        stripe_secret_key="sk_live_x",
+        stripe_webhook_secret="whsec_x",
+        secret_key="short",
+        web_url="http://img.example",
+    )
+    problems = " ".join(settings.production_problems())
+    assert "IMGPRO_SECRET_KEY" in problems and "32" in problems
+    assert "IMGPRO_WEB_URL" in problems and "https" in problems
 
 
 @pytest.mark.parametrize(

@@ -389,5 +389,32 @@ def sweep(as_json: JsonFlag = False) -> None:
     admin_command(as_json, work)
 
 
+@admin.command("backfill")
+def backfill(as_json: JsonFlag = False) -> None:
+    """Give images stored before this version their placeholder and working copy; safe to
+    stop and run again (it resumes where it stopped)."""
+
+    async def work(rt: Runtime) -> tuple[dict[str, Any], str]:
+        visited = failed = 0
+        after = ""
+        async with rt.sessions() as db:
+            total = await images.backfill_count(db)
+        with Progress(disable=as_json) as progress:
+            task = progress.add_task("backfilling images", total=total)
+            while True:
+                async with rt.sessions() as db:
+                    ids, failures = await images.backfill_batch(db, rt, after)
+                if not ids:
+                    break
+                after, visited, failed = ids[-1], visited + len(ids), failed + failures
+                progress.update(task, advance=len(ids))
+        human = f"backfilled {visited - failed} images"
+        return {"images": visited - failed, "failed": failed}, human + (
+            f"; {failed} failed (see the log)" if failed else ""
+        )
+
+    admin_command(as_json, work)
+
+
 def main() -> None:
     app()

@@ -2,12 +2,14 @@
 
 Every error imgpro answers leaves through :class:`ApiError`::
 
-    ApiError(code, message=None, *, details=None, action=None, usage=None, headers=None)
+    ApiError(code, message=None, *, details=None, action=None, usage=None, headers=None,
+             status=None)
       │
       └── rendered by :func:`envelope` as
           {"error": {"type", "code", "message", "action"?, "usage"?, "details"?}}
 
-``CATALOGUE`` maps each code to its HTTP status, its coarse ``type`` and a default message.
+``CATALOGUE`` maps each code to its HTTP status, its coarse ``type`` and a default message
+(and the other statuses a few codes answer with, chosen by whoever raises them).
 Services raise ``ApiError("not_found")``; routes never build errors; one handler renders them.
 """
 
@@ -19,11 +21,17 @@ from typing import Any
 
 @dataclass(frozen=True)
 class ErrorKind:
-    """One catalogued error: its HTTP status, type and default message."""
+    """One catalogued error: its HTTP status, type and default message; `also` lists other
+    statuses the code may carry (the raiser picks one)."""
 
     status: int
     type: str
     message: str
+    also: tuple[int, ...] = ()
+
+    @property
+    def statuses(self) -> tuple[int, ...]:
+        return (self.status, *self.also)
 
 
 CATALOGUE: dict[str, ErrorKind] = {
@@ -76,7 +84,11 @@ CATALOGUE: dict[str, ErrorKind] = {
     ),
     # processing_error
     "upload_failed": ErrorKind(422, "processing_error", "The upload could not be processed."),
-    "fetch_failed": ErrorKind(422, "processing_error", "The source URL could not be fetched."),
+    # 502: the source answered with an error or could not be reached; 504: it timed out
+    # (clients retry a 504 later and give up on a 502)
+    "fetch_failed": ErrorKind(
+        502, "processing_error", "The source URL could not be fetched.", also=(504,)
+    ),
     "import_failed": ErrorKind(422, "processing_error", "The URL import failed."),
     # api_error
     "api_error": ErrorKind(500, "api_error", "Something went wrong on our side."),
@@ -100,10 +112,14 @@ class ApiError(Exception):
         action: dict[str, Any] | None = None,
         usage: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
+        status: int | None = None,
     ) -> None:
         if code not in CATALOGUE:
             raise KeyError(f"uncatalogued error code {code!r}")
         self.kind = CATALOGUE[code]
+        if status is not None and status not in self.kind.statuses:
+            raise ValueError(f"{code} is never answered with {status}")
+        self._status = status or self.kind.status
         self.code = code
         self.message = message or self.kind.message
         self.details = details
@@ -116,7 +132,7 @@ class ApiError(Exception):
 
     @property
     def status(self) -> int:
-        return self.kind.status
+        return self._status
 
     def envelope(self) -> dict[str, Any]:
         body: dict[str, Any] = {

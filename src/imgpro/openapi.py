@@ -33,7 +33,7 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """Document `statuses` (and 500) with the envelope and the codes each can carry."""
     result: dict[int | str, dict[str, Any]] = {}
     for status in (*statuses, 500):
-        codes = sorted(code for code, kind in CATALOGUE.items() if kind.status == status)
+        codes = sorted(code for code, kind in CATALOGUE.items() if status in kind.statuses)
         result[status] = {
             "model": ErrorEnvelope,
             "description": "Error envelope; error.code is one of: " + ", ".join(codes),

@@ -11,6 +11,9 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# a shorter key signs sessions and links with too little secret to resist guessing offline
+MIN_SECRET_KEY_LENGTH = 32
+
 
 class Settings(BaseSettings):
     """imgpro's settings; `imgpro settings` prints this table."""
@@ -19,7 +22,10 @@ class Settings(BaseSettings):
 
     env: Literal["development", "production", "test"] = Field(
         "development",
-        description="`production` refuses console mail, local billing and a generated secret.",
+        description=(
+            "`production` refuses console mail, local billing, a generated or short (< 32) "
+            "secret and a web URL that is not https."
+        ),
     )
     data_dir: Path = Field(
         Path("./data"),
@@ -63,6 +69,9 @@ class Settings(BaseSettings):
     header_timeout: float = Field(
         10.0, description="Seconds a connection may take to finish its headers; then it is closed."
     )
+    import_timeout_seconds: float = Field(
+        30.0, description="Longest URL import fetch; a source slower than this answers 504."
+    )
     anonymous_uploads_per_hour: int = Field(20, description="Anonymous uploads per IP per hour.")
     anonymous_uploads_per_day: int = Field(100, description="Anonymous uploads per IP per day.")
     credential_requests_per_minute: int = Field(
@@ -85,6 +94,18 @@ class Settings(BaseSettings):
         5.0, description="Longest wait for a render worker before answering 503 (Retry-After)."
     )
     render_time_budget: float = Field(20.0, description="Longest single render, in seconds.")
+    renders_per_minute: int = Field(
+        120,
+        description="CDN cache misses (renders) per client address per minute; beyond, 429.",
+    )
+    variant_max_per_image: int = Field(
+        50, description="Stored variants per image; the least recently used beyond are deleted."
+    )
+    variant_cache_bytes: int = Field(
+        10 * 1024**3,
+        description="Stored variants per blob store, in bytes; the least recently used beyond "
+        "are deleted (down to 90 %). Deleted variants are rendered again on demand.",
+    )
 
     @field_validator("trusted_proxies")
     @classmethod
@@ -131,4 +152,12 @@ class Settings(BaseSettings):
             problems.append("set IMGPRO_STRIPE_SECRET_KEY and IMGPRO_STRIPE_WEBHOOK_SECRET")
         if not self.secret_key:
             problems.append("IMGPRO_SECRET_KEY is unset; set a long random value")
+        elif len(self.secret_key) < MIN_SECRET_KEY_LENGTH:
+            problems.append(
+                f"IMGPRO_SECRET_KEY has {len(self.secret_key)} characters; set a random value "
+                f"of at least {MIN_SECRET_KEY_LENGTH}"
+            )
+        if not self.web_url.startswith("https://"):
+            # the session and CSRF cookies are marked Secure only on an https web URL
+            problems.append("IMGPRO_WEB_URL is not https://; serve the web surface over https")
         return problems

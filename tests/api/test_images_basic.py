@@ -26,6 +26,7 @@ IMAGE_FIELDS = {
     "metadata",
     "labels",
     "nsfw",
+    "placeholder",
 }
 
 

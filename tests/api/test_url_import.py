@@ -68,7 +68,7 @@ def test_import_works_anonymously(stack: Stack, source: str) -> None:
     "path, status, code",
     [
         ("/page.html", 422, "validation_error"),
-        ("/missing.jpg", 422, "fetch_failed"),
+        ("/missing.jpg", 502, "fetch_failed"),
         ("/to-loopback", 422, "validation_error"),
     ],
 )

@@ -8,11 +8,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from tests.billing.fake_stripe import FakeStripe, FakeStripeServer
-from tests.conftest import PG_URL, REDIS_URL, Stack, start_stack
+from tests.conftest import PG_URL, REDIS_URL, Stack, ensure_database, start_stack
 
 SECRET_KEY = "sk_test_imgpro_fake_0123456789"
 WEBHOOK_SECRET = "whsec_imgpro_fake_0123456789"
@@ -24,19 +22,6 @@ class StripeStack:
     fake: FakeStripe
 
 
-async def _ensure_database(url: str) -> None:
-    """Its own PostgreSQL database: resetting it must not touch the main stack's schema."""
-    base, _, name = url.rpartition("/")
-    engine = create_async_engine(f"{base}/postgres", isolation_level="AUTOCOMMIT")
-    async with engine.connect() as connection:
-        found = await connection.scalar(
-            text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
-        )
-        if not found:
-            await connection.execute(text(f'CREATE DATABASE "{name}"'))
-    await engine.dispose()
-
-
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
 def stripe_stack(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
@@ -46,7 +31,7 @@ def stripe_stack(
         # a database and Redis db of their own, named after the suite's, so parallel runs with
         # their own IMGPRO_TEST_POSTGRES_URL / IMGPRO_TEST_REDIS_URL never share one
         url = PG_URL + "_stripe"
-        asyncio.run(_ensure_database(url))
+        asyncio.run(ensure_database(url))
         redis_base, _, redis_db = REDIS_URL.rpartition("/")
         overrides = {"database_url": url, "redis_url": f"{redis_base}/{(int(redis_db) - 1) % 16}"}
     fake = FakeStripe(SECRET_KEY, WEBHOOK_SECRET)

@@ -30,6 +30,7 @@ def set_usage(
     *,
     uploads: int | None = None,
     storage_bytes: int | None = None,
+    images: int | None = None,
     period: str | None = None,
 ) -> None:
     """Put the meter where a test needs it (as if earlier uploads had happened)."""
@@ -50,6 +51,8 @@ def set_usage(
                 meter.uploads = uploads
             if storage_bytes is not None:
                 meter.storage_bytes = storage_bytes
+            if images is not None:
+                meter.images = images
             if period is not None:
                 meter.period = period
             await db.commit()

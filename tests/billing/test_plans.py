@@ -116,6 +116,52 @@ def test_a_broken_plans_file_says_what_is_wrong(data: object, problem: str) -> N
         parse_catalogue(data)
 
 
+def test_a_plan_may_limit_stored_images() -> None:
+    plans = parse_catalogue(
+        {
+            "plans": [
+                {
+                    "id": "free",
+                    "name": "Free",
+                    "monthly_uploads": 9,
+                    "storage_bytes": 9,
+                    "images": 5,
+                },
+                {
+                    "id": "pro",
+                    "name": "Pro",
+                    "limits": {"monthly_uploads": 9, "storage_bytes": 9, "images": 50},
+                    "prices": {"monthly": {"amount_cents": 500}},
+                },
+                {
+                    "id": "unlimited",
+                    "name": "Unlimited",
+                    "limits": {"monthly_uploads": 9, "storage_bytes": 9, "images": None},
+                    "prices": {"monthly": {"amount_cents": 900}},
+                },
+            ]
+        }
+    )
+    assert [p.images for p in plans.plans] == [5, 50, None]
+    assert plans.get("pro").public()["limits"]["images"] == 50
+    assert plans.upgrade_for(plans.free, uploads=False, storage=False, images=True).id == "pro"  # type: ignore[union-attr]
+    top = plans.upgrade_for(plans.get("pro"), uploads=False, storage=False, images=True)
+    assert top is not None and top.id == "unlimited"
+    assert DEFAULT_CATALOGUE.free.images is None  # the default catalogue leaves it unlimited
+    with pytest.raises(PlanFileError, match="images must be a whole number"):
+        parse_catalogue(
+            {
+                "plans": [
+                    {
+                        "id": "free",
+                        "name": "F",
+                        "limits": {"monthly_uploads": 1, "storage_bytes": 1, "images": -1},
+                    }
+                ]
+            }  # noqa: E501
+        )
+
+
 def test_unreadable_or_malformed_files_are_refused(tmp_path: Path) -> None:
     with pytest.raises(PlanFileError, match="plans.json"):
         load_catalogue(tmp_path / "plans.json")

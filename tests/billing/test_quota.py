@@ -68,6 +68,8 @@ def test_upload_over_the_monthly_limit_is_refused_and_stores_nothing(stack: Stac
         "uploads_limit": 100,
         "storage_used_bytes": 0,
         "storage_limit_bytes": GIB,
+        "images_used": 0,
+        "images_limit": None,
     }
     assert "Pro" in error["action"]["label"] and "1,000 uploads" in error["action"]["label"]
     assert usage(client)["totals"]["images_stored"] == 0

@@ -94,6 +94,8 @@ def test_any_mapping_parses(mapping):
         ("format=WEBP", "format=webp"),
         ("q=0&q=101", ""),
         ("q=85", "q=85"),
+        ("q=83", "q=85"),  # quality in steps of 5: a finite variant space
+        ("q=1", "q=5"),
         ("rotate=90", "rotate=90"),
         ("rotate=45&rotate=360&rotate=-90", ""),
         ("flip=hv", "flip=hv"),
@@ -114,12 +116,21 @@ def test_any_mapping_parses(mapping):
         ("gamma=0", ""),
         ("gamma=1.0", ""),
         ("gamma=2.2", "gamma=2.2"),
+        ("gamma=0.02", ""),  # tone in steps of 0.05
+        ("brightness=1.213", "brightness=1.2"),
+        ("brightness=1.02", ""),
+        ("contrast=0.974", "contrast=0.95"),
         ("saturation=0", "saturation=0"),
+        ("saturation=0.01", "saturation=0"),
         ("blur=0", ""),
         ("blur=250", "blur=250"),
         ("blur=251", ""),
+        ("blur=3.4", "blur=3"),  # blur in whole pixels
+        ("blur=0.6", ""),
         ("sharp=0", ""),
         ("sharp=.5", "sharp=0.5"),
+        ("sharp=1.01", "sharp=1"),  # sharpening in steps of 0.1
+        ("sharp=0.04", ""),
         ("unknown=1&W=300", ""),
         ("w=%EF%BC%91%EF%BC%92&blur=%D9%A3", ""),  # non-ASCII digits (fullwidth, Arabic-Indic)
     ],

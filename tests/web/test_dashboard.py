@@ -161,6 +161,8 @@ def test_someone_elses_app_is_not_found(stack: Stack) -> None:
     [
         ("My IMG.PRO app", idf.CALLBACK, "img.pro"),
         ("img.pro", idf.CALLBACK, "img.pro"),
+        ("ｉｍｇ.ｐｒｏ", idf.CALLBACK, "img.pro"),
+        ("img[.]pro", idf.CALLBACK, "img.pro"),
         ("", idf.CALLBACK, "name"),
         ("x" * 65, idf.CALLBACK, "64"),
         ("✓ Official", idf.CALLBACK, "check marks"),

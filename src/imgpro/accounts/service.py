@@ -9,16 +9,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from imgpro.accounts.tables import User, Workspace
 from imgpro.errors import invalid
 from imgpro.ids import new_id, new_shard
+from imgpro.mail.address import parse_mailbox
 
 ANONYMOUS_WORKSPACE_ID = "anonpool"
 
 
 def normalise_email(email: str) -> str:
-    email = email.strip().lower()
-    local, _, domain = email.partition("@")
-    if not local or "." not in domain or len(email) > 320 or any(c.isspace() for c in email):
-        raise invalid("email", "Enter a valid email address, like jane@example.com.")
-    return email
+    """The stored form of one plain mailbox (validation_error for anything else)."""
+    return parse_mailbox(email).address
 
 
 async def create_user(db: AsyncSession, email: str, plan: str = "free") -> User:
@@ -35,7 +33,10 @@ async def create_user(db: AsyncSession, email: str, plan: str = "free") -> User:
 
 
 async def find_user_by_email(db: AsyncSession, email: str) -> User | None:
-    return (await db.execute(select(User).where(User.email == email.strip().lower()))).scalar()
+    """The user with this address, however it is written (validation_error if it is not one
+    plain mailbox)."""
+    email = normalise_email(email)
+    return (await db.execute(select(User).where(User.email == email))).scalar()
 
 
 async def get_user(db: AsyncSession, user_id: str) -> User | None:

@@ -7,9 +7,12 @@ import base64
 import hashlib
 import hmac
 import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode, urlsplit
+
+from confusables import confusable_characters
 
 from imgpro.errors import invalid
 
@@ -21,18 +24,35 @@ LOOPBACK_HOSTS = {"localhost", "127.0.0.1"}
 _CHALLENGE_RE = re.compile(r"^[A-Za-z0-9_-]{43}$")
 _VERIFIER_RE = re.compile(r"^[A-Za-z0-9._~-]{43,128}$")
 _BADGE_LOOKALIKES = ("✓", "✔", "☑", "✅")
+# "imgpro" letter by letter, each as any character Unicode lists as confusable with it, with any
+# run of spaces, punctuation, symbols or marks between: "img[.]pro", "ımg。pro", "1mg pr0" match
+_IMG_PRO = re.compile(
+    r"[\W_]*".join(
+        "(?:" + "|".join(map(re.escape, confusable_characters(letter))) + ")" for letter in "imgpro"
+    )
+)
+
+
+def _reads_as_img_pro(name: str) -> bool:
+    """Whether `name` reads as img.pro: compared after NFKC (fullwidth, one dot leader),
+    case folding and decomposition (accents become separate marks, skipped between letters)."""
+    folded = unicodedata.normalize("NFKD", unicodedata.normalize("NFKC", name).casefold())
+    return _IMG_PRO.search(folded) is not None
 
 
 def check_app_name(name: str) -> str:
-    """1–64 characters, not containing "img.pro" in any case, and no drawn verified badge."""
+    """1–64 characters, not reading as "img.pro" (lookalike letters and punctuation included),
+    and no drawn verified badge."""
     name = " ".join(name.split())
     if not name:
         raise invalid("name", "Give the app a name (1–64 characters).")
     if len(name) > NAME_MAX:
         raise invalid("name", f"The name is {len(name)} characters; at most {NAME_MAX}.")
-    if "img.pro" in name.casefold() or "img.pro" in name.casefold().replace(" ", ""):
+    if _reads_as_img_pro(name):
         raise invalid(
-            "name", 'The name may not contain "img.pro": apps must not look made by img.pro.'
+            "name",
+            'The name may not contain "img.pro" or a lookalike of it: apps must not look made '
+            "by img.pro.",
         )
     if any(mark in name for mark in _BADGE_LOOKALIKES) or not name.isprintable():
         raise invalid("name", "The name may not contain check marks or control characters.")

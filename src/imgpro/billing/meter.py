@@ -1,7 +1,8 @@
 """Metering against the plan: uploads this calendar month, bytes and images stored.
 
 Exact under concurrency without a lock held across the upload: the charge is one conditional
-UPDATE of the workspace's meter row (`... WHERE uploads < limit AND storage + n <= limit`),
+UPDATE of the workspace's meter row (`... WHERE uploads < limit AND storage + n <= limit`, and
+`images < limit` on plans that limit stored images),
 made inside the transaction that inserts the image row. PostgreSQL re-checks the condition on
 the newest row version after waiting for the row lock; SQLite runs one writer at a time. So the
 counter can never pass the limit, and a rolled-back upload takes its charge with it.
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, select, update
+from sqlalchemy import case, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -42,6 +43,7 @@ class Usage:
     uploads: int
     storage_bytes: int
     images: int
+    metered: bool
 
     @property
     def uploads_full(self) -> bool:
@@ -50,6 +52,16 @@ class Usage:
     @property
     def storage_full(self) -> bool:
         return self.storage_bytes >= self.plan.storage_bytes
+
+    @property
+    def images_full(self) -> bool:
+        return self.plan.images is not None and self.images >= self.plan.images
+
+    @property
+    def limits_enforced(self) -> bool:
+        """Whether any limit of the plan applies to this workspace (the anonymous pool is
+        rate-limited instead)."""
+        return self.metered
 
     def public(self) -> dict[str, Any]:
         """The usage object of `GET /v1/usage` and `billing_status.usage`."""
@@ -60,8 +72,9 @@ class Usage:
             "limits": {
                 "monthly_uploads": {"used": self.uploads, "limit": self.plan.monthly_uploads},
                 "storage_bytes": {"used": self.storage_bytes, "limit": self.plan.storage_bytes},
-                "images": {"used": self.images, "limit": None},
+                "images": {"used": self.images, "limit": self.plan.images},
             },
+            "limits_enforced": self.limits_enforced,
             "totals": {"images_stored": self.images},
         }
 
@@ -73,6 +86,8 @@ class Usage:
             "uploads_limit": self.plan.monthly_uploads,
             "storage_used_bytes": self.storage_bytes,
             "storage_limit_bytes": self.plan.storage_bytes,
+            "images_used": self.images,
+            "images_limit": self.plan.images,
         }
 
 
@@ -93,6 +108,7 @@ async def read_usage(
         uploads,
         meter.storage_bytes if meter is not None else 0,
         meter.images if meter is not None else 0,
+        _is_metered(workspace),
     )
 
 
@@ -109,7 +125,7 @@ async def check_upload_allowed(db: AsyncSession, settings: Settings, workspace: 
         return
     await subscriptions.settle(db, workspace)
     current = await read_usage(db, settings, workspace)
-    if current.uploads_full or current.storage_full:
+    if current.uploads_full or current.storage_full or current.images_full:
         raise quota_error(settings, current)
 
 
@@ -123,13 +139,12 @@ async def charge_upload(
     plan = catalogue(settings).get(workspace.plan)
     period = period_key(utcnow())
     used = case((UsageMeter.period == period, UsageMeter.uploads), else_=0)
+    within = [used < plan.monthly_uploads, UsageMeter.storage_bytes + size <= plan.storage_bytes]
+    if plan.images is not None:
+        within.append(UsageMeter.images < plan.images)
     charge = (
         update(UsageMeter)
-        .where(
-            UsageMeter.workspace_id == workspace.id,
-            used < plan.monthly_uploads,
-            UsageMeter.storage_bytes + size <= plan.storage_bytes,
-        )
+        .where(UsageMeter.workspace_id == workspace.id, *within)
         .values(
             period=period,
             uploads=used + 1,
@@ -140,30 +155,26 @@ async def charge_upload(
     )
     if (await db.execute(charge)).rowcount == 1:  # type: ignore[attr-defined]
         return
-    if await _create_meter(db, workspace.id, period) and (
-        (await db.execute(charge)).rowcount == 1  # type: ignore[attr-defined]
-    ):
+    # No row charged: the limit is reached, or the workspace has no meter yet. Create it (a
+    # no-op when it exists) and charge again; never decide "over the limit" from a look at the
+    # meter in between, since a concurrent first upload may create it at any moment.
+    await _ensure_meter(db, workspace.id, period)
+    if (await db.execute(charge)).rowcount == 1:  # type: ignore[attr-defined]
         return
     current = await read_usage(db, settings, workspace)
     raise quota_error(settings, current)
 
 
-async def _create_meter(db: AsyncSession, workspace_id: str, period: str) -> bool:
-    """Create the workspace's meter if it has none; False if it already had one."""
-    exists = (
-        await db.execute(
-            select(UsageMeter.workspace_id).where(UsageMeter.workspace_id == workspace_id)
-        )
-    ).scalar()
-    if exists is not None:
-        return False
+async def _ensure_meter(db: AsyncSession, workspace_id: str, period: str) -> None:
+    """Create the workspace's meter unless it has one. On PostgreSQL an insert racing another
+    transaction's uncommitted insert waits for it, so once this returns the row is visible to
+    the next statement (read committed)."""
     insert = pg_insert if db.get_bind().dialect.name == "postgresql" else sqlite_insert
     await db.execute(
         insert(UsageMeter)
         .values(workspace_id=workspace_id, period=period, uploads=0, storage_bytes=0, images=0)
         .on_conflict_do_nothing(index_elements=["workspace_id"])
     )
-    return True
 
 
 async def release(db: AsyncSession, workspace_id: str, size: int, images: int = 1) -> None:
@@ -188,7 +199,13 @@ def quota_error(settings: Settings, current: Usage) -> ApiError:
     """403 quota_exceeded with the usage and a signed upgrade link to the billing page."""
     plan = current.plan
     uploads_hit = current.uploads_full
-    target = catalogue(settings).upgrade_for(plan, uploads=uploads_hit, storage=not uploads_hit)
+    images_hit = not uploads_hit and current.images_full
+    target = catalogue(settings).upgrade_for(
+        plan,
+        uploads=uploads_hit,
+        storage=not (uploads_hit or images_hit),
+        images=images_hit,
+    )
     url = links.upgrade_url(
         settings.web_url,
         settings.signing_key,
@@ -198,6 +215,11 @@ def quota_error(settings: Settings, current: Usage) -> ApiError:
         message = (
             f"This workspace has used all {plan.monthly_uploads:,} uploads of the {plan.name} "
             f"plan this month; the count starts again on {current.period[1]:%Y-%m-%d}."
+        )
+    elif images_hit:
+        message = (
+            f"This workspace stores all {plan.images:,} images of the {plan.name} plan; "
+            "delete images or upgrade."
         )
     else:
         message = (
@@ -209,11 +231,12 @@ def quota_error(settings: Settings, current: Usage) -> ApiError:
     else:
         interval, price = next(iter(target.prices.items()))
         per = "mo" if interval == "monthly" else "yr"
-        gain = (
-            f"{target.monthly_uploads:,} uploads a month"
-            if uploads_hit
-            else f"{bytes_label(target.storage_bytes)} of storage"
-        )
+        if uploads_hit:
+            gain = f"{target.monthly_uploads:,} uploads a month"
+        elif images_hit:
+            gain = "unlimited images" if target.images is None else f"{target.images:,} images"
+        else:
+            gain = f"{bytes_label(target.storage_bytes)} of storage"
         label = f"Upgrade to {target.name} ({price_label(price)}/{per}) for {gain}"
     return ApiError(
         "quota_exceeded",

@@ -11,6 +11,7 @@ file (`IMGPRO_PLANS_FILE`): a `plans` list whose entries are shaped like the API
     storage_bytes = 10737418240
     prices.monthly = { amount_cents = 900, currency = "usd", stripe_price = "price_..." }
     prices.annual = { amount_cents = 9900, currency = "usd" }
+    images = 50000          # optional: most images stored at once; left out = unlimited
 
 A plan without prices is free; exactly one free plan, with the id `free`, must exist (new
 workspaces start on it, cancelled ones return to it). `stripe_price` is optional: without it
@@ -36,6 +37,7 @@ INTERVALS = ("monthly", "annual")
 FREE = "free"
 _PLAN_ID = re.compile(r"^[a-z][a-z0-9_-]{0,15}$")
 _CURRENCY = re.compile(r"^[a-z]{3}$")
+_LIMITS = ("monthly_uploads", "storage_bytes", "images")
 
 
 class PlanFileError(ValueError):
@@ -56,6 +58,7 @@ class Plan:
     monthly_uploads: int
     storage_bytes: int
     prices: dict[str, Price] = field(default_factory=dict)  # interval -> price
+    images: int | None = None  # most images stored at once; None = no such limit
 
     @property
     def is_paid(self) -> bool:
@@ -84,6 +87,7 @@ class Plan:
             "limits": {
                 "monthly_uploads": self.monthly_uploads,
                 "storage_bytes": self.storage_bytes,
+                "images": self.images,
             },
         }
 
@@ -127,13 +131,16 @@ class Catalogue:
     def paid(self) -> list[Plan]:
         return [plan for plan in self.plans if plan.is_paid]
 
-    def upgrade_for(self, current: Plan, *, uploads: bool, storage: bool) -> Plan | None:
+    def upgrade_for(
+        self, current: Plan, *, uploads: bool, storage: bool, images: bool = False
+    ) -> Plan | None:
         """The smallest paid plan that lifts the limit that was hit, or None on the top tier."""
         better = [
             plan
             for plan in self.paid
             if (not uploads or plan.monthly_uploads > current.monthly_uploads)
             and (not storage or plan.storage_bytes > current.storage_bytes)
+            and (not images or _more_images(plan, current))
             and plan.id != current.id
         ]
         return min(better, key=lambda p: (p.monthly_uploads, p.storage_bytes), default=None)
@@ -144,6 +151,12 @@ class Catalogue:
                 if price.stripe_price == price_id:
                     return plan, interval
         return None
+
+
+def _more_images(plan: Plan, than: Plan) -> bool:
+    if plan.images is None:
+        return than.images is not None
+    return than.images is not None and plan.images > than.images
 
 
 DEFAULT_CATALOGUE = Catalogue(DEFAULT_PLANS)
@@ -159,16 +172,15 @@ def _int(entry: dict[str, Any], name: str, where: str) -> int:
 def _plan(entry: Any, where: str) -> Plan:
     if not isinstance(entry, dict):
         raise PlanFileError(f"{where}: each plan is a table/object")
-    unknown = set(entry) - {"object", "id", "name", "monthly_uploads", "storage_bytes", "prices"}
-    unknown -= {"limits"}
+    unknown = set(entry) - {"object", "id", "name", "prices", "limits", *_LIMITS}
     if unknown:
         raise PlanFileError(f"{where}: unknown field {sorted(unknown)[0]!r}")
     if entry.get("object", "plan") != "plan":
         raise PlanFileError(f'{where}: object, when given, is "plan"')
     limits = entry.get("limits")
     if limits is not None:
-        if not isinstance(limits, dict) or set(limits) - {"monthly_uploads", "storage_bytes"}:
-            raise PlanFileError(f"{where}: limits has monthly_uploads and storage_bytes")
+        if not isinstance(limits, dict) or set(limits) - set(_LIMITS):
+            raise PlanFileError(f"{where}: limits has monthly_uploads, storage_bytes and images")
         entry = {**entry, **limits}
     plan_id = entry.get("id")
     if not isinstance(plan_id, str) or not _PLAN_ID.match(plan_id):
@@ -205,6 +217,7 @@ def _plan(entry: Any, where: str) -> Plan:
         _int(entry, "monthly_uploads", where),
         _int(entry, "storage_bytes", where),
         prices,
+        None if entry.get("images") is None else _int(entry, "images", where),
     )
 
 

@@ -17,6 +17,7 @@ class Price(BaseModel):
 class PlanLimits(BaseModel):
     monthly_uploads: int
     storage_bytes: int
+    images: int | None = Field(description="Most images stored at once; null = no such limit.")
 
 
 class PlanOut(BaseModel):

@@ -139,6 +139,11 @@ async def start_checkout(
             "already_subscribed",
             f"This workspace is already on the {catalogue(settings).get(workspace.plan).name} "
             "plan; change or cancel it on the billing page (manage_url).",
+            action={
+                "type": "manage",
+                "url": manage_url(settings, workspace.id),
+                "label": "Manage billing",
+            },
         )
     provider = provider_for(settings)
     user = await accounts.get_user(db, workspace.user_id) if workspace.user_id else None

@@ -1,7 +1,8 @@
 """The cdn surface: `/{shard}/{id}.{ext}[?transform]` — immutable bytes, strong ETags, no database.
 
 Hot path of a variant hit: sidecar from the in-process LRU, memoised query parse, one `stat`,
-sendfile. A miss renders once (see `cdn.variants`) and then serves the stored blob the same way.
+sendfile. A miss counts against the client's render rate, renders once (see `cdn.variants`) and
+then serves the stored blob the same way.
 """
 
 from __future__ import annotations
@@ -14,9 +15,11 @@ from starlette.responses import FileResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from imgpro.cdn import service as cdn
+from imgpro.cdn.cache import touch_if_stale
 from imgpro.cdn.pool import PoolBusy
 from imgpro.cdn.variants import Variant, VariantGone, Variants, requested, variant_of
 from imgpro.errors import ApiError
+from imgpro.http import client_ip
 from imgpro.ids import is_id, is_shard
 from imgpro.logs import log
 from imgpro.media.render import RenderRefused
@@ -54,13 +57,18 @@ def not_modified(request: Request, etag: str) -> bool:
     return any(tag.strip() in (f'"{etag}"', f'W/"{etag}"', "*") for tag in candidates.split(","))
 
 
-async def stored(runtime: Runtime, key: str, etag: str, content_type: str) -> Response | None:
-    """The blob under `key` as a response (sendfile when local), or None when there is none."""
+async def stored(
+    runtime: Runtime, key: str, etag: str, content_type: str, *, variant: bool = False
+) -> Response | None:
+    """The blob under `key` as a response (sendfile when local), or None when there is none.
+    A served `variant` is marked as recently used (the variant cache evicts the others first)."""
     headers = caching_headers(etag, content_type)
     path = runtime.blobs.local_path(key)
     if path is not None:
         try:
             stat = os.stat(path)  # a local stat is microseconds: not worth a thread hop
+            if variant:
+                touch_if_stale(path, stat)
             if stat.st_size <= INLINE_BYTES:
                 return Response(read_small(path), headers=headers, media_type=content_type)
         except FileNotFoundError:
@@ -109,18 +117,23 @@ async def serve_image(request: Request) -> Response:
         return Response(
             status_code=304, headers=caching_headers(variant.etag, variant.content_type)
         )
+    response = await stored(runtime, variant.key, variant.etag, variant.content_type, variant=True)
+    if response is not None:
+        return response
+    await cdn.count_render(runtime, client_ip(request.scope, runtime.settings.trusted_proxies))
+    rendered = await make_variant(request.app.state.variants, located, variant)
     response = await stored(runtime, variant.key, variant.etag, variant.content_type)
-    if response is None:
-        await make_variant(request.app.state.variants, located, variant)
-        response = await stored(runtime, variant.key, variant.etag, variant.content_type)
+    if response is None and rendered is not None:  # evicted at once by a full cache
+        headers = caching_headers(variant.etag, variant.content_type)
+        response = Response(rendered, headers=headers, media_type=variant.content_type)
     if response is None:  # deleted between the render and now
         raise ApiError("not_found", "No such image.")
     return response
 
 
-async def make_variant(variants: Variants, located: cdn.Located, variant: Variant) -> None:
+async def make_variant(variants: Variants, located: cdn.Located, variant: Variant) -> bytes | None:
     try:
-        await variants.ensure(located, variant)
+        return await variants.ensure(located, variant)
     except RenderRefused as refused:
         log.warning(
             "render_refused",

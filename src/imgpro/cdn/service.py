@@ -14,6 +14,7 @@ import pyvips
 from imgpro.cdn.layout import OriginalMeta, image_prefix, meta_key, original_key, work_key
 from imgpro.logs import log
 from imgpro.media import working_copy
+from imgpro.runtime import Runtime
 from imgpro.storage import BlobNotFound, BlobStore
 
 
@@ -31,16 +32,44 @@ async def publish(
     """Store the served original, its working copy when it is large, then its sidecar (the
     sidecar last: it makes it visible)."""
     await blobs.put_file(original_key(shard, image_id, meta.format), path)
-    large = working_copy.wanted(meta.format, meta.width, meta.height, meta.frames)
-    if meta.transformable and large:
-        try:
-            copy = await asyncio.to_thread(working_copy.make, path, meta.format)
-        except pyvips.Error as error:  # ingest accepted it: the CDN can render the original
-            log.warning("working_copy_failed", original=path.name, error=str(error)[:200])
-        else:
-            await blobs.put_bytes(work_key(shard, image_id, meta.format), copy.data)
-            meta = replace(meta, work_width=copy.width, work_height=copy.height)
+    meta = await _store_working_copy(blobs, shard, image_id, path, meta)
     await blobs.put_bytes(meta_key(shard, image_id), meta.dumps())
+
+
+async def _store_working_copy(
+    blobs: BlobStore, shard: str, image_id: str, path: Path, meta: OriginalMeta
+) -> OriginalMeta:
+    """Store the original's working copy when it gets one; the sidecar that names it."""
+    large = working_copy.wanted(meta.format, meta.width, meta.height, meta.frames)
+    if not (meta.transformable and large) or meta.working_size is not None:
+        return meta
+    try:
+        copy = await asyncio.to_thread(working_copy.make, path, meta.format)
+    except pyvips.Error as error:  # ingest accepted it: the CDN can render the original
+        log.warning("working_copy_failed", original=path.name, error=str(error)[:200])
+        return meta
+    await blobs.put_bytes(work_key(shard, image_id, meta.format), copy.data)
+    return replace(meta, work_width=copy.width, work_height=copy.height)
+
+
+async def fetch_original(blobs: BlobStore, shard: str, image_id: str, fmt: str, dest: Path) -> None:
+    """Copy a stored original to the file `dest` (BlobNotFound when it is gone)."""
+    dest.write_bytes(await blobs.get_bytes(original_key(shard, image_id, fmt)))
+
+
+async def add_working_copy(blobs: BlobStore, shard: str, image_id: str, original: Path) -> bool:
+    """Give an original stored before working copies existed the copy it would get today
+    (`original` is its file, from :func:`fetch_original`); True when one was added."""
+    try:
+        meta = OriginalMeta.loads(await blobs.get_bytes(meta_key(shard, image_id)))
+    except BlobNotFound:
+        return False
+    updated = await _store_working_copy(blobs, shard, image_id, original, meta)
+    if updated is meta:
+        return False
+    await blobs.put_bytes(meta_key(shard, image_id), updated.dumps())
+    META_CACHE.forget(shard, image_id)
+    return True
 
 
 async def unpublish(blobs: BlobStore, shard: str, image_id: str) -> None:
@@ -99,3 +128,14 @@ async def locate(blobs: BlobStore, shard: str, image_id: str, ext: str) -> Locat
 
 async def etag_of(path: Path) -> str:
     return await asyncio.to_thread(file_etag, path)
+
+
+async def count_render(runtime: Runtime, client: str) -> None:
+    """Count one cache miss against the client address's render rate; 429 once it is spent
+    (renders cost CPU and storage, and anyone may ask for any variant)."""
+    await runtime.limits.hit(
+        f"{runtime.settings.renders_per_minute}/minute",
+        "cdn-render",
+        client,
+        message="Too many new variants from this address; retry later.",
+    )

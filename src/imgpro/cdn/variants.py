@@ -10,6 +10,8 @@
   bytes atomically, so that race costs CPU once, never correctness.
 * Renders run in the bounded `RenderPool`; a refusal (corrupt blob, pixel bomb, time budget) is
   remembered for a few minutes so a hot broken URL does not burn a worker per request.
+* Every stored variant is accounted in the `VariantCache`, which evicts the least recently used
+  beyond the per-image and per-store caps (`cdn.cache`).
 """
 
 from __future__ import annotations
@@ -20,11 +22,12 @@ import hashlib
 import os
 import time
 from collections import OrderedDict
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import pyvips
 
+from imgpro.cdn.cache import LEDGER_KEY, VariantCache
 from imgpro.cdn.layout import OriginalMeta, variant_key
 from imgpro.cdn.pool import RenderPool
 from imgpro.cdn.service import Located
@@ -36,7 +39,6 @@ from imgpro.storage import BlobNotFound, BlobStore
 #: Bump when the renderer's output for a given transform changes: variants get new names.
 RENDERER_VERSION = "1"
 _REFUSAL_SECONDS = 300.0
-_NONE = TransformSpec()
 
 
 @dataclass(frozen=True)
@@ -63,8 +65,7 @@ def variant_of(
     Memoised: a hot variant costs no hashing."""
     if not meta.transformable:
         return None
-    if spec.format is not None and spec.format == renderer.output_format(meta.format, _NONE):
-        spec = replace(spec, format=None)  # the stored format: format=jpg on a .jpg is a no-op
+    spec = renderer.without_no_ops(spec, meta.format)
     if is_identity(spec):
         return None
     name = hashlib.sha256(f"{RENDERER_VERSION}\n{canonical(spec)}".encode()).hexdigest()[:24]
@@ -101,11 +102,19 @@ class Variants:
             "max_output_pixels": settings.max_output_pixels,
             "time_budget": settings.render_time_budget,
         }
-        self._inflight: dict[str, asyncio.Task[None]] = {}
+        root = blobs.local_path(LEDGER_KEY)
+        if root is None:
+            raise ValueError("the variant cache needs a blob store with local files")
+        self.cache = VariantCache(
+            root.parent, settings.variant_max_per_image, settings.variant_cache_bytes
+        )
+        self._inflight: dict[str, asyncio.Task[bytes | None]] = {}
         self._refused: OrderedDict[str, tuple[float, str]] = OrderedDict()
 
-    async def ensure(self, located: Located, variant: Variant) -> None:
-        """Return once `variant` is stored; raises `RenderRefused`, `PoolBusy`, `VariantGone`."""
+    async def ensure(self, located: Located, variant: Variant) -> bytes | None:
+        """Return once `variant` is stored: its bytes when this call rendered them (the stored
+        blob may be evicted before it is read), None when another process had stored it.
+        Raises `RenderRefused`, `PoolBusy`, `VariantGone`."""
         refused = self._refused.get(variant.key)
         if refused is not None:
             if refused[0] > time.monotonic():
@@ -116,9 +125,10 @@ class Variants:
             task = asyncio.create_task(self._make(located, variant))
             self._inflight[variant.key] = task
             task.add_done_callback(lambda done: self._settle(variant.key, done))
-        await asyncio.shield(task)  # a caller that goes away does not cancel the others' render
+        # a caller that goes away does not cancel the others' render
+        return await asyncio.shield(task)
 
-    def _settle(self, key: str, task: asyncio.Task[None]) -> None:
+    def _settle(self, key: str, task: asyncio.Task[bytes | None]) -> None:
         self._inflight.pop(key, None)
         if not task.cancelled() and isinstance(task.exception(), renderer.RenderRefused):
             reason = task.exception().reason  # type: ignore[union-attr]
@@ -126,9 +136,9 @@ class Variants:
             if len(self._refused) > 1024:
                 self._refused.popitem(last=False)
 
-    async def _make(self, located: Located, variant: Variant) -> None:
+    async def _make(self, located: Located, variant: Variant) -> bytes | None:
         if await self.blobs.size(variant.key) is not None:  # another process stored it meanwhile
-            return
+            return None
         key, original_size = located.key, None
         if located.work_key is not None and self._fits_working_copy(located.meta, variant.spec):
             key, original_size = located.work_key, (located.meta.width, located.meta.height)
@@ -150,6 +160,10 @@ class Variants:
         if await self.blobs.size(located.key) is None:  # deleted while rendering: leave nothing
             await self.blobs.delete(variant.key)
             raise VariantGone(located.key)
+        path = self.blobs.local_path(variant.key)
+        assert path is not None  # checked in __init__
+        await asyncio.to_thread(self.cache.stored, path)
+        return rendered.data
 
     def _fits_working_copy(self, meta: OriginalMeta, spec: TransformSpec) -> bool:
         assert meta.working_size is not None

@@ -99,7 +99,8 @@ async def fetch_to_file(
     """Download ``url`` into ``dest``, refusing private addresses on every hop.
 
     Raises ``invalid("url", ...)`` for URLs that may not be fetched or bodies over
-    ``max_bytes``, and ``ApiError("fetch_failed")`` for sources that fail or time out.
+    ``max_bytes``, and ``ApiError("fetch_failed")`` for sources that fail: 502 when the source
+    answered with an error or could not be reached, 504 when it did not answer in time.
     ``dest`` is removed on any failure. ``allow_networks`` lets an operator (or a test)
     reach addresses that are not public.
     """
@@ -115,6 +116,7 @@ async def fetch_to_file(
                 "fetch_failed",
                 f"The URL did not answer within {timeout:g} seconds; "
                 "check that it is reachable, or download the image and upload it.",
+                status=504,
             ) from None
         raise
 

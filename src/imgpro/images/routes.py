@@ -85,7 +85,7 @@ async def _spool(upload: UploadFile, rt: Rt) -> tuple[images.UploadedFile, str]:
             },
         ],
     },
-    responses=error_responses(401, 403, 409, 422, 429),
+    responses=error_responses(401, 403, 409, 422, 429, 502, 504),
 )
 async def create_image(request: Request, caller: Caller, db: Db, rt: Rt) -> Response:
     caller.require_ability("write")

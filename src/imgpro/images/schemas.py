@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from imgpro.db.base import isoformat
 from imgpro.images.tables import Image
@@ -46,6 +46,7 @@ def image_object(settings: Settings, image: Image) -> dict[str, Any]:
         "metadata": image.meta or {},
         "labels": image.labels or {},
         "nsfw": image.nsfw,
+        "placeholder": image.placeholder,
     }
 
 
@@ -56,6 +57,15 @@ class SizeOut(BaseModel):
     url: str
     width: int
     height: int
+
+
+class PlaceholderOut(BaseModel):
+    """What to show until the image loads (decisions.md §8); the Image's is null for SVG."""
+
+    model_config = ConfigDict(title="Placeholder")
+
+    thumbhash: str = Field(description="Base64 ThumbHash of the stored pixels (first frame).")
+    color: str = Field(description="The dominant colour, #rrggbb.", pattern="^#[0-9a-f]{6}$")
 
 
 class ImageOut(BaseModel):
@@ -81,6 +91,7 @@ class ImageOut(BaseModel):
     metadata: dict[str, Any]
     labels: dict[str, str]
     nsfw: bool
+    placeholder: PlaceholderOut | None
 
 
 class Pagination(BaseModel):
@@ -159,4 +170,5 @@ class Usage(BaseModel):
     plan: str
     period: UsagePeriod
     limits: UsageLimits
+    limits_enforced: bool = Field(description="Whether any limit of the plan applies here.")
     totals: UsageTotals

@@ -9,7 +9,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, delete, or_, select
+import pyvips
+from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from imgpro.accounts import service as accounts
@@ -23,9 +24,11 @@ from imgpro.ids import is_id, new_id
 from imgpro.images.cursor import decode_cursor, encode_cursor
 from imgpro.images.fetch import fetch_to_file
 from imgpro.images.tables import Image, ImageLabel
+from imgpro.logs import log
+from imgpro.media import placeholder, working_copy
 from imgpro.media.ingest import Ingested, ingest
 from imgpro.runtime import Runtime
-from imgpro.storage import BlobStore
+from imgpro.storage import BlobNotFound, BlobStore
 
 if TYPE_CHECKING:  # auth resolves app callers through apps, which deletes images through us
     from imgpro.auth import Principal
@@ -87,6 +90,7 @@ async def create_from_url(
             url,
             dest,
             max_bytes=max_bytes_for(runtime, principal),
+            timeout=runtime.settings.import_timeout_seconds,
             allow_networks=[
                 ipaddress.ip_network(net) for net in runtime.settings.import_allow_networks
             ],
@@ -163,6 +167,7 @@ async def _store(
             caption=fields.caption,
             meta=fields.metadata,
             labels=fields.labels,
+            placeholder=ingested.placeholder.to_dict() if ingested.placeholder else None,
             blob_key=f"{workspace.shard}/{image_id}",
             published_at=now if public else None,
             expires_at=now + ANONYMOUS_RETENTION if principal.is_anonymous else None,
@@ -336,6 +341,53 @@ async def sweep_expired(db: AsyncSession, blobs: BlobStore, batch: int = 200) ->
     await db.commit()
     await unpublish_all(blobs, [(image.shard, image.id) for image in expired])
     return len(expired)
+
+
+def _needs_backfill() -> Any:
+    """Images without the placeholder or the working copy an upload gets today."""
+    large = or_(Image.width > working_copy.ABOVE, Image.height > working_copy.ABOVE)
+    return or_(
+        and_(Image.placeholder.is_(None), Image.format != "svg"),
+        and_(Image.transformable.is_(True), Image.frames == 1, large),
+    )
+
+
+async def backfill_count(db: AsyncSession) -> int:
+    return int(await db.scalar(select(func.count()).where(_needs_backfill())) or 0)
+
+
+async def backfill_batch(
+    db: AsyncSession, runtime: Runtime, after: str, batch: int = 20
+) -> tuple[list[str], int]:
+    """Fill placeholders and working copies of the next `batch` images after the id `after`
+    that may lack them; (the ids visited, how many failed). Done rows drop out of the query,
+    so a run that stops is resumed by running it again."""
+    found = list(
+        (
+            await db.execute(
+                select(Image)
+                .where(_needs_backfill(), Image.id > after)
+                .order_by(Image.id)
+                .limit(batch)
+            )
+        ).scalars()
+    )
+    failed = 0
+    for image in found:
+        original = runtime.workdir / f"backfill-{new_id()}.{image.format}"
+        try:
+            await cdn.fetch_original(runtime.blobs, image.shard, image.id, image.format, original)
+            if image.placeholder is None and image.format != "svg":
+                made = await asyncio.to_thread(placeholder.of_file, original, image.format)
+                image.placeholder = made.to_dict() if made else None
+            await cdn.add_working_copy(runtime.blobs, image.shard, image.id, original)
+        except (BlobNotFound, pyvips.Error, OSError) as error:
+            failed += 1
+            log.warning("backfill_failed", image=image.id, error=str(error)[:200])
+        finally:
+            original.unlink(missing_ok=True)
+    await db.commit()
+    return [image.id for image in found], failed
 
 
 async def stored_in(db: AsyncSession, workspace_ids: list[str]) -> list[tuple[str, str]]:

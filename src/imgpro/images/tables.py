@@ -42,6 +42,8 @@ class Image(Base):
     caption: Mapped[str | None] = mapped_column(Text)
     meta: Mapped[dict[str, Any]] = mapped_column("metadata", JSON, default=dict)
     labels: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    # {"thumbhash", "color"}; None for SVG, and for images stored before until the backfill
+    placeholder: Mapped[dict[str, str] | None] = mapped_column(JSON(none_as_null=True))
     blob_key: Mapped[str] = mapped_column(String(64))
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)

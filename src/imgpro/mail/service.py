@@ -16,6 +16,7 @@ import aiosmtplib
 from imgpro.db.base import isoformat, utcnow
 from imgpro.errors import ApiError
 from imgpro.logs import log
+from imgpro.mail.address import parse_mailbox
 from imgpro.runtime import Runtime
 from imgpro.settings import Settings
 
@@ -63,14 +64,17 @@ class SmtpMailer:
         self.password = unquote(parts.password) if parts.password else None
 
     async def send(self, mail: Mail) -> None:
+        recipient = parse_mailbox(mail.to).ascii
         message = EmailMessage()
         message["From"] = self.sender
-        message["To"] = mail.to
+        message["To"] = recipient
         message["Subject"] = mail.subject
         message.set_content(mail.text)
         try:
             await aiosmtplib.send(
                 message,
+                # the one recipient, given explicitly: never read out of the To header
+                recipients=[recipient],
                 hostname=self.hostname,
                 port=self.port,
                 username=self.username,

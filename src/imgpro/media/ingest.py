@@ -14,6 +14,9 @@ What is stored carries no EXIF/XMP/IPTC, has its orientation applied and is sRGB
 and AVIF files that already are so (nothing but pixel data in their structure) are kept byte for
 byte; the others are re-encoded in their own format. GIF, BMP and ICO are kept as uploaded; HEIC
 becomes JPEG; SVG is sanitised (:mod:`imgpro.media.svg`).
+
+The placeholder (:mod:`imgpro.media.placeholder`) is made from the stored pixels; for a still kept
+as uploaded, the full decode of step 5 streams into a 100 px thumbnail, so it costs no decode more.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ import pyvips
 from PIL import Image, ImageCms
 
 from imgpro.errors import ApiError, invalid
+from imgpro.media import placeholder
 from imgpro.media.formats import CONTENT_TYPES, NAMES, SNIFF_BYTES, TRANSFORMABLE, sniff
 from imgpro.media.svg import sanitize_svg, svg_size
 
@@ -69,6 +73,7 @@ class Ingested:
     animated: bool
     frames: int  # 1 for stills
     transformable: bool
+    placeholder: placeholder.Placeholder | None  # None for SVG
 
 
 def ingest(
@@ -120,17 +125,20 @@ class _Job:
         self._check_pixels(header.width, _page_height(header), frames)
         orientation = _orientation(header) if frames == 1 else 1
         if self._is_plain(header, orientation):
-            self._validate(frames)
-            return self._ingested(self.path, self.kind, header.width, _page_height(header), frames)
+            preview = self._validate(frames)
+            return self._ingested(
+                self.path, self.kind, header.width, _page_height(header), frames, preview
+            )
         if self._losslessly_strippable(header, orientation):
             stripped = self._new_path("jpg")
             if _strip_jpeg(self.path, stripped):
                 # metadata dropped segment by segment: no re-encode, no quality lost, ~10x faster
-                replace(self, path=stripped)._validate(frames)
-                return self._ingested(stripped, "jpg", header.width, header.height, 1)
+                preview = replace(self, path=stripped)._validate(frames)
+                return self._ingested(stripped, "jpg", header.width, header.height, 1, preview)
             stripped.unlink(missing_ok=True)
         stored, image = self._rewrite(orientation, frames)
-        return self._ingested(stored, self.kind, image.width, _page_height(image), frames)
+        height, rewritten = _page_height(image), placeholder.of_file(stored, self.kind)
+        return self._ingested(stored, self.kind, image.width, height, frames, rewritten)
 
     def _vips_load(self, *, access: str = "sequential", **options: Any) -> pyvips.Image:
         loader = _VIPS_LOADERS[self.kind]
@@ -171,18 +179,24 @@ class _Job:
             and not _has_profile(header)
         )
 
-    def _validate(self, frames: int) -> None:
-        """Decode every pixel once, in constant memory, failing on any decoder error."""
-        options: dict[str, Any] = {}
-        if self.kind == "jpg":
-            # DCT scaling still entropy-decodes the whole file (damage is found) at half the cost
-            options["shrink"] = 8
-        if frames > 1:
-            options["n"] = -1
+    def _validate(self, frames: int) -> placeholder.Placeholder:
+        """Decode every pixel once, in constant memory, failing on any decoder error; the
+        placeholder of the file."""
         try:
-            self._vips_load(**options).avg()
+            if frames > 1:
+                self._vips_load(n=-1).avg()
+                preview = placeholder.of_file(self.path, self.kind)  # the first frame
+            else:
+                options: dict[str, Any] = {}
+                if self.kind == "jpg":
+                    # DCT scaling still entropy-decodes the whole file (damage is found) for less
+                    header = self._vips_load()
+                    options["shrink"] = placeholder.jpeg_shrink(header.width, header.height)
+                preview = placeholder.of_decoded(self._vips_load(**options))
         except pyvips.Error:
             raise self._damaged() from None
+        assert preview is not None  # only SVG has none
+        return preview
 
     def _rewrite(self, orientation: int, frames: int) -> tuple[Path, pyvips.Image]:
         """Re-encode in the same format: oriented, sRGB, without metadata."""
@@ -241,14 +255,15 @@ class _Job:
                     picture.ico.frame(index).load()  # type: ignore[attr-defined]
             picture.load()
             if self.kind != "heic":
-                return self._ingested(self.path, self.kind, *picture.size, 1)
+                preview = placeholder.of_pillow(picture)
+                return self._ingested(self.path, self.kind, *picture.size, 1, preview)
             out = self._new_path("jpg")
             _save_heic_as_jpeg(picture, out)
         except Image.DecompressionBombError:
             raise self._too_large() from None
         except Exception:  # a decoder can fail any way on untrusted input
             raise self._damaged() from None
-        return self._ingested(out, "jpg", *picture.size, 1)
+        return self._ingested(out, "jpg", *picture.size, 1, placeholder.of_file(out, "jpg"))
 
     # ---- SVG ------------------------------------------------------------------------------------
 
@@ -257,7 +272,7 @@ class _Job:
         width, height = svg_size(clean)
         out = self._new_path("svg")
         out.write_bytes(clean)
-        return self._ingested(out, "svg", width, height, 1)
+        return self._ingested(out, "svg", width, height, 1, None)
 
     # ---- shared ---------------------------------------------------------------------------------
 
@@ -289,7 +304,14 @@ class _Job:
         return self.workdir / f"{uuid.uuid4().hex}.{kind}"
 
     @staticmethod
-    def _ingested(path: Path, kind: str, width: int, height: int, frames: int) -> Ingested:
+    def _ingested(
+        path: Path,
+        kind: str,
+        width: int,
+        height: int,
+        frames: int,
+        preview: placeholder.Placeholder | None,
+    ) -> Ingested:
         return Ingested(
             path=path,
             format=kind,
@@ -300,6 +322,7 @@ class _Job:
             animated=frames > 1,
             frames=frames,
             transformable=kind in TRANSFORMABLE,
+            placeholder=preview,
         )
 
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 import io
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -340,6 +340,23 @@ def output_format(source_format: str, spec: TransformSpec) -> str:
     """The format `render` writes for a stored `source_format`: `spec.format`, else the stored
     one (HEIC as JPEG)."""
     return spec.format or _SOURCE_FORMATS.get(source_format.lower(), "jpg")
+
+
+def without_no_ops(spec: TransformSpec, source_format: str) -> TransformSpec:
+    """`spec` minus what cannot change the output for this stored format, so every spelling of
+    one result is one cache key: the stored format asked for again, `q` where the encoder has
+    none (png, gif) or at its default, `bg` where nothing is padded, cut out or flattened."""
+    stored = _SOURCE_FORMATS.get(source_format.lower(), "jpg")
+    fmt = spec.format or stored
+    changes: dict[str, object] = {}
+    if spec.format == stored:
+        changes["format"] = None
+    if spec.q is not None and _DEFAULT_Q.get(fmt) in (None, spec.q):
+        changes["q"] = None
+    flattens = fmt not in _HAS_ALPHA and source_format.lower() not in ("jpg", "jpeg")
+    if spec.bg is not None and not (spec.cutout or spec.fit == "pad" or flattens):
+        changes["bg"] = None
+    return replace(spec, **changes) if changes else spec  # type: ignore[arg-type]
 
 
 def render(

@@ -15,7 +15,10 @@ Choices where the docs are silent:
 * ``size=social`` is the box ``w=1200&h=630&fit=pad`` (padded on ``bg``, placed by ``gravity``).
 * ``dpr`` is folded into ``w``/``h`` at parse time (``w=300&dpr=2`` == ``w=600``), clamped to 8192.
 * ``gravity`` is kept only with ``fit`` cover/crop/pad and both sides (the only fits that place).
-* Decimals keep three places; enum and hex values are case-insensitive; ``bg`` may carry ``#``.
+* Continuous values are quantised (``STEPS``: tone 0.05, ``sharp`` 0.1, ``blur`` whole pixels,
+  ``q`` 5), so the variants of one image are a finite set: ``sharp=1.01`` is ``sharp=1``, one
+  stored variant, not a new one per spelling. Steps are below what an eye tells apart.
+* Enum and hex values are case-insensitive; ``bg`` may carry ``#``.
 """
 
 from __future__ import annotations
@@ -153,9 +156,32 @@ def _normalised(spec: TransformSpec) -> dict[str, object]:
     for name, neutral in _NEUTRAL.items():
         raw = getattr(spec, name)
         if raw is not None:
-            value = round(float(raw), 3)
+            value = quantised(name, float(raw))
             out[name] = None if value in neutral else value
+    if spec.q is not None:
+        out["q"] = int(quantised("q", spec.q))
     return out
+
+
+#: The grid each continuous parameter is rounded to (the README's Transforms table says so).
+STEPS = {
+    "brightness": 0.05,
+    "contrast": 0.05,
+    "gamma": 0.05,
+    "saturation": 0.05,
+    "sharp": 0.1,
+    "blur": 1.0,
+    "q": 5,
+}
+
+
+def quantised(name: str, value: float) -> float:
+    """`value` on its parameter's grid (q never below one step: q=0 is not a quality)."""
+    step = STEPS[name]
+    steps = round(value / step)
+    if name == "q":
+        steps = max(1, steps)
+    return round(steps * step, 3)
 
 
 _DECIMAL_RANGES = {

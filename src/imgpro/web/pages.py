@@ -10,9 +10,23 @@ from fastapi.templating import Jinja2Templates
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse
 
+from imgpro.media import placeholder
 from imgpro.web.security import csrf_token, remember_csrf
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+
+
+def placeholder_style(image: dict[str, Any]) -> str:
+    """CSS that paints an Image object's placeholder (decisions.md §8) under the <img> until
+    it loads; empty for images without one (SVG, not yet backfilled)."""
+    found = image.get("placeholder")
+    if not found:
+        return ""
+    drawn = placeholder.data_url(found["thumbhash"])
+    return f"background:{found['color']} url({drawn}) center/cover no-repeat"
+
+
+TEMPLATES.env.filters["placeholder_style"] = placeholder_style
 STATIC_DIR = Path(__file__).parent / "static"
 
 PAGE_HEADERS = {

@@ -1,0 +1,112 @@
+"""Image placeholders (decisions.md §8): a ThumbHash and the dominant colour of the stored pixels,
+for galleries to show until the image loads.
+
+Both come from a box-filtered thumbnail of at most 100 px a side (JPEGs shrunk on load first).
+At upload that thumbnail is a by-product of the decode ingest does anyway (see
+`imgpro.media.ingest`), so a placeholder costs a millisecond or two; :func:`of_file` makes the same
+one from a stored file (animations: their first frame), for the paths without such a decode and
+for the backfill.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pyvips
+from PIL import Image
+
+from imgpro.media import thumbhash
+
+SIDE = thumbhash.MAX_SIDE
+
+
+@dataclass(frozen=True)
+class Placeholder:
+    thumbhash: str  # base64
+    color: str  # "#rrggbb"
+
+    def to_dict(self) -> dict[str, str]:
+        return {"thumbhash": self.thumbhash, "color": self.color}
+
+
+@functools.lru_cache(maxsize=4096)
+def data_url(thumbhash_b64: str) -> str:
+    """The ThumbHash drawn as a small PNG `data:` URL, for pages to show without script."""
+    rgba = thumbhash.decode(base64.b64decode(thumbhash_b64))
+    picture = pyvips.Image.new_from_memory(rgba.tobytes(), rgba.shape[1], rgba.shape[0], 4, "uchar")
+    png: bytes = picture.copy(interpretation="srgb").pngsave_buffer(compression=9)
+    return "data:image/png;base64," + base64.b64encode(png).decode()
+
+
+def of_rgba(rgba: npt.NDArray[np.uint8]) -> Placeholder:
+    """From (h, w, 4) RGBA pixels of at most 100 px a side."""
+    return Placeholder(base64.b64encode(thumbhash.encode(rgba)).decode(), dominant_color(rgba))
+
+
+def dominant_color(rgba: npt.NDArray[np.uint8]) -> str:
+    """The mean of the most common colour cell (4 bits a channel) among the visible pixels;
+    the mean of all pixels when none is visible."""
+    pixels = rgba.reshape(-1, 4)
+    visible = pixels[pixels[:, 3] >= 128][:, :3].astype(np.int64)
+    if not len(visible):
+        visible = pixels[:, :3].astype(np.int64)
+    cells = (visible[:, 0] >> 4) << 8 | (visible[:, 1] >> 4) << 4 | visible[:, 2] >> 4
+    members = visible[cells == np.bincount(cells).argmax()]
+    red, green, blue = (int(v) for v in np.rint(members.mean(axis=0)))
+    return f"#{red:02x}{green:02x}{blue:02x}"
+
+
+def jpeg_shrink(width: int, height: int) -> int:
+    """The largest JPEG shrink-on-load factor that still leaves 100 px on the long side."""
+    return next(f for f in (8, 4, 2, 1) if f == 1 or max(width, height) // f >= SIDE)
+
+
+def of_decoded(image: pyvips.Image) -> Placeholder:
+    """From a (lazily) decoded image: a box shrink to at most 100 px reads every pixel once,
+    so when the image streams from its loader this is also a full decode."""
+    factor = math.ceil(max(image.width, image.height) / SIDE)
+    small = image.shrink(factor, factor, ceil=True) if factor > 1 else image
+    return of_vips(small.copy_memory())
+
+
+def of_vips(image: pyvips.Image) -> Placeholder:
+    """From a libvips image of at most 100 px a side, any band count or depth."""
+    if image.interpretation not in ("srgb", "rgb"):
+        image = image.colourspace("srgb")
+    elif image.format != "uchar":
+        image = image.cast("uchar", shift=image.format == "ushort")
+    data: Any = image.write_to_memory()
+    pixels = np.frombuffer(data, np.uint8).reshape(image.height, image.width, image.bands)
+    if image.bands == 3:
+        opaque = np.full((image.height, image.width, 1), 255, np.uint8)
+        pixels = np.concatenate([pixels, opaque], axis=2)
+    return of_rgba(pixels[..., :4])
+
+
+def of_pillow(picture: Image.Image) -> Placeholder:
+    small = picture.convert("RGBA")
+    small.thumbnail((SIDE, SIDE))
+    return of_rgba(np.asarray(small, np.uint8))
+
+
+def of_file(path: Path, fmt: str) -> Placeholder | None:
+    """The placeholder of a stored file (None for SVG). CPU work: run it off the event loop."""
+    if fmt == "svg":
+        return None
+    if fmt in ("bmp", "ico"):  # the libvips wheel has no decoder for them
+        with Image.open(path) as picture:
+            return of_pillow(picture)
+    # a Source, not a filename: libvips would parse "[options]" out of a path
+    options: dict[str, Any] = {"access": "sequential"}
+    if fmt == "jpg":
+        header = pyvips.Image.new_from_source(pyvips.Source.new_from_file(str(path)), "")
+        options["shrink"] = jpeg_shrink(header.width, header.height)
+    source = pyvips.Source.new_from_file(str(path))
+    return of_decoded(pyvips.Image.new_from_source(source, "", **options))
