@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import json
 import os
 import socket
 import subprocess
@@ -35,6 +36,7 @@ from imgpro.keys import service as keys
 from imgpro.runtime import Runtime
 from imgpro.server import ServerConfig
 from imgpro.settings import Settings
+from tests.contract import Contract
 
 T = TypeVar("T")
 
@@ -87,6 +89,15 @@ class Stack:
     settings: Settings
     base_url: str
     _clients: list[httpx.Client] = field(default_factory=list)
+    _contract: Contract | None = None
+
+    @property
+    def contract(self) -> Contract:
+        """The server's own /openapi.json, which every API response must match."""
+        if self._contract is None:
+            document = httpx.get(f"{self.settings.api_url}/openapi.json", timeout=30).json()
+            self._contract = Contract(document)
+        return self._contract
 
     def run(self, work: Callable[[Runtime], Awaitable[T]]) -> T:
         """Run `work` against this stack's database and blobs from the test's thread."""
@@ -139,7 +150,12 @@ class Stack:
             all_headers["Authorization"] = f"Bearer {key}"
         # a distinct client address per client keeps anonymous rate limits apart
         all_headers.setdefault("X-Forwarded-For", f"198.51.100.{len(self._clients) % 250 + 1}")
-        client = httpx.Client(base_url=self.base_url, headers=all_headers, timeout=60)
+        client = httpx.Client(
+            base_url=self.base_url,
+            headers=all_headers,
+            timeout=60,
+            event_hooks={"response": [self.contract.check]},
+        )
         self._clients.append(client)
         return client
 
@@ -204,9 +220,9 @@ def start_stack(name: str, tmp: Path, **overrides: Any) -> tuple[Stack, ServerTh
 
 
 @contextlib.contextmanager
-def served(tmp: Path, workers: int, **env: str) -> Iterator[Stack]:
+def served(tmp: Path, workers: int, **env: Any) -> Iterator[Stack]:
     """`imgpro serve --workers N` as a subprocess, as an operator runs it (migrations applied
-    by serve itself); `env` sets IMGPRO_* variables by lower-case name."""
+    by serve itself); `env` sets IMGPRO_* variables by lower-case name (lists as JSON)."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     variables = {
@@ -219,7 +235,12 @@ def served(tmp: Path, workers: int, **env: str) -> Iterator[Stack]:
         **env,
     }
     environ = {k: v for k, v in os.environ.items() if not k.startswith("IMGPRO_")}
-    environ.update({f"IMGPRO_{name.upper()}": value for name, value in variables.items()})
+    environ.update(
+        {
+            f"IMGPRO_{name.upper()}": value if isinstance(value, str) else json.dumps(value)
+            for name, value in variables.items()
+        }
+    )
     settings = Settings(**variables)  # type: ignore[arg-type]
     if settings.database_url.startswith("postgresql"):
         asyncio.run(ensure_database(settings.database_url))

@@ -24,6 +24,7 @@ from imgpro.billing.plans import catalogue
 from imgpro.billing.routes import router as billing_router
 from imgpro.cdn.routes import routes as cdn_routes
 from imgpro.cdn.variants import Variants
+from imgpro.docs.routes import router as docs_router
 from imgpro.http import ENVELOPE_HANDLERS, BodyLimit, RequestContext, allowed_methods
 from imgpro.images.routes import router as images_router
 from imgpro.logs import configure as configure_logs
@@ -120,6 +121,7 @@ def build_web(runtime: Runtime) -> FastAPI:
     web.include_router(connect_router)
     web.include_router(dashboard_router)
     web.include_router(billing_pages)
+    web.include_router(docs_router)
     web.include_router(web_router)
     return web
 
@@ -206,8 +208,9 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
     settings = settings or Settings()
     configure_logs()  # here, not in the CLI: every worker process builds its own app
     runtime = Runtime.build(settings)
-    api = BodyLimit(
-        build_api(runtime), settings.max_upload_bytes, settings.max_anonymous_upload_bytes
-    )
-    surfaces = Surfaces(runtime, build_web(runtime), api, build_cdn(runtime))
+    api_app = build_api(runtime)
+    web = build_web(runtime)
+    web.state.openapi = api_app.openapi  # the docs' API reference is made from it
+    api = BodyLimit(api_app, settings.max_upload_bytes, settings.max_anonymous_upload_bytes)
+    surfaces = Surfaces(runtime, web, api, build_cdn(runtime))
     return RequestContext(surfaces)

@@ -16,7 +16,7 @@ Services raise ``ApiError("not_found")``; routes never build errors; one handler
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,37 @@ class ErrorKind:
         return (self.status, *self.also)
 
 
-CATALOGUE: dict[str, ErrorKind] = {
+ErrorCode = Literal[
+    "validation_error",
+    "bad_request",
+    "not_found",
+    "method_not_allowed",
+    "headers_too_large",
+    "invalid_code",
+    "invalid_target_url",
+    "media_failed",
+    "unauthorized",
+    "forbidden",
+    "media_locked",
+    "media_blocked",
+    "user_forbidden",
+    "app_suspended",
+    "rate_limited",
+    "quota_exceeded",
+    "idempotency_key_conflict",
+    "idempotency_key_in_progress",
+    "already_subscribed",
+    "upload_failed",
+    "fetch_failed",
+    "import_failed",
+    "api_error",
+    "update_failed",
+    "delete_failed",
+    "service_unavailable",
+]
+"""Every catalogued code: mypy refuses an ApiError with any other."""
+
+CATALOGUE: dict[ErrorCode, ErrorKind] = {
     # invalid_request_error
     "validation_error": ErrorKind(422, "invalid_request_error", "Validation failed."),
     "bad_request": ErrorKind(400, "invalid_request_error", "The request is malformed."),
@@ -105,7 +135,7 @@ class ApiError(Exception):
 
     def __init__(
         self,
-        code: str,
+        code: ErrorCode,
         message: str | None = None,
         *,
         details: dict[str, Any] | None = None,

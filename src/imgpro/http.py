@@ -9,22 +9,23 @@ import ipaddress
 import json
 import secrets
 import time
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from imgpro.errors import ApiError, invalid
+from imgpro.errors import ApiError, ErrorCode, invalid
 from imgpro.logs import log
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
-_HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}
+_HTTP_CODES: dict[int, ErrorCode] = {404: "not_found", 405: "method_not_allowed"}
 
 
 def error_response(error: ApiError) -> JSONResponse:
@@ -63,13 +64,30 @@ def allowed_methods(request: Request) -> str:
     return ", ".join(allowed)
 
 
+def _validation_error(problems: Any, skip: int, whole: str) -> ApiError:
+    """One validation_error naming each field (the first `skip` loc parts name the source)."""
+    details: dict[str, list[str]] = {}
+    for problem in problems:
+        loc = problem.get("loc", ())[skip:]
+        field = str(loc[0]) if loc else whole
+        details.setdefault(field, []).append(str(problem.get("msg", "invalid")))
+    return ApiError("validation_error", details=details)
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def parse_as(model: type[M], data: Any) -> M:
+    """A body already decoded from JSON (or form text), parsed by its model, or a 422."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise _validation_error(exc.errors(), 0, "body") from None
+
+
 async def request_validation_handler(_request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
-    details: dict[str, list[str]] = {}
-    for problem in exc.errors():
-        field = ".".join(str(part) for part in problem.get("loc", ())[1:]) or "request"
-        details.setdefault(field, []).append(str(problem.get("msg", "invalid")))
-    return error_response(ApiError("validation_error", details=details))
+    return error_response(_validation_error(exc.errors(), 1, "request"))
 
 
 async def server_error_handler(_request: Request, _exc: Exception) -> Response:

@@ -8,7 +8,8 @@ import secrets
 ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
 ID_LENGTH = 8
 SHARD_LENGTH = 3
-_ID_RE = re.compile(rf"^[0-9a-z]{{{ID_LENGTH}}}$")
+ID_PATTERN = rf"^[0-9a-z]{{{ID_LENGTH}}}$"
+_ID_RE = re.compile(ID_PATTERN)
 _SHARD_RE = re.compile(rf"^[0-9a-z]{{{SHARD_LENGTH}}}$")
 
 

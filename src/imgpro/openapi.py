@@ -1,12 +1,19 @@
-"""OpenAPI helpers: the error envelope schema and request bodies routes parse themselves."""
+"""What /openapi.json says beyond the models: the error envelope, the codes each operation can
+return, an example answer per operation, the Idempotency-Key header and the request bodies that
+routes read themselves.
+
+Routes declare their answers with :func:`responses` (the success example and the exact error
+codes), so the document lists only what each operation can return; tests/contract.py checks
+every answer the suite receives against it."""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from typing import Any
 
-from pydantic import BaseModel, Field, JsonValue
+from pydantic import BaseModel
 
-from imgpro.errors import CATALOGUE
+from imgpro.errors import CATALOGUE, ErrorCode
 
 
 class ErrorAction(BaseModel):
@@ -18,7 +25,7 @@ class ErrorAction(BaseModel):
 
 class ErrorBody(BaseModel):
     type: str
-    code: str = Field(json_schema_extra={"enum": list[JsonValue](sorted(CATALOGUE))})
+    code: ErrorCode
     message: str
     action: ErrorAction | None = None
     usage: dict[str, Any] | None = None
@@ -29,35 +36,46 @@ class ErrorEnvelope(BaseModel):
     error: ErrorBody
 
 
-def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """Document `statuses` (and 500) with the envelope and the codes each can carry."""
-    result: dict[int | str, dict[str, Any]] = {}
-    for status in (*statuses, 500):
-        codes = sorted(code for code, kind in CATALOGUE.items() if status in kind.statuses)
-        result[status] = {
+# what every authenticated data call can answer before its own work starts:
+# bad credential, suspended app, missing X-Img-User, user not acting-on-able, lacking ability
+CALLER_ERRORS: tuple[ErrorCode, ...] = (
+    "unauthorized",
+    "forbidden",
+    "app_suspended",
+    "user_forbidden",
+    "validation_error",
+    "rate_limited",
+)
+
+
+def responses(
+    status: int, example: dict[str, Any], *codes: ErrorCode
+) -> dict[int | str, dict[str, Any]]:
+    """The success answer's example plus the envelope for exactly `codes` (and api_error)."""
+    documented: dict[int | str, dict[str, Any]] = {
+        status: {"content": {"application/json": {"example": example}}}
+    }
+    by_status: dict[int, list[ErrorCode]] = defaultdict(list)
+    for code in (*codes, "api_error"):
+        for code_status in CATALOGUE[code].statuses:
+            by_status[code_status].append(code)
+    for error_status, listed in sorted(by_status.items()):
+        first = CATALOGUE[listed[0]]  # the example shows the first code of this status
+        documented[error_status] = {
             "model": ErrorEnvelope,
-            "description": "Error envelope; error.code is one of: " + ", ".join(codes),
+            "description": "Error envelope; error.code is one of: " + ", ".join(listed),
+            "content": {
+                "application/json": {
+                    # narrows the envelope's code to the ones this status can carry here
+                    "schema": {"properties": {"error": {"properties": {"code": {"enum": listed}}}}},
+                    "example": {
+                        "error": {"type": first.type, "code": listed[0], "message": first.message}
+                    },
+                }
+            },
         }
-    return result
+    return documented
 
 
 def json_body(model: type[BaseModel]) -> dict[str, Any]:
     return {"application/json": {"schema": model.model_json_schema()}}
-
-
-def multipart_body() -> dict[str, Any]:
-    return {
-        "multipart/form-data": {
-            "schema": {
-                "type": "object",
-                "required": ["file"],
-                "properties": {
-                    "file": {"type": "string", "format": "binary"},
-                    "caption": {"type": "string", "maxLength": 2000},
-                    "public": {"type": "string", "enum": ["true", "false"]},
-                    "labels": {"type": "string", "description": "JSON object of string labels"},
-                    "metadata": {"type": "string", "description": "JSON object"},
-                },
-            }
-        }
-    }

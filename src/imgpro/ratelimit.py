@@ -32,8 +32,18 @@ class RateLimits:
     ) -> None:
         """Count one hit; raise 429 rate_limited with the wait until the window frees."""
         item = parse(rule) if isinstance(rule, str) else rule
-        if await self._limiter.hit(item, *identity):
-            return
+        if not await self._limiter.hit(item, *identity):
+            await self._refuse(item, identity, message)
+
+    async def check(self, rule: RateLimitItem, *identity: str, message: str | None = None) -> None:
+        """Raise 429 rate_limited when the window is full; counts nothing (count with `hit`
+        once the outcome is known, e.g. only wrong answers)."""
+        if not await self._limiter.test(rule, *identity):
+            await self._refuse(rule, identity, message)
+
+    async def _refuse(
+        self, item: RateLimitItem, identity: tuple[str, ...], message: str | None
+    ) -> None:
         stats = await self._limiter.get_window_stats(item, *identity)
         raise rate_limited(int(stats.reset_time - time.time()) + 1, message)
 

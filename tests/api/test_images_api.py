@@ -203,7 +203,9 @@ def test_concurrent_requests_with_one_key_create_one_image(stack: Stack) -> None
     files = {"file": ("a.jpg", make.jpeg(1600, 1200), "image/jpeg")}
 
     def post() -> httpx.Response:
-        with httpx.Client(base_url=stack.base_url, timeout=60) as client:
+        with httpx.Client(
+            base_url=stack.base_url, timeout=60, event_hooks={"response": [stack.contract.check]}
+        ) as client:
             return client.post(
                 "/v1/images",
                 files=files,

@@ -65,7 +65,9 @@ def test_no_request_gets_a_500(
     headers = {"Content-Type": body[0]}
     if authenticated:
         headers["Authorization"] = f"Bearer {key}"
-    with httpx.Client(base_url=stack.base_url, timeout=30) as client:
+    with httpx.Client(
+        base_url=stack.base_url, timeout=30, event_hooks={"response": [stack.contract.check]}
+    ) as client:
         response = client.request(method, path, params=params, content=body[1], headers=headers)
     assert response.status_code < 500, response.text
     if response.status_code >= 400 and response.headers.get("content-type") == "application/json":

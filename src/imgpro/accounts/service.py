@@ -12,6 +12,7 @@ from imgpro.ids import new_id, new_shard
 from imgpro.mail.address import parse_mailbox
 
 ANONYMOUS_WORKSPACE_ID = "anonpool"
+DOCS_WORKSPACE_ID = "docspool"
 
 
 def normalise_email(email: str) -> str:
@@ -65,15 +66,26 @@ async def workspaces_of(db: AsyncSession, user_id: str) -> list[Workspace]:
 
 async def anonymous_workspace(db: AsyncSession) -> Workspace:
     """The shared pool anonymous uploads live in; created on first use."""
-    workspace = await db.get(Workspace, ANONYMOUS_WORKSPACE_ID)
+    return await _fixed_workspace(db, ANONYMOUS_WORKSPACE_ID, "pub", "anonymous")
+
+
+async def docs_workspace(db: AsyncSession) -> Workspace:
+    """Where the docs keep the sample image their live examples render; created on first use."""
+    return await _fixed_workspace(db, DOCS_WORKSPACE_ID, "doc", "docs")
+
+
+async def _fixed_workspace(db: AsyncSession, workspace_id: str, shard: str, kind: str) -> Workspace:
+    workspace = await db.get(Workspace, workspace_id)
     if workspace is not None:
         return workspace
     try:
         async with db.begin_nested():
-            db.add(Workspace(id=ANONYMOUS_WORKSPACE_ID, shard="pub", kind="anonymous"))
+            db.add(Workspace(id=workspace_id, shard=shard, kind=kind))
     except IntegrityError:
         pass  # another request created it first
-    return (await db.get(Workspace, ANONYMOUS_WORKSPACE_ID)) or await anonymous_workspace(db)
+    return (await db.get(Workspace, workspace_id)) or await _fixed_workspace(
+        db, workspace_id, shard, kind
+    )
 
 
 async def set_status(db: AsyncSession, user: User, status: str) -> User:

@@ -29,7 +29,7 @@ class Workspace(Base):
     id: Mapped[str] = mapped_column(String(8), primary_key=True)
     # a storage partition in CDN paths; 3 characters can't name every workspace, so shared
     shard: Mapped[str] = mapped_column(String(3))
-    kind: Mapped[str] = mapped_column(String(16))  # personal | app | anonymous
+    kind: Mapped[str] = mapped_column(String(16))  # personal | app | anonymous | docs
     user_id: Mapped[str | None] = mapped_column(
         ForeignKey("users.id", ondelete="CASCADE"), index=True
     )

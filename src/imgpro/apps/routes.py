@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from imgpro.apps import service as apps
-from imgpro.auth import bearer_token
-from imgpro.deps import Db, Rt
-from imgpro.errors import ApiError
+from imgpro.deps import CallingApp, Db
 from imgpro.http import read_json
-from imgpro.openapi import error_responses, json_body
+from imgpro.openapi import json_body, responses
 
 router = APIRouter(prefix="/v1", tags=["apps"])
 
@@ -45,13 +42,27 @@ class AuthContext(BaseModel):
     response_model=AuthContext,
     summary="Exchange a hosted-login code for the signed-in user (machine secret only)",
     openapi_extra={"requestBody": {"required": True, "content": json_body(ExchangeBody)}},
-    responses=error_responses(401, 403, 422, 429),
+    responses=responses(
+        200,
+        {
+            "object": "auth_context",
+            "app": {"id": "a1b2c3d4", "object": "app", "name": "Pixel Notes"},
+            "user": {
+                "id": "u9v8w7x6",
+                "object": "user",
+                "email": "jane@example.com",
+                "verified": True,
+            },
+        },
+        "unauthorized",
+        "app_suspended",
+        "validation_error",
+        "invalid_code",
+        "rate_limited",
+    ),
 )
-async def exchange(request: Request, db: Db, rt: Rt) -> JSONResponse:
-    secret = bearer_token(request)
-    if secret is None or not secret.startswith(apps.SECRET_PREFIX):
-        raise ApiError("unauthorized", "Send the app's machine secret: Bearer img_sk_live_...")
-    app = await apps.authenticate_app(db, secret)
-    await rt.limits.hit(f"{rt.settings.credential_requests_per_minute}/minute", f"app:{app.id}")
+async def exchange(request: Request, app: CallingApp, db: Db) -> AuthContext:
+    """Trade the `code` from the hosted-login callback for the user who signed in (single use,
+    about 60 s, bound to this app). Call it from the app's backend with its machine secret."""
     code, verifier = apps.parse_exchange_body(await read_json(request))
-    return JSONResponse(await apps.exchange(db, app, code, verifier))
+    return AuthContext.model_validate(await apps.exchange(db, app, code, verifier))

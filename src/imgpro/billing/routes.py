@@ -3,32 +3,53 @@ key for its personal workspace) and the Stripe webhook endpoint."""
 
 from __future__ import annotations
 
-import json
-
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
 from starlette.responses import Response
 
 from imgpro.billing import service as billing
 from imgpro.billing import webhooks
 from imgpro.billing.schemas import BillingStatus, CheckoutBody, CheckoutOut, WebhookReceived
-from imgpro.deps import Caller, Db, Rt
+from imgpro.deps import Caller, Db, IdempotencyKey, Rt
 from imgpro.http import read_json
 from imgpro.idempotency import service as idempotency
-from imgpro.openapi import error_responses, json_body
+from imgpro.idempotency.answer import answer_once
+from imgpro.images.routes import USAGE_EXAMPLE
+from imgpro.openapi import CALLER_ERRORS, json_body, responses
 
 router = APIRouter(prefix="/v1/billing", tags=["billing"])
+
+
+STATUS_EXAMPLE = {
+    "object": "billing_status",
+    "plan": "free",
+    "manage_url": "https://img.pro/billing?workspace=w1a2b3c4",
+    "usage": USAGE_EXAMPLE,
+    "available_plans": [
+        {
+            "object": "plan",
+            "id": "pro",
+            "name": "Pro",
+            "prices": {
+                "monthly": {"amount_cents": 900, "currency": "usd"},
+                "annual": {"amount_cents": 9000, "currency": "usd"},
+            },
+            "limits": {"monthly_uploads": 5000, "storage_bytes": 53687091200},
+        }
+    ],
+}
 
 
 @router.get(
     "/status",
     response_model=BillingStatus,
     summary="Plan, usage, the plans on offer and the billing page link of the user's workspace",
-    responses=error_responses(401, 403, 422, 429),
+    responses=responses(200, STATUS_EXAMPLE, *CALLER_ERRORS),
 )
-async def get_status(caller: Caller, db: Db, rt: Rt) -> JSONResponse:
+async def get_status(caller: Caller, db: Db, rt: Rt) -> BillingStatus:
+    """The workspace's plan and usage, the paid plans it can move to, and `manage_url`: the
+    billing page where the user changes, cancels or pays (open it in the browser)."""
     workspace = caller.require("read")
-    return JSONResponse(await billing.status(db, rt.settings, workspace))
+    return BillingStatus.model_validate(await billing.status(db, rt.settings, workspace))
 
 
 @router.post(
@@ -36,43 +57,34 @@ async def get_status(caller: Caller, db: Db, rt: Rt) -> JSONResponse:
     status_code=201,
     response_model=CheckoutOut,
     summary="Start a checkout for a free workspace's first paid plan",
-    openapi_extra={
-        "requestBody": {"required": True, "content": json_body(CheckoutBody)},
-        "parameters": [
-            {
-                "name": "Idempotency-Key",
-                "in": "header",
-                "required": False,
-                "schema": {"type": "string", "maxLength": 255},
-            }
-        ],
-    },
-    responses=error_responses(401, 403, 409, 422, 429, 503),
+    openapi_extra={"requestBody": {"required": True, "content": json_body(CheckoutBody)}},
+    responses=responses(
+        201,
+        {"checkout_url": "https://img.pro/billing/checkout/c0ffee42"},
+        *CALLER_ERRORS,
+        "invalid_target_url",
+        "already_subscribed",
+        "idempotency_key_conflict",
+        "idempotency_key_in_progress",
+        "service_unavailable",
+    ),
 )
-async def create_checkout(request: Request, caller: Caller, db: Db, rt: Rt) -> Response:
+async def create_checkout(
+    request: Request, caller: Caller, db: Db, rt: Rt, idempotency_key: IdempotencyKey = None
+) -> Response:
+    """A checkout URL for the user to open: paying there moves the workspace to the plan
+    (through the provider's webhook). A workspace already on a paid plan uses manage_url."""
     workspace = caller.require("write")
-    key = request.headers.get("idempotency-key")
-    if key is not None:
-        idempotency.check_key(key)
     checkout = billing.parse_checkout(rt.settings, await read_json(request))
     if caller.app_id is not None:
         await billing.check_app_return_url(db, caller.app_id, checkout.return_url)
 
-    async def respond() -> tuple[int, str]:
+    async def answer() -> CheckoutOut:
         url = await billing.start_checkout(db, rt.settings, workspace, checkout)
-        return 201, json.dumps({"checkout_url": url})
+        return CheckoutOut(checkout_url=url)
 
-    if key is None:
-        status, body = await respond()
-    else:
-        status, body = await idempotency.run_once(
-            rt.sessions,
-            caller.scope,
-            key,
-            idempotency.fingerprint("billing.checkout", checkout.fingerprint()),
-            respond,
-        )
-    return Response(body, status_code=status, media_type="application/json")
+    request_hash = idempotency.fingerprint("billing.checkout", checkout.fingerprint())
+    return await answer_once(rt.sessions, caller.scope, idempotency_key, request_hash, 201, answer)
 
 
 @router.post(
@@ -93,11 +105,13 @@ async def create_checkout(request: Request, caller: Caller, db: Db, rt: Rt) -> R
             "content": {"application/json": {"schema": {"type": "object"}}},
         },
     },
-    responses=error_responses(400, 404),
+    responses=responses(200, {"received": True, "outcome": "applied"}, "bad_request", "not_found"),
 )
-async def stripe_webhook(request: Request, db: Db, rt: Rt) -> JSONResponse:
+async def stripe_webhook(request: Request, db: Db, rt: Rt) -> WebhookReceived:
+    """Where Stripe sends subscription events; each verified event is applied once, in order.
+    `not_found` when this server does not use Stripe."""
     event = webhooks.verify(
         rt.settings, await request.body(), request.headers.get("stripe-signature")
     )
     outcome = await webhooks.process(db, rt.settings, event)
-    return JSONResponse({"received": True, "outcome": outcome})
+    return WebhookReceived(received=True, outcome=outcome)

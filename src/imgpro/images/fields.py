@@ -1,8 +1,10 @@
-"""Parsing and validating the caller-supplied fields of an image (pure functions)."""
+"""The limits of an image's caller-supplied fields, and the pure checks the models and the
+query parser share (values in, values out; no database)."""
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from imgpro.errors import invalid
@@ -17,6 +19,11 @@ MAX_METADATA_BYTES = 16 * 1024
 MAX_FILENAME = 255
 MAX_LIST_IDS = 50
 MAX_BATCH_IDS = 100
+# text we store or query holds no NUL (PostgreSQL can't); label keys also no brackets (they
+# would break label[key]=value filters) and no control characters
+NO_NUL_PATTERN = r"^[^\x00]*$"
+LABEL_KEY_PATTERN = r"^[^\[\]\x00-\x1f\x7f]+$"
+_LABEL_KEY = re.compile(LABEL_KEY_PATTERN)
 MAX_JSON_DEPTH = 32  # labels and metadata
 
 
@@ -39,7 +46,7 @@ def _check_json_text(field: str, value: Any) -> None:
             _check_json_text(field, item)
 
 
-def _json_object(field: str, value: Any) -> dict[str, Any]:
+def json_object(field: str, value: Any) -> dict[str, Any]:
     """A JSON object, given as one or as its JSON text (multipart fields)."""
     if isinstance(value, str):
         try:
@@ -53,29 +60,16 @@ def _json_object(field: str, value: Any) -> dict[str, Any]:
     return value
 
 
-def parse_labels(value: Any) -> dict[str, str]:
-    """Labels: at most 20 string pairs; keys 1–64 printable characters, values up to 256."""
-    labels = _json_object("labels", value)
-    if len(labels) > MAX_LABELS:
-        raise invalid("labels", f"At most {MAX_LABELS} labels are allowed.")
-    for key, item in labels.items():
-        check_label_key(key)
-        if not isinstance(item, str) or len(item) > MAX_LABEL_VALUE:
-            raise invalid("labels", f"Label values are strings of at most {MAX_LABEL_VALUE} chars.")
-        check_text("labels", item)
-    return dict(labels)
-
-
 def check_label_key(key: str) -> str:
-    if not (1 <= len(key) <= MAX_LABEL_KEY) or not key.isprintable() or "[" in key or "]" in key:
+    if not (1 <= len(key) <= MAX_LABEL_KEY) or not _LABEL_KEY.fullmatch(key):
         raise invalid(
-            "labels", f"Label keys are 1–{MAX_LABEL_KEY} printable characters without brackets."
+            "labels", f"Label keys are 1–{MAX_LABEL_KEY} characters without brackets or controls."
         )
     return key
 
 
 def parse_metadata(value: Any) -> dict[str, Any]:
-    metadata = _json_object("metadata", value)
+    metadata = json_object("metadata", value)
     _check_json_text("metadata", metadata)
     encoded = json.dumps(metadata)
     if len(encoded) > MAX_METADATA_BYTES:
@@ -83,24 +77,6 @@ def parse_metadata(value: Any) -> dict[str, Any]:
             "metadata", f"metadata is limited to {MAX_METADATA_BYTES // 1024} KB of JSON."
         )
     return metadata
-
-
-def parse_caption(value: Any) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise invalid("caption", "caption must be a string or null.")
-    if len(value) > MAX_CAPTION:
-        raise invalid("caption", f"caption is limited to {MAX_CAPTION} characters.")
-    return check_text("caption", value)
-
-
-def parse_public(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.lower() in ("true", "false", "1", "0"):
-        return value.lower() in ("true", "1")
-    raise invalid("public", "public must be true or false.")
 
 
 def parse_filename(value: str | None) -> str:
@@ -116,14 +92,6 @@ def parse_list_ids(text: str) -> list[str]:
     if not all(is_id(image_id) for image_id in ids):
         raise invalid("ids", "ids holds something that is not an image id.")
     return list(dict.fromkeys(ids))
-
-
-def parse_batch_ids(value: Any) -> list[str]:
-    if not isinstance(value, list) or not value or len(value) > MAX_BATCH_IDS:
-        raise invalid("ids", f"ids must be a list of 1–{MAX_BATCH_IDS} image ids.")
-    if not all(isinstance(image_id, str) and is_id(image_id) for image_id in value):
-        raise invalid("ids", "ids holds something that is not an image id.")
-    return list(dict.fromkeys(value))
 
 
 def parse_limit(value: str | None, default: int = 50) -> int:

@@ -10,49 +10,41 @@ from contextlib import AsyncExitStack
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import FormData, UploadFile
 from starlette.responses import Response
 
 from imgpro.auth import Principal
-from imgpro.deps import Caller, Db, Rt
+from imgpro.deps import Caller, Db, IdempotencyKey, Rt
 from imgpro.errors import invalid
-from imgpro.http import read_json
+from imgpro.http import parse_as, read_json
 from imgpro.idempotency import service as idempotency
+from imgpro.idempotency.answer import answer_once
 from imgpro.ids import new_id
 from imgpro.images import fields as parse
 from imgpro.images import service as images
 from imgpro.images.schemas import (
+    IMAGE_EXAMPLE,
     BatchDeleteBody,
     BatchResult,
     Deleted,
+    ImageFields,
     ImageList,
     ImageOut,
     ImagePatch,
     ImportBody,
+    Pagination,
     Usage,
-    image_object,
+    multipart_body,
 )
 from imgpro.images.tables import Image
-from imgpro.openapi import error_responses, json_body, multipart_body
+from imgpro.openapi import CALLER_ERRORS, json_body, responses
 from imgpro.runtime import Runtime
 
 router = APIRouter(prefix="/v1", tags=["images"])
 
 _LABEL_PARAM = re.compile(r"^label\[(.*)\]$")
-_CREATE_FIELDS = {"file", "caption", "public", "labels", "metadata"}
-
-
-def _fields_from(source: dict[str, Any]) -> images.NewImageFields:
-    return images.NewImageFields(
-        caption=parse.parse_caption(source.get("caption")),
-        public=None if source.get("public") is None else parse.parse_public(source["public"]),
-        labels=parse.parse_labels(source["labels"]) if source.get("labels") is not None else {},
-        metadata=(
-            parse.parse_metadata(source["metadata"]) if source.get("metadata") is not None else {}
-        ),
-    )
+_FORM_FIELDS = {"file", "caption", "public", "labels", "metadata"}
 
 
 async def _spool(upload: UploadFile, rt: Rt) -> tuple[images.UploadedFile, str]:
@@ -76,23 +68,29 @@ async def _spool(upload: UploadFile, rt: Rt) -> tuple[images.UploadedFile, str]:
             "required": True,
             "content": {**multipart_body(), **json_body(ImportBody)},
         },
-        "parameters": [
-            {
-                "name": "Idempotency-Key",
-                "in": "header",
-                "required": False,
-                "schema": {"type": "string", "maxLength": 255},
-            },
-        ],
+        # anonymous callers may upload too (public, kept 30 days, rate-limited per address)
+        "security": [{}],
     },
-    responses=error_responses(401, 403, 409, 422, 429, 502, 504),
+    responses=responses(
+        201,
+        IMAGE_EXAMPLE,
+        *CALLER_ERRORS,
+        "bad_request",
+        "quota_exceeded",
+        "idempotency_key_conflict",
+        "idempotency_key_in_progress",
+        "upload_failed",
+        "fetch_failed",
+    ),
 )
-async def create_image(request: Request, caller: Caller, db: Db, rt: Rt) -> Response:
+async def create_image(
+    request: Request, caller: Caller, db: Db, rt: Rt, idempotency_key: IdempotencyKey = None
+) -> Response:
+    """Store an image: send the file as the multipart part `file`, or JSON with the `url` of a
+    public image to import. Caption, labels, metadata and public may come along. Without a
+    credential the upload is anonymous: public, kept 30 days, limited per address."""
     caller.require_ability("write")
     content_type = request.headers.get("content-type", "")
-    idempotency_key = request.headers.get("idempotency-key")
-    if idempotency_key is not None:
-        idempotency.check_key(idempotency_key)
     async with AsyncExitStack() as cleanup:
         if content_type.startswith("multipart/form-data"):
             form = await request.form(max_files=2, max_fields=20)
@@ -103,16 +101,12 @@ async def create_image(request: Request, caller: Caller, db: Db, rt: Rt) -> Resp
         else:
             raise invalid("file", "Send multipart/form-data with a file part, or JSON with a url.")
 
-        async def respond() -> tuple[int, str]:
-            return 201, json.dumps(image_object(rt.settings, await produce()))
+        async def answer() -> ImageOut:
+            return ImageOut.of(rt.settings, await produce())
 
-        if idempotency_key is None:
-            status, text_body = await respond()
-        else:
-            status, text_body = await idempotency.run_once(
-                rt.sessions, caller.scope, idempotency_key, request_hash, respond
-            )
-        return Response(text_body, status_code=status, media_type="application/json")
+        return await answer_once(
+            rt.sessions, caller.scope, idempotency_key, request_hash, 201, answer
+        )
 
 
 Produce = Callable[[], Awaitable[Image]]
@@ -122,7 +116,7 @@ async def _upload_request(
     form: FormData, caller: Principal, db: AsyncSession, rt: Runtime, cleanup: AsyncExitStack
 ) -> tuple[str, Produce]:
     """A multipart create: its fingerprint and the upload to run."""
-    unknown = set(form.keys()) - _CREATE_FIELDS
+    unknown = set(form.keys()) - _FORM_FIELDS
     if unknown:
         raise invalid(
             sorted(unknown)[0], "Unknown field; send file, caption, public, labels or metadata."
@@ -133,7 +127,7 @@ async def _upload_request(
     if not files:
         raise invalid("file", "Send the image as a multipart part named file, or JSON with a url.")
     text = {k: v for k, v in form.items() if k != "file" and isinstance(v, str)}
-    fields = _fields_from(text)
+    fields = parse_as(ImageFields, _form_fields(text))
     spooled, file_hash = await _spool(files[0], rt)
     cleanup.callback(spooled.path.unlink, missing_ok=True)
     request_hash = idempotency.fingerprint(
@@ -142,23 +136,36 @@ async def _upload_request(
     return request_hash, lambda: images.create_from_upload(db, rt, caller, spooled, fields)
 
 
+def _form_fields(text: dict[str, str]) -> dict[str, Any]:
+    """Multipart text parts as the JSON body would carry them (labels and metadata are JSON)."""
+    decoded: dict[str, Any] = dict(text)
+    for name in ("labels", "metadata"):
+        if name in text:
+            decoded[name] = parse.json_object(name, text[name])
+    if "public" in text:
+        if text["public"] not in ("true", "false"):
+            raise invalid("public", "public is true or false.")
+        decoded["public"] = text["public"] == "true"
+    return decoded
+
+
 def _import_request(
     body: Any, caller: Principal, db: AsyncSession, rt: Runtime
 ) -> tuple[str, Produce]:
     """A JSON create (URL import): its fingerprint and the import to run."""
-    if not isinstance(body, dict):
-        raise invalid("body", "Send a JSON object with a url.")
-    if "file" in body:
+    if isinstance(body, dict) and "file" in body:
         raise invalid("file", "Send a file as multipart/form-data, not in JSON.")
-    unknown = set(body) - (_CREATE_FIELDS | {"url"})
-    if unknown:
-        raise invalid(sorted(unknown)[0], "Unknown field.")
-    url = body.get("url")
-    if not isinstance(url, str) or not url:
-        raise invalid("url", "Send the address of a public image as url.")
-    fields = _fields_from(body)
+    request = parse_as(ImportBody, body)
+    fields = ImageFields.model_validate(request.model_dump(exclude={"url"}, exclude_unset=True))
     request_hash = idempotency.fingerprint(json.dumps(body, sort_keys=True))
-    return request_hash, lambda: images.create_from_url(db, rt, caller, url, fields)
+    return request_hash, lambda: images.create_from_url(db, rt, caller, request.url, fields)
+
+
+LIST_EXAMPLE = {
+    "object": "list",
+    "data": [IMAGE_EXAMPLE],
+    "pagination": {"has_more": True, "next_cursor": "MjAyNi0xMS0yOVQwODowMDowMFp8azNYYTlRcFo"},
+}
 
 
 @router.get(
@@ -177,7 +184,7 @@ def _import_request(
                 "name": "ids",
                 "in": "query",
                 "schema": {"type": "string"},
-                "description": "Up to 50 comma-separated ids.",
+                "description": f"Up to {parse.MAX_LIST_IDS} comma-separated ids.",
             },
             {
                 "name": "label",
@@ -189,9 +196,12 @@ def _import_request(
             },
         ]
     },
-    responses=error_responses(401, 403, 422, 429),
+    responses=responses(200, LIST_EXAMPLE, *CALLER_ERRORS),
 )
-async def list_images(request: Request, caller: Caller, db: Db, rt: Rt) -> JSONResponse:
+async def list_images(request: Request, caller: Caller, db: Db, rt: Rt) -> ImageList:
+    """The workspace's live images, newest first, `limit` per page; pass `next_cursor` back as
+    `cursor` for the next page. `label[key]=value` filters combine with AND; `ids` looks up
+    specific images (unknown ids are left out)."""
     workspace = caller.require("read")
     params = request.query_params
     labels: dict[str, str] = {}
@@ -208,15 +218,9 @@ async def list_images(request: Request, caller: Caller, db: Db, rt: Rt) -> JSONR
         labels=labels,
         ids=ids,
     )
-    return JSONResponse(
-        {
-            "object": "list",
-            "data": [image_object(rt.settings, image) for image in page.images],
-            "pagination": {
-                "has_more": page.next_cursor is not None,
-                "next_cursor": page.next_cursor,
-            },
-        }
+    return ImageList(
+        data=[ImageOut.of(rt.settings, image) for image in page.images],
+        pagination=Pagination(has_more=page.next_cursor is not None, next_cursor=page.next_cursor),
     )
 
 
@@ -225,32 +229,35 @@ async def list_images(request: Request, caller: Caller, db: Db, rt: Rt) -> JSONR
     response_model=BatchResult,
     summary="Delete up to 100 images",
     openapi_extra={"requestBody": {"required": True, "content": json_body(BatchDeleteBody)}},
-    responses=error_responses(401, 403, 422, 429),
-)
-async def delete_batch(request: Request, caller: Caller, db: Db, rt: Rt) -> JSONResponse:
-    workspace = caller.require("write")
-    body = await read_json(request)
-    if not isinstance(body, dict) or set(body) != {"ids"}:
-        raise invalid("ids", 'Send {"ids": [...]} with 1–100 image ids.')
-    deleted = await images.remove_many(db, rt, workspace, parse.parse_batch_ids(body["ids"]))
-    return JSONResponse(
+    responses=responses(
+        200,
         {
             "object": "batch_result",
-            "data": [{"id": image_id, "object": "image", "deleted": True} for image_id in deleted],
+            "data": [{"id": "k3Xa9QpZ", "object": "image", "deleted": True}],
             "errors": [],
-        }
-    )
+        },
+        *CALLER_ERRORS,
+    ),
+)
+async def delete_batch(request: Request, caller: Caller, db: Db, rt: Rt) -> BatchResult:
+    """Delete the listed images of the workspace at once; ids that are not the caller's are
+    skipped (never reported, so nothing leaks about other workspaces)."""
+    workspace = caller.require("write")
+    body = parse_as(BatchDeleteBody, await read_json(request))
+    deleted = await images.remove_many(db, rt, workspace, list(dict.fromkeys(body.ids)))
+    return BatchResult(data=[Deleted(id=image_id) for image_id in deleted], errors=[])
 
 
 @router.get(
     "/images/{image_id}",
     response_model=ImageOut,
     summary="Get one image",
-    responses=error_responses(401, 403, 404, 429),
+    responses=responses(200, IMAGE_EXAMPLE, *CALLER_ERRORS, "not_found"),
 )
-async def get_image(image_id: str, caller: Caller, db: Db, rt: Rt) -> JSONResponse:
+async def get_image(image_id: str, caller: Caller, db: Db, rt: Rt) -> ImageOut:
+    """One image of the caller's workspace; another workspace's image is `not_found`."""
     workspace = caller.require("read")
-    return JSONResponse(image_object(rt.settings, await images.get(db, workspace, image_id)))
+    return ImageOut.of(rt.settings, await images.get(db, workspace, image_id))
 
 
 @router.patch(
@@ -258,57 +265,53 @@ async def get_image(image_id: str, caller: Caller, db: Db, rt: Rt) -> JSONRespon
     response_model=ImageOut,
     summary="Update caption, labels, metadata or public",
     openapi_extra={"requestBody": {"required": True, "content": json_body(ImagePatch)}},
-    responses=error_responses(401, 403, 404, 422, 429),
+    responses=responses(200, IMAGE_EXAMPLE, *CALLER_ERRORS, "not_found"),
 )
-async def update_image(
-    image_id: str, request: Request, caller: Caller, db: Db, rt: Rt
-) -> JSONResponse:
+async def update_image(image_id: str, request: Request, caller: Caller, db: Db, rt: Rt) -> ImageOut:
+    """Change the fields sent; absent fields stay, null clears caption, labels or metadata.
+    Labels are replaced as a whole."""
     workspace = caller.require("write")
-    body = await read_json(request)
-    if not isinstance(body, dict):
-        raise invalid("body", "Send a JSON object.")
-    unknown = set(body) - {"caption", "labels", "metadata", "public"}
-    if unknown:
-        raise invalid(
-            sorted(unknown)[0],
-            "Unknown field; caption, labels, metadata and public can be changed.",
-        )
-    changes: dict[str, Any] = {}
-    if "caption" in body:
-        changes["caption"] = parse.parse_caption(body["caption"])
-    # null clears; any other value must be an object (false, 0, "" or [] are 422, not a wipe)
-    if "labels" in body:
-        changes["labels"] = {} if body["labels"] is None else parse.parse_labels(body["labels"])
-    if "metadata" in body:
-        metadata = body["metadata"]
-        changes["metadata"] = {} if metadata is None else parse.parse_metadata(metadata)
-    if "public" in body:
-        if not isinstance(body["public"], bool):
-            raise invalid("public", "public must be true or false.")
-        changes["public"] = body["public"]
-    image = await images.update(db, caller, workspace, image_id, changes)
-    return JSONResponse(image_object(rt.settings, image))
+    patch = parse_as(ImagePatch, await read_json(request))
+    image = await images.update(db, caller, workspace, image_id, patch)
+    return ImageOut.of(rt.settings, image)
 
 
 @router.delete(
     "/images/{image_id}",
     response_model=Deleted,
     summary="Delete one image",
-    responses=error_responses(401, 403, 404, 429),
+    responses=responses(
+        200, {"id": "k3Xa9QpZ", "object": "image", "deleted": True}, *CALLER_ERRORS, "not_found"
+    ),
 )
-async def delete_image(image_id: str, caller: Caller, db: Db, rt: Rt) -> JSONResponse:
+async def delete_image(image_id: str, caller: Caller, db: Db, rt: Rt) -> Deleted:
+    """Delete the image, its variants and its CDN files; its URLs answer 404 from now on."""
     workspace = caller.require("write")
     await images.remove(db, rt, workspace, image_id)
-    return JSONResponse({"id": image_id, "object": "image", "deleted": True})
+    return Deleted(id=image_id)
+
+
+USAGE_EXAMPLE = {
+    "object": "usage",
+    "plan": "free",
+    "period": {"start": "2026-11-01T00:00:00Z", "end": "2026-12-01T00:00:00Z"},
+    "limits": {
+        "monthly_uploads": {"used": 12, "limit": 100},
+        "storage_bytes": {"used": 18432000, "limit": 1073741824},
+        "images": {"used": 40, "limit": None},
+    },
+    "totals": {"images_stored": 40},
+}
 
 
 @router.get(
     "/usage",
     response_model=Usage,
     summary="Plan, usage and limits of the caller's workspace",
-    responses=error_responses(401, 403, 429),
+    responses=responses(200, USAGE_EXAMPLE, *CALLER_ERRORS),
     tags=["usage"],
 )
-async def get_usage(caller: Caller, db: Db, rt: Rt) -> JSONResponse:
+async def get_usage(caller: Caller, db: Db, rt: Rt) -> Usage:
+    """This month's uploads, stored bytes and images against the plan's limits."""
     workspace = caller.require("read")
-    return JSONResponse(await images.usage(db, rt, workspace))
+    return Usage.model_validate(await images.usage(db, rt, workspace))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,6 +23,7 @@ from imgpro.errors import ApiError, invalid
 from imgpro.ids import is_id, new_id
 from imgpro.images.cursor import decode_cursor, encode_cursor
 from imgpro.images.fetch import fetch_to_file
+from imgpro.images.schemas import ImageFields, ImagePatch
 from imgpro.images.tables import Image, ImageLabel
 from imgpro.logs import log
 from imgpro.media import placeholder, working_copy
@@ -34,16 +35,6 @@ if TYPE_CHECKING:  # auth resolves app callers through apps, which deletes image
     from imgpro.auth import Principal
 
 ANONYMOUS_RETENTION = timedelta(days=30)
-
-
-@dataclass
-class NewImageFields:
-    """Validated fields of a create request."""
-
-    caption: str | None = None
-    public: bool | None = None
-    labels: dict[str, str] = field(default_factory=dict)
-    metadata: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -74,14 +65,14 @@ async def create_from_upload(
     runtime: Runtime,
     principal: Principal,
     upload: UploadedFile,
-    fields: NewImageFields,
+    fields: ImageFields,
 ) -> Image:
     await _check_caller_may_upload(runtime, principal, fields)
     return await _store(db, runtime, principal, upload.path, upload.filename, fields, "file")
 
 
 async def create_from_url(
-    db: AsyncSession, runtime: Runtime, principal: Principal, url: str, fields: NewImageFields
+    db: AsyncSession, runtime: Runtime, principal: Principal, url: str, fields: ImageFields
 ) -> Image:
     await _check_caller_may_upload(runtime, principal, fields)
     dest = runtime.workdir / f"import-{new_id()}"
@@ -101,9 +92,9 @@ async def create_from_url(
 
 
 async def _check_caller_may_upload(
-    runtime: Runtime, principal: Principal, fields: NewImageFields
+    runtime: Runtime, principal: Principal, fields: ImageFields
 ) -> None:
-    if principal.kind == "app" and fields.public is False:
+    if principal.kind == "app" and not fields.public:
         raise invalid("public", "Images uploaded by an app are always public.")
     if principal.is_anonymous:
         settings = runtime.settings
@@ -128,7 +119,7 @@ async def _store(
     principal: Principal,
     path: Path,
     filename: str,
-    fields: NewImageFields,
+    fields: ImageFields,
     field_name: str,
 ) -> Image:
     """Probe, then store blob and row together: on any failure neither remains."""
@@ -148,7 +139,7 @@ async def _store(
         workspace = principal.workspace or await accounts.anonymous_workspace(db)
         now = utcnow()
         image_id = new_id()
-        public = True if principal.kind != "key" or fields.public is None else fields.public
+        public = True if principal.kind != "key" else fields.public
         image = Image(
             id=image_id,
             workspace_id=workspace.id,
@@ -165,8 +156,8 @@ async def _store(
             status="ready",
             public=public,
             caption=fields.caption,
-            meta=fields.metadata,
-            labels=fields.labels,
+            meta=fields.metadata or {},
+            labels=fields.labels or {},
             placeholder=ingested.placeholder.to_dict() if ingested.placeholder else None,
             blob_key=f"{workspace.shard}/{image_id}",
             published_at=now if public else None,
@@ -189,7 +180,8 @@ async def _store(
             await meter.charge_upload(db, settings, workspace, ingested.bytes)
             db.add(image)
             db.add_all(
-                ImageLabel(image_id=image_id, key=k, value=v) for k, v in fields.labels.items()
+                ImageLabel(image_id=image_id, key=k, value=v)
+                for k, v in (fields.labels or {}).items()
             )
             await db.commit()
         except BaseException:
@@ -269,29 +261,26 @@ async def list_images(
 
 
 async def update(
-    db: AsyncSession,
-    principal: Principal,
-    workspace: Workspace,
-    image_id: str,
-    changes: dict[str, Any],
+    db: AsyncSession, principal: Principal, workspace: Workspace, image_id: str, patch: ImagePatch
 ) -> Image:
+    """Change the fields `patch` names (absent ones stay; null clears); commits."""
     image = await get(db, workspace, image_id)
-    if "public" in changes:
-        if principal.kind == "app" and changes["public"] is False:
+    sent = patch.model_fields_set
+    if "public" in sent:
+        if principal.kind == "app" and not patch.public:
             raise invalid("public", "Images of an app are always public.")
-        if changes["public"] and not image.public:
+        if patch.public and not image.public:
             image.published_at = utcnow()
-        image.public = changes["public"]
-    if "caption" in changes:
-        image.caption = changes["caption"]
-    if "metadata" in changes:
-        image.meta = changes["metadata"]
-    if "labels" in changes:
-        image.labels = changes["labels"]
+        image.public = patch.public
+    if "caption" in sent:
+        image.caption = patch.caption
+    if "metadata" in sent:
+        image.meta = patch.metadata or {}
+    if "labels" in sent:
+        labels = patch.labels or {}
+        image.labels = labels
         await db.execute(delete(ImageLabel).where(ImageLabel.image_id == image.id))
-        db.add_all(
-            ImageLabel(image_id=image.id, key=k, value=v) for k, v in changes["labels"].items()
-        )
+        db.add_all(ImageLabel(image_id=image.id, key=k, value=v) for k, v in labels.items())
     await db.commit()
     return image
 

@@ -269,6 +269,7 @@ _PARSERS: dict[str, Callable[[str], object]] = {
     "format": lambda raw: _choice(raw, FORMATS),
     **{name: _decimal_parser(low, high) for name, (low, high) in _DECIMAL_RANGES.items()},
 }
+PARAMETERS = tuple(_PARSERS)  # every query parameter the CDN reads (the docs name each one)
 
 
 def _pairs(query: str | Mapping[str, str | list[str]]) -> Iterable[tuple[str, str]]:

@@ -28,7 +28,7 @@ from imgpro.web.security import (
     clear_session_cookie,
     set_session_cookie,
 )
-from imgpro.web.signin import explain, status_of
+from imgpro.web.signin import explain, status_of, step_after
 
 router = APIRouter()
 
@@ -124,13 +124,16 @@ async def connect_check_code(request: Request, form: CheckedForm, db: Db, rt: Rt
     except ConnectRefused as exc:
         return _refused(request, exc)
     email = form_text(form, "email", 320)
+    ip = client_ip(request.scope, rt.settings.trusted_proxies)
     try:
-        user = await signin.verify_code(db, rt, email, form_text(form, "code", 32))
+        user = await signin.verify_code(db, rt, email, form_text(form, "code", 32), ip)
     except signin.SignInRefused as exc:
         step = "email" if exc.new_code_needed else "code"
         return _page(request, step, connect, app, 422, email=email, error=exc.message)
     except ApiError as exc:
-        return _page(request, "email", connect, app, 422, email=email, error=explain(exc))
+        return _page(
+            request, step_after(exc), connect, app, status_of(exc), email=email, error=explain(exc)
+        )
     response = redirect(_connect_url(connect))
     set_session_cookie(request, response, await sessions.start(db, user))
     return response

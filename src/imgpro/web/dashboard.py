@@ -17,11 +17,11 @@ from imgpro.auth import Principal
 from imgpro.billing.plans import catalogue
 from imgpro.deps import Db, Rt
 from imgpro.errors import ApiError
-from imgpro.http import client_ip
+from imgpro.http import client_ip, parse_as
 from imgpro.ids import new_id
 from imgpro.images import fields as parse
 from imgpro.images import service as images
-from imgpro.images.schemas import image_object
+from imgpro.images.schemas import ImageFields, image_object
 from imgpro.keys import service as keys
 from imgpro.web.pages import form_text, redirect, render
 from imgpro.web.security import CheckedForm, SignedIn, clear_session_cookie
@@ -103,9 +103,12 @@ async def upload_image(
         with open(path, "wb") as out:
             while chunk := await upload.read(1024 * 1024):
                 out.write(chunk)
-        fields = images.NewImageFields(
-            caption=parse.parse_caption(form_text(form, "caption", 4000) or None),
-            public=form_text(form, "visibility") != "private",
+        fields = parse_as(
+            ImageFields,
+            {
+                "caption": form_text(form, "caption", 4000) or None,
+                "public": form_text(form, "visibility") != "private",
+            },
         )
         await images.create_from_upload(
             db, rt, caller, images.UploadedFile(path, parse.parse_filename(upload.filename)), fields

@@ -11,9 +11,13 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse
 
 from imgpro.media import placeholder
+from imgpro.web import brand
 from imgpro.web.security import csrf_token, remember_csrf
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+TEMPLATES.env.globals.update(
+    imgpro_button=brand.button, connect_url=brand.connect_url, button_variants=brand.VARIANTS
+)
 
 
 def placeholder_style(image: dict[str, Any]) -> str:

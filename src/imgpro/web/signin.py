@@ -37,6 +37,11 @@ def status_of(error: ApiError) -> int:
     return 429 if error.code == "rate_limited" else 503 if error.status >= 500 else 422
 
 
+def step_after(error: ApiError) -> str:
+    """Where a refused code check leaves the page: a wait keeps the code step, else the email."""
+    return "code" if error.code == "rate_limited" else "email"
+
+
 @router.get("/signin")
 async def signin_page(request: Request, viewer: Viewer, next: str | None = None) -> Response:
     if viewer is not None:
@@ -62,15 +67,21 @@ async def signin_send_code(request: Request, form: CheckedForm, db: Db, rt: Rt) 
 async def signin_check_code(request: Request, form: CheckedForm, db: Db, rt: Rt) -> Response:
     next_path = safe_next(form_text(form, "next"))
     email = form_text(form, "email", 320)
+    ip = client_ip(request.scope, rt.settings.trusted_proxies)
     try:
-        user = await signin.verify_code(db, rt, email, form_text(form, "code", 32))
+        user = await signin.verify_code(db, rt, email, form_text(form, "code", 32), ip)
     except signin.SignInRefused as exc:
         step = "email" if exc.new_code_needed else "code"
         context = {"step": step, "next": next_path, "email": email, "error": exc.message}
         return render(request, "signin.html", context, 422)
     except ApiError as exc:
-        context = {"step": "email", "next": next_path, "email": email, "error": explain(exc)}
-        return render(request, "signin.html", context, 422)
+        context = {
+            "step": step_after(exc),
+            "next": next_path,
+            "email": email,
+            "error": explain(exc),
+        }
+        return render(request, "signin.html", context, status_of(exc))
     response = redirect(next_path)
     set_session_cookie(request, response, await sessions.start(db, user))
     return response
