@@ -29,6 +29,7 @@ from imgpro.ops import gc as garbage
 from imgpro.ops.doctor import Check, diagnose
 from imgpro.runtime import Runtime
 from imgpro.settings import Settings
+from imgpro.webhooks import service as webhooks
 
 app = typer.Typer(
     help="imgpro: identity, image storage, image CDN and billing.", no_args_is_help=True
@@ -272,21 +273,50 @@ def user_delete(email: str, as_json: JsonFlag = False) -> None:
 
 @key_commands.command("create")
 def key_create(
-    user: Annotated[str, typer.Option("--user", help="Email of the key's owner.")],
+    user: Annotated[
+        str | None, typer.Option("--user", help="Email of a personal key's owner.")
+    ] = None,
+    app_id: Annotated[
+        str | None, typer.Option("--app", help="App id: a key of this app (its owner's).")
+    ] = None,
+    access: Annotated[
+        str | None,
+        typer.Option(
+            help="With --app: app (App storage only) or app-wide (also X-Img-User for the "
+            "app's connected users)."
+        ),
+    ] = None,
     abilities: Annotated[str, typer.Option(help="read, write or read,write.")] = "read,write",
     name: Annotated[str, typer.Option(help="A label for the key.")] = "",
     as_json: JsonFlag = False,
 ) -> None:
-    """Create an API key on a user's personal workspace; the key is shown once."""
+    """Create an API key, shown once: on a user's personal workspace (--user), or a key of an
+    app (--app, --access) acting on the app's own workspace."""
 
     async def work(rt: Runtime) -> tuple[dict[str, Any], str]:
+        if (user is None) == (app_id is None):
+            raise CommandFailed("validation_error", "Give either --user EMAIL or --app APP_ID.")
+        if (access is None) != (app_id is None):
+            raise CommandFailed("validation_error", "--access goes with --app (app or app-wide).")
         parsed = keys.parse_abilities(abilities)
         async with rt.sessions() as db:
-            owner = await _user(db, user)
-            workspace = await accounts.personal_workspace(db, owner.id)
-            issued = await keys.create_key(db, owner, workspace, parsed, name)
-            await db.commit()
-        result = {"id": issued.record.id, "key": issued.key, "abilities": sorted(parsed)}
+            if app_id is not None and access is not None:
+                found = await _app(db, app_id)
+                issued = await apps.create_app_key(
+                    db, found, parsed, keys.parse_access(access), name
+                )
+            else:
+                owner = await _user(db, user or "")
+                workspace = await accounts.personal_workspace(db, owner.id)
+                issued = await keys.create_key(db, owner, workspace, parsed, name)
+                await db.commit()
+        result: dict[str, Any] = {
+            "id": issued.record.id,
+            "key": issued.key,
+            "abilities": sorted(parsed),
+        }
+        if issued.record.app_id is not None:
+            result |= {"app": issued.record.app_id, "access": issued.record.access}
         return (
             result,
             f"key {issued.record.id} ({','.join(sorted(parsed))}): {issued.key}\n"
@@ -424,9 +454,38 @@ def app_rotate_secret(app_id: str, as_json: JsonFlag = False) -> None:
     admin_command(as_json, work)
 
 
+@app_commands.command("set-webhook")
+def app_set_webhook(
+    app_id: str,
+    url: Annotated[str, typer.Option("--url", help='The endpoint; "" removes it.')],
+    rotate_secret: Annotated[
+        bool, typer.Option("--rotate-secret", help="Also issue a new signing secret.")
+    ] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Send the app's events (decisions.md §7) to URL. A new endpoint gets a signing secret,
+    shown once; changing the URL keeps it ("secret": null) unless --rotate-secret."""
+
+    async def work(rt: Runtime) -> tuple[dict[str, Any], str]:
+        async with rt.sessions() as db:
+            found = await _app(db, app_id)
+            endpoint = await webhooks.set_endpoint(db, rt.settings, found.id, url)
+            if endpoint.url and rotate_secret and endpoint.secret is None:
+                endpoint = await webhooks.rotate_secret(db, found.id) or endpoint
+        if not endpoint.url:
+            return {"url": "", "secret": None}, f"app {found.id}: webhooks off"
+        human = f"app {found.id}: events go to {endpoint.url}"
+        if endpoint.secret:
+            human += f"\nsigning secret {endpoint.secret}\nshown once — store it now"
+        return {"url": endpoint.url, "secret": endpoint.secret}, human
+
+    admin_command(as_json, work)
+
+
 @admin.command("sweep")
 def sweep(as_json: JsonFlag = False) -> None:
-    """Delete expired images (anonymous uploads after 30 days) with their blobs; run it daily."""
+    """Delete expired images (anonymous uploads after 30 days) with their blobs, and webhook
+    messages sent or failed over 30 days ago; run it daily."""
 
     async def work(rt: Runtime) -> tuple[dict[str, Any], str]:
         deleted = 0
@@ -439,7 +498,10 @@ def sweep(as_json: JsonFlag = False) -> None:
                     break
                 deleted += count
                 progress.update(task, advance=count)
-        return {"deleted": deleted}, f"deleted {deleted} expired images"
+        async with rt.sessions() as db:
+            pruned = await webhooks.prune(db)
+        human = f"deleted {deleted} expired images; forgot {pruned} old webhook messages"
+        return {"deleted": deleted, "webhook_messages": pruned}, human
 
     admin_command(as_json, work)
 
