@@ -105,7 +105,9 @@ def test_the_second_request_for_a_variant_is_a_cache_hit_at_nginx(
 ) -> None:
     public, nodes = edge
     key = nodes[0].stack.key()
-    with httpx.Client(base_url=public, headers={"Authorization": f"Bearer {key}"}) as client:
+    with httpx.Client(
+        base_url=public, headers={"Authorization": f"Bearer {key}"}, timeout=60
+    ) as client:
         image = upload(client, jpeg(300, 200))
         assert image["url"].startswith(f"{public}/src/")
         first = client.get(image["url"], params={"w": 90})
@@ -122,7 +124,9 @@ def test_api_calls_reach_both_nodes(edge: tuple[str, list[Node]]) -> None:
     public, nodes = edge
     key = nodes[0].stack.key()
     before = [api_requests(node) for node in nodes]
-    with httpx.Client(base_url=public, headers={"Authorization": f"Bearer {key}"}) as client:
+    with httpx.Client(
+        base_url=public, headers={"Authorization": f"Bearer {key}"}, timeout=60
+    ) as client:
         for _ in range(20):
             assert client.get("/v1/usage").status_code == 200
     after = [api_requests(node) for node in nodes]
@@ -138,7 +142,10 @@ def test_a_forged_x_forwarded_for_does_not_escape_the_anonymous_limit(
     for turn in range(25):  # anonymous uploads: 20 per hour per address by default
         forged = {"X-Forwarded-For": f"198.18.0.{turn}"}
         response = httpx.post(
-            f"{public}/v1/images", files={"file": ("a.jpg", jpeg(16, 16))}, headers=forged
+            f"{public}/v1/images",
+            files={"file": ("a.jpg", jpeg(16, 16))},
+            headers=forged,
+            timeout=60,
         )
         statuses.append(response.status_code)
     assert 429 in statuses  # every upload counted against the real address (nginx's peer)
