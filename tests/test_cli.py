@@ -73,4 +73,10 @@ def test_bad_abilities_are_refused(cli) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_sweep_reports_what_it_deleted(cli) -> None:  # type: ignore[no-untyped-def]
-    assert json.loads(cli("admin", "sweep", "--json")) == {"deleted": 0}
+    assert json.loads(cli("admin", "sweep", "--json")) == {"deleted": 0, "webhook_messages": 0}
+
+
+def test_settings_prints_every_variable_with_its_meaning(cli) -> None:  # type: ignore[no-untyped-def]
+    output = cli("settings")
+    # descriptions hold brackets such as s3://BUCKET[/PREFIX]: printed as text, never as markup
+    assert "IMGPRO_STORAGE_URL" in output and "IMGPRO_SECRET_KEY" in output
