@@ -105,3 +105,9 @@ def test_user_list_and_app_list_show_what_exists(cli) -> None:  # type: ignore[n
     }
     assert "Pixel Notes" in cli("admin", "app", "list")
     assert "plain@example.com" in cli("admin", "user", "list")
+
+
+def test_settings_prints_every_variable_with_its_meaning(cli) -> None:  # type: ignore[no-untyped-def]
+    output = cli("settings")
+    # descriptions hold brackets such as s3://BUCKET[/PREFIX]: printed as text, never as markup
+    assert "IMGPRO_STORAGE_URL" in output and "IMGPRO_SECRET_KEY" in output

@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
+from rich.text import Text
 
 from imgpro.accounts import service as accounts
 from imgpro.apps import service as apps
@@ -173,7 +174,10 @@ def show_settings() -> None:
         value = getattr(settings, name)
         if ("secret" in name or "token" in name) and value:
             value = "(set)"
-        table.add_row(f"IMGPRO_{name.upper()}", str(value), field.description or "")
+        # plain text: descriptions such as "s3://BUCKET[/PREFIX]" are not rich markup
+        table.add_row(
+            Text(f"IMGPRO_{name.upper()}"), Text(str(value)), Text(field.description or "")
+        )
     console.print(table)
 
 
