@@ -73,4 +73,4 @@ def test_bad_abilities_are_refused(cli) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_sweep_reports_what_it_deleted(cli) -> None:  # type: ignore[no-untyped-def]
-    assert json.loads(cli("admin", "sweep", "--json")) == {"deleted": 0}
+    assert json.loads(cli("admin", "sweep", "--json")) == {"deleted": 0, "webhook_messages": 0}

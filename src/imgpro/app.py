@@ -41,6 +41,7 @@ from imgpro.web.pages import STATIC_DIR, error_page, redirect
 from imgpro.web.routes import router as web_router
 from imgpro.web.security import CsrfRefused, SignInRequired
 from imgpro.web.signin import router as signin_router
+from imgpro.webhooks.delivery import Sender
 
 
 def redirect_slashes_to(router: Router, base_url: str) -> None:
@@ -180,6 +181,7 @@ class Surfaces:
     def __init__(self, runtime: Runtime, web: ASGIApp, api: ASGIApp, cdn: ASGIApp) -> None:
         settings = runtime.settings
         self.runtime = runtime
+        self.webhooks: Sender | None = None
 
         def surface(app: ASGIApp, url: str) -> Surface:
             parts = urlsplit(url)
@@ -233,6 +235,8 @@ class Surfaces:
                     return
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                if self.webhooks is not None:
+                    await self.webhooks.stop()
                 await self.runtime.close()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
@@ -243,6 +247,9 @@ class Surfaces:
             raise RuntimeError("refusing to start in production: " + "; ".join(problems))
         catalogue(settings)  # a broken plans file stops the start with its reason
         await self.runtime.start()
+        if settings.webhook_delivery:
+            self.webhooks = Sender(self.runtime)
+            self.webhooks.start()
         log.info("started", web=settings.web_url, api=settings.api_url, cdn=settings.cdn_url)
 
 

@@ -29,6 +29,7 @@ from imgpro.ops import gc as garbage
 from imgpro.ops.doctor import Check, diagnose
 from imgpro.runtime import Runtime
 from imgpro.settings import Settings
+from imgpro.webhooks import service as webhooks
 
 app = typer.Typer(
     help="imgpro: identity, image storage, image CDN and billing.", no_args_is_help=True
@@ -409,9 +410,38 @@ def app_rotate_secret(app_id: str, as_json: JsonFlag = False) -> None:
     admin_command(as_json, work)
 
 
+@app_commands.command("set-webhook")
+def app_set_webhook(
+    app_id: str,
+    url: Annotated[str, typer.Option("--url", help='The endpoint; "" removes it.')],
+    rotate_secret: Annotated[
+        bool, typer.Option("--rotate-secret", help="Also issue a new signing secret.")
+    ] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Send the app's events (decisions.md §7) to URL. A new endpoint gets a signing secret,
+    shown once; changing the URL keeps it ("secret": null) unless --rotate-secret."""
+
+    async def work(rt: Runtime) -> tuple[dict[str, Any], str]:
+        async with rt.sessions() as db:
+            found = await _app(db, app_id)
+            endpoint = await webhooks.set_endpoint(db, rt.settings, found.id, url)
+            if endpoint.url and rotate_secret and endpoint.secret is None:
+                endpoint = await webhooks.rotate_secret(db, found.id) or endpoint
+        if not endpoint.url:
+            return {"url": "", "secret": None}, f"app {found.id}: webhooks off"
+        human = f"app {found.id}: events go to {endpoint.url}"
+        if endpoint.secret:
+            human += f"\nsigning secret {endpoint.secret}\nshown once — store it now"
+        return {"url": endpoint.url, "secret": endpoint.secret}, human
+
+    admin_command(as_json, work)
+
+
 @admin.command("sweep")
 def sweep(as_json: JsonFlag = False) -> None:
-    """Delete expired images (anonymous uploads after 30 days) with their blobs; run it daily."""
+    """Delete expired images (anonymous uploads after 30 days) with their blobs, and webhook
+    messages sent or failed over 30 days ago; run it daily."""
 
     async def work(rt: Runtime) -> tuple[dict[str, Any], str]:
         deleted = 0
@@ -424,7 +454,10 @@ def sweep(as_json: JsonFlag = False) -> None:
                     break
                 deleted += count
                 progress.update(task, advance=count)
-        return {"deleted": deleted}, f"deleted {deleted} expired images"
+        async with rt.sessions() as db:
+            pruned = await webhooks.prune(db)
+        human = f"deleted {deleted} expired images; forgot {pruned} old webhook messages"
+        return {"deleted": deleted, "webhook_messages": pruned}, human
 
     admin_command(as_json, work)
 

@@ -10,6 +10,7 @@ from imgpro.accounts.tables import User, Workspace
 from imgpro.errors import invalid
 from imgpro.ids import new_id, new_shard
 from imgpro.mail.address import parse_mailbox
+from imgpro.webhooks import service as webhooks
 
 ANONYMOUS_WORKSPACE_ID = "anonpool"
 DOCS_WORKSPACE_ID = "docspool"
@@ -89,6 +90,8 @@ async def _fixed_workspace(db: AsyncSession, workspace_id: str, shard: str, kind
 
 
 async def set_status(db: AsyncSession, user: User, status: str) -> User:
+    if status == "disabled" and user.status != "disabled":  # to the apps, as good as deleted
+        await webhooks.emit_user_gone(db, user.id, await workspaces_of(db, user.id))
     user.status = status
     await db.flush()
     return user
