@@ -37,7 +37,7 @@ from imgpro.runtime import Runtime
 from imgpro.settings import Settings
 from imgpro.web.connect import router as connect_router
 from imgpro.web.dashboard import router as dashboard_router
-from imgpro.web.pages import STATIC_DIR, error_page, redirect
+from imgpro.web.pages import STATIC_DIR, error_page, not_found_page, redirect
 from imgpro.web.routes import router as web_router
 from imgpro.web.security import CsrfRefused, SignInRequired
 from imgpro.web.signin import router as signin_router
@@ -103,7 +103,7 @@ def build_cdn(runtime: Runtime) -> Starlette:
 async def _web_http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     if exc.status_code == 404:
-        return error_page(request, 404, "Page not found", "There is no page at this address.")
+        return not_found_page(request)
     return error_page(request, exc.status_code, "Request refused", str(exc.detail))
 
 
