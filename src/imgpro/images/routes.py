@@ -307,6 +307,7 @@ USAGE_EXAMPLE = {
         "storage_bytes": {"used": 18432000, "limit": 1073741824},
         "images": {"used": 40, "limit": None},
     },
+    "limits_enforced": True,
     "totals": {"images_stored": 40},
 }
 
