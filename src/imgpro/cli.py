@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import shutil
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -21,13 +24,16 @@ from imgpro.db import migrate as migrations
 from imgpro.errors import ApiError
 from imgpro.images import service as images
 from imgpro.keys import service as keys
+from imgpro.ops import backup as backups
+from imgpro.ops import gc as garbage
+from imgpro.ops.doctor import Check, diagnose
 from imgpro.runtime import Runtime
 from imgpro.settings import Settings
 
 app = typer.Typer(
     help="imgpro: identity, image storage, image CDN and billing.", no_args_is_help=True
 )
-admin = typer.Typer(help="Operator commands (users, keys, apps).", no_args_is_help=True)
+admin = typer.Typer(help="Operator commands (users, keys, apps, gc, backup).", no_args_is_help=True)
 users = typer.Typer(help="Create, change and delete users.", no_args_is_help=True)
 key_commands = typer.Typer(help="Create API keys.", no_args_is_help=True)
 app_commands = typer.Typer(
@@ -128,6 +134,11 @@ def serve(
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     _ = settings.signing_key  # generate the secret once, before workers race for it
     migrations.upgrade(settings.database_url)
+    if workers > 1:  # metrics from every worker, whichever one a scrape reaches
+        metrics_dir = settings.data_dir / "metrics"
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+        metrics_dir.mkdir()
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
     console.print(
         f"imgpro on http://{host}:{port}  (web {settings.web_url}, api {settings.api_url}, "
         f"cdn {settings.cdn_url})"
@@ -159,7 +170,7 @@ def show_settings() -> None:
     table = Table("variable", "value", "meaning")
     for name, field in Settings.model_fields.items():
         value = getattr(settings, name)
-        if "secret" in name and value:
+        if ("secret" in name or "token" in name) and value:
             value = "(set)"
         table.add_row(f"IMGPRO_{name.upper()}", str(value), field.description or "")
     console.print(table)
@@ -238,21 +249,50 @@ def user_delete(email: str, as_json: JsonFlag = False) -> None:
 
 @key_commands.command("create")
 def key_create(
-    user: Annotated[str, typer.Option("--user", help="Email of the key's owner.")],
+    user: Annotated[
+        str | None, typer.Option("--user", help="Email of a personal key's owner.")
+    ] = None,
+    app_id: Annotated[
+        str | None, typer.Option("--app", help="App id: a key of this app (its owner's).")
+    ] = None,
+    access: Annotated[
+        str | None,
+        typer.Option(
+            help="With --app: app (App storage only) or app-wide (also X-Img-User for the "
+            "app's connected users)."
+        ),
+    ] = None,
     abilities: Annotated[str, typer.Option(help="read, write or read,write.")] = "read,write",
     name: Annotated[str, typer.Option(help="A label for the key.")] = "",
     as_json: JsonFlag = False,
 ) -> None:
-    """Create an API key on a user's personal workspace; the key is shown once."""
+    """Create an API key, shown once: on a user's personal workspace (--user), or a key of an
+    app (--app, --access) acting on the app's own workspace."""
 
     async def work(rt: Runtime) -> tuple[dict[str, Any], str]:
+        if (user is None) == (app_id is None):
+            raise CommandFailed("validation_error", "Give either --user EMAIL or --app APP_ID.")
+        if (access is None) != (app_id is None):
+            raise CommandFailed("validation_error", "--access goes with --app (app or app-wide).")
         parsed = keys.parse_abilities(abilities)
         async with rt.sessions() as db:
-            owner = await _user(db, user)
-            workspace = await accounts.personal_workspace(db, owner.id)
-            issued = await keys.create_key(db, owner, workspace, parsed, name)
-            await db.commit()
-        result = {"id": issued.record.id, "key": issued.key, "abilities": sorted(parsed)}
+            if app_id is not None and access is not None:
+                found = await _app(db, app_id)
+                issued = await apps.create_app_key(
+                    db, found, parsed, keys.parse_access(access), name
+                )
+            else:
+                owner = await _user(db, user or "")
+                workspace = await accounts.personal_workspace(db, owner.id)
+                issued = await keys.create_key(db, owner, workspace, parsed, name)
+                await db.commit()
+        result: dict[str, Any] = {
+            "id": issued.record.id,
+            "key": issued.key,
+            "abilities": sorted(parsed),
+        }
+        if issued.record.app_id is not None:
+            result |= {"app": issued.record.app_id, "access": issued.record.access}
         return (
             result,
             f"key {issued.record.id} ({','.join(sorted(parsed))}): {issued.key}\n"
@@ -414,6 +454,73 @@ def backfill(as_json: JsonFlag = False) -> None:
         )
 
     admin_command(as_json, work)
+
+
+@app.command()
+def doctor(as_json: JsonFlag = False) -> None:
+    """Check every configured backend (database, blob store, Redis, mail, billing, production
+    settings); exit 1 naming each problem and its fix."""
+
+    async def work(rt: Runtime) -> list[Check]:
+        return await diagnose(rt)
+
+    checks = run_with_runtime(work)
+    healthy = all(check.ok for check in checks)
+    if as_json:
+        typer.echo(json.dumps({"ok": healthy, "checks": [check.as_json() for check in checks]}))
+    else:
+        for check in checks:
+            mark = "[green]ok[/green]  " if check.ok else "[red]FAIL[/red]"
+            console.print(f"{mark} {check.name}: {check.detail}")
+    if not healthy:
+        raise typer.Exit(1)
+
+
+@admin.command("gc")
+def gc(
+    min_age: Annotated[
+        int, typer.Option("--min-age", help="Leave blobs younger than this (seconds).", min=0)
+    ] = 3600,
+    as_json: JsonFlag = False,
+) -> None:
+    """Remove blobs that no image owns (left by a node that died mid-upload)."""
+
+    async def work(rt: Runtime) -> tuple[dict[str, Any], str]:
+        removed, freed = await garbage.collect(rt, min_age)
+        return {"removed": removed, "bytes": freed}, f"removed {removed} blobs ({freed} bytes)"
+
+    admin_command(as_json, work)
+
+
+@admin.command("backup")
+def backup(
+    directory: Annotated[Path, typer.Argument(help="A new, empty directory.")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Copy the embedded default (SQLite online backup, then the blobs) while it runs."""
+    _copy_command(lambda: backups.backup(Settings(), directory), "backed up", as_json)
+
+
+@admin.command("restore")
+def restore(
+    directory: Annotated[Path, typer.Argument(help="A directory made by `imgpro admin backup`.")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Put a backup back into the data dir (stop imgpro first)."""
+    _copy_command(lambda: backups.restore(Settings(), directory), "restored", as_json)
+
+
+def _copy_command(action: Callable[[], dict[str, Any]], verb: str, as_json: bool) -> None:
+    try:
+        result = action()
+    except backups.BackupRefused as refused:
+        if as_json:
+            typer.echo(json.dumps({"error": {"code": "refused", "message": str(refused)}}))
+        else:
+            console.print(f"[red]error:[/red] {refused}")
+        raise typer.Exit(1) from None
+    human = f"{verb} {result['blobs']} blobs ({result['bytes']} bytes) with {result['directory']}"
+    emit(as_json, result, human)
 
 
 def main() -> None:

@@ -51,12 +51,13 @@ CALLER_ERRORS: tuple[ErrorCode, ...] = (
 def responses(
     status: int, example: dict[str, Any], *codes: ErrorCode
 ) -> dict[int | str, dict[str, Any]]:
-    """The success answer's example plus the envelope for exactly `codes` (and api_error)."""
+    """The success answer's example plus the envelope for exactly `codes`, api_error, and
+    service_unavailable (any call answers 503 while a backend it needs is down, §6)."""
     documented: dict[int | str, dict[str, Any]] = {
         status: {"content": {"application/json": {"example": example}}}
     }
     by_status: dict[int, list[ErrorCode]] = defaultdict(list)
-    for code in (*codes, "api_error"):
+    for code in dict.fromkeys((*codes, "api_error", "service_unavailable")):
         for code_status in CATALOGUE[code].statuses:
             by_status[code_status].append(code)
     for error_status, listed in sorted(by_status.items()):

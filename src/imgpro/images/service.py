@@ -28,6 +28,7 @@ from imgpro.images.tables import Image, ImageLabel
 from imgpro.logs import log
 from imgpro.media import placeholder, working_copy
 from imgpro.media.ingest import Ingested, ingest
+from imgpro.ops.metrics import UPLOADS
 from imgpro.runtime import Runtime
 from imgpro.storage import BlobNotFound, BlobStore
 
@@ -47,6 +48,11 @@ class UploadedFile:
 
 def _not_found() -> ApiError:
     return ApiError("not_found", "No image with this id in your storage.")
+
+
+def _in_app(workspace: Workspace | None) -> bool:
+    """Images in an app's workspaces (a user's, or the app's own) are always public."""
+    return workspace is not None and workspace.app_id is not None
 
 
 def _live(now: datetime) -> Any:
@@ -94,7 +100,7 @@ async def create_from_url(
 async def _check_caller_may_upload(
     runtime: Runtime, principal: Principal, fields: ImageFields
 ) -> None:
-    if principal.kind == "app" and not fields.public:
+    if _in_app(principal.workspace) and not fields.public:
         raise invalid("public", "Images uploaded by an app are always public.")
     if principal.is_anonymous:
         settings = runtime.settings
@@ -139,7 +145,7 @@ async def _store(
         workspace = principal.workspace or await accounts.anonymous_workspace(db)
         now = utcnow()
         image_id = new_id()
-        public = True if principal.kind != "key" else fields.public
+        public = True if principal.kind != "key" or _in_app(workspace) else fields.public
         image = Image(
             id=image_id,
             workspace_id=workspace.id,
@@ -188,6 +194,7 @@ async def _store(
             await db.rollback()
             await cdn.unpublish(runtime.blobs, image.shard, image_id)  # workspace is expired now
             raise
+        UPLOADS.inc()
         return image
     finally:
         if ingested.path != path:
@@ -260,14 +267,12 @@ async def list_images(
     return Page(rows, next_cursor)
 
 
-async def update(
-    db: AsyncSession, principal: Principal, workspace: Workspace, image_id: str, patch: ImagePatch
-) -> Image:
+async def update(db: AsyncSession, workspace: Workspace, image_id: str, patch: ImagePatch) -> Image:
     """Change the fields `patch` names (absent ones stay; null clears); commits."""
     image = await get(db, workspace, image_id)
     sent = patch.model_fields_set
     if "public" in sent:
-        if principal.kind == "app" and not patch.public:
+        if _in_app(workspace) and not patch.public:
             raise invalid("public", "Images of an app are always public.")
         if patch.public and not image.public:
             image.published_at = utcnow()
@@ -395,3 +400,9 @@ async def unpublish_all(blobs: BlobStore, stored: list[tuple[str, str]]) -> None
 async def usage(db: AsyncSession, runtime: Runtime, workspace: Workspace) -> dict[str, Any]:
     """The usage object of decisions.md §3: the billing meter of this workspace."""
     return await meter.usage(db, runtime.settings, workspace)
+
+
+async def existing_ids(db: AsyncSession, image_ids: list[str]) -> set[str]:
+    """Which of `image_ids` have an image row (deleted and never-committed ones do not)."""
+    rows = await db.execute(select(Image.id).where(Image.id.in_(image_ids)))
+    return set(rows.scalars())

@@ -16,7 +16,7 @@ from imgpro.web.security import csrf_token, remember_csrf
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 TEMPLATES.env.globals.update(
-    imgpro_button=brand.button, connect_url=brand.connect_url, button_variants=brand.VARIANTS
+    imgpro_button=brand.button, connect_url=brand.connect_url, button_variants=brand.VARIANT_NAMES
 )
 
 
