@@ -38,10 +38,11 @@ from imgpro.runtime import Runtime
 from imgpro.settings import Settings
 from imgpro.web.connect import router as connect_router
 from imgpro.web.dashboard import router as dashboard_router
-from imgpro.web.pages import STATIC_DIR, error_page, redirect
+from imgpro.web.pages import STATIC_DIR, error_page, not_found_page, redirect
 from imgpro.web.routes import router as web_router
 from imgpro.web.security import CsrfRefused, SignInRequired
 from imgpro.web.signin import router as signin_router
+from imgpro.webhooks.delivery import Sender
 
 
 def redirect_slashes_to(router: Router, base_url: str) -> None:
@@ -107,7 +108,7 @@ def build_cdn(runtime: Runtime) -> Starlette:
 async def _web_http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     if exc.status_code == 404:
-        return error_page(request, 404, "Page not found", "There is no page at this address.")
+        return not_found_page(request)
     return error_page(request, exc.status_code, "Request refused", str(exc.detail))
 
 
@@ -185,6 +186,7 @@ class Surfaces:
     def __init__(self, runtime: Runtime, web: ASGIApp, api: ASGIApp, cdn: ASGIApp) -> None:
         settings = runtime.settings
         self.runtime = runtime
+        self.webhooks: Sender | None = None
 
         def surface(app: ASGIApp, url: str) -> Surface:
             parts = urlsplit(url)
@@ -238,6 +240,8 @@ class Surfaces:
                     return
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                if self.webhooks is not None:
+                    await self.webhooks.stop()
                 await self.runtime.close()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
@@ -248,6 +252,9 @@ class Surfaces:
             raise RuntimeError("refusing to start in production: " + "; ".join(problems))
         catalogue(settings)  # a broken plans file stops the start with its reason
         await self.runtime.start()
+        if settings.webhook_delivery:
+            self.webhooks = Sender(self.runtime)
+            self.webhooks.start()
         log.info("started", web=settings.web_url, api=settings.api_url, cdn=settings.cdn_url)
 
 

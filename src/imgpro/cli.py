@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
+from rich.text import Text
 
 from imgpro.accounts import service as accounts
 from imgpro.apps import service as apps
@@ -29,6 +30,7 @@ from imgpro.ops import gc as garbage
 from imgpro.ops.doctor import Check, diagnose
 from imgpro.runtime import Runtime
 from imgpro.settings import Settings
+from imgpro.webhooks import service as webhooks
 
 app = typer.Typer(
     help="imgpro: identity, image storage, image CDN and billing.", no_args_is_help=True
@@ -172,7 +174,10 @@ def show_settings() -> None:
         value = getattr(settings, name)
         if ("secret" in name or "token" in name) and value:
             value = "(set)"
-        table.add_row(f"IMGPRO_{name.upper()}", str(value), field.description or "")
+        # plain text: descriptions such as "s3://BUCKET[/PREFIX]" are not rich markup
+        table.add_row(
+            Text(f"IMGPRO_{name.upper()}"), Text(str(value)), Text(field.description or "")
+        )
     console.print(table)
 
 
@@ -194,6 +199,29 @@ def user_create(
             "email": user.email,
             "plan": plan,
         }, f"created user {user.email} ({user.id}) on {plan}"
+
+    admin_command(as_json, work)
+
+
+@users.command("list")
+def user_list(as_json: JsonFlag = False) -> None:
+    """List every user with the plan of their personal workspace and their status."""
+
+    async def work(rt: Runtime) -> tuple[dict[str, Any], str]:
+        async with rt.sessions() as db:
+            found = await accounts.list_users(db)
+        rows = [
+            {
+                "id": user.id,
+                "email": user.email,
+                "plan": plan,
+                "status": user.status,
+                "created_at": user.created_at.isoformat(),
+            }
+            for user, plan in found
+        ]
+        lines = [f"{r['id']}  {r['email']}  {r['plan']}  {r['status']}" for r in rows]
+        return {"users": rows}, "\n".join(lines) or "no users"
 
     admin_command(as_json, work)
 
@@ -343,6 +371,27 @@ def app_create(
     admin_command(as_json, work)
 
 
+@app_commands.command("list")
+def app_list(as_json: JsonFlag = False) -> None:
+    """List every app with its owner, status, badge and number of connected users."""
+
+    async def work(rt: Runtime) -> tuple[dict[str, Any], str]:
+        async with rt.sessions() as db:
+            found = await apps.list_apps(db)
+        rows = [
+            _app_json(app) | {"owner": owner, "connected_users": users}
+            for app, owner, users in found
+        ]
+        lines = [
+            f"{r['id']}  {r['name']}  {r['status']}{'  verified' if r['verified'] else ''}  "
+            f"owner {r['owner']}  {r['connected_users']} users"
+            for r in rows
+        ]
+        return {"apps": rows}, "\n".join(lines) or "no apps"
+
+    admin_command(as_json, work)
+
+
 async def _app(db: Any, app_id: str) -> Any:
     found = await apps.get_app(db, app_id)
     if found is None:
@@ -409,9 +458,38 @@ def app_rotate_secret(app_id: str, as_json: JsonFlag = False) -> None:
     admin_command(as_json, work)
 
 
+@app_commands.command("set-webhook")
+def app_set_webhook(
+    app_id: str,
+    url: Annotated[str, typer.Option("--url", help='The endpoint; "" removes it.')],
+    rotate_secret: Annotated[
+        bool, typer.Option("--rotate-secret", help="Also issue a new signing secret.")
+    ] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Send the app's events (decisions.md §7) to URL. A new endpoint gets a signing secret,
+    shown once; changing the URL keeps it ("secret": null) unless --rotate-secret."""
+
+    async def work(rt: Runtime) -> tuple[dict[str, Any], str]:
+        async with rt.sessions() as db:
+            found = await _app(db, app_id)
+            endpoint = await webhooks.set_endpoint(db, rt.settings, found.id, url)
+            if endpoint.url and rotate_secret and endpoint.secret is None:
+                endpoint = await webhooks.rotate_secret(db, found.id) or endpoint
+        if not endpoint.url:
+            return {"url": "", "secret": None}, f"app {found.id}: webhooks off"
+        human = f"app {found.id}: events go to {endpoint.url}"
+        if endpoint.secret:
+            human += f"\nsigning secret {endpoint.secret}\nshown once — store it now"
+        return {"url": endpoint.url, "secret": endpoint.secret}, human
+
+    admin_command(as_json, work)
+
+
 @admin.command("sweep")
 def sweep(as_json: JsonFlag = False) -> None:
-    """Delete expired images (anonymous uploads after 30 days) with their blobs; run it daily."""
+    """Delete expired images (anonymous uploads after 30 days) with their blobs, and webhook
+    messages sent or failed over 30 days ago; run it daily."""
 
     async def work(rt: Runtime) -> tuple[dict[str, Any], str]:
         deleted = 0
@@ -424,7 +502,10 @@ def sweep(as_json: JsonFlag = False) -> None:
                     break
                 deleted += count
                 progress.update(task, advance=count)
-        return {"deleted": deleted}, f"deleted {deleted} expired images"
+        async with rt.sessions() as db:
+            pruned = await webhooks.prune(db)
+        human = f"deleted {deleted} expired images; forgot {pruned} old webhook messages"
+        return {"deleted": deleted, "webhook_messages": pruned}, human
 
     admin_command(as_json, work)
 

@@ -116,6 +116,18 @@ class Settings(BaseSettings):
         "are deleted (down to 90 %). Deleted variants are rendered again on demand.",
     )
 
+    webhook_delivery: bool = Field(
+        True, description="Whether this process sends webhooks to apps (any number of nodes may)."
+    )
+    webhook_timeout_seconds: float = Field(10.0, description="Longest wait for a webhook answer.")
+    webhook_retry_seconds: list[float] = Field(
+        default_factory=lambda: [5.0, 30.0, 120.0, 600.0, 3600.0, 21600.0],
+        description="Waits before each webhook retry; after the last one it is marked failed.",
+    )
+    webhook_poll_seconds: float = Field(
+        1.0, description="How often a node looks for due webhooks it was not woken for."
+    )
+
     @model_validator(mode="after")
     def _fill_defaults(self) -> Settings:
         self.data_dir = self.data_dir.expanduser().resolve()

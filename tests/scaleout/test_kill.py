@@ -33,6 +33,13 @@ def test_a_node_killed_mid_upload_leaves_no_row_without_blobs(
         redis_url=backends.redis.url,
     )
     node.start()
+    try:
+        run_and_kill(node, bucket, backends)
+    finally:
+        node.stop()
+
+
+def run_and_kill(node: Node, bucket: str, backends: Backends) -> None:
     key = node.stack.key()
     photo = jpeg(400, 300)
     answered = threading.Semaphore(0)
@@ -79,4 +86,3 @@ def test_a_node_killed_mid_upload_leaves_no_row_without_blobs(
     left = {key.rsplit("/", 1)[0] + "/" for key in backends.s3.keys(bucket)}
     left = {"/".join(prefix.split("/")[:2]) + "/" for prefix in left}
     assert left <= owned  # nothing without a row remains
-    node.stop()

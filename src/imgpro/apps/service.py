@@ -35,6 +35,7 @@ from imgpro.images import service as images
 from imgpro.keys import service as keys
 from imgpro.keys.tables import ApiKey
 from imgpro.storage import BlobStore
+from imgpro.webhooks import service as webhooks
 
 SECRET_PREFIX = "img_sk_live_"
 CONNECT_CODE_LIFETIME = timedelta(seconds=60)
@@ -133,6 +134,22 @@ async def owned_apps(db: AsyncSession, owner: User) -> list[App]:
     return list(rows.scalars())
 
 
+async def list_apps(db: AsyncSession) -> list[tuple[App, str, int]]:
+    """Every app, oldest first, with its owner's email and its connected users (for operators)."""
+    users = (
+        select(func.count())
+        .where(AppConnection.app_id == App.id, AppConnection.revoked_at.is_(None))
+        .correlate(App)
+        .scalar_subquery()
+    )
+    rows = await db.execute(
+        select(App, User.email, users)
+        .join(User, User.id == App.owner_id)
+        .order_by(App.created_at, App.id)
+    )
+    return [(app, email, count) for app, email, count in rows.all()]
+
+
 async def edit(db: AsyncSession, app: App, name: str, redirect_uris: Sequence[str]) -> App:
     name = check_app_name(name)
     uris = check_redirect_uris(redirect_uris)
@@ -183,6 +200,7 @@ async def delete_account(db: AsyncSession, blobs: BlobStore, user: User) -> None
     workspace_ids = await accounts.workspace_ids_of(db, user.id)
     workspace_ids += await _app_workspace_ids(db, owned) if owned else []
     stored = await images.stored_in(db, workspace_ids)
+    await webhooks.emit_user_gone(db, user.id, await accounts.workspaces_of(db, user.id))
     for app in await owned_apps(db, user):
         await db.delete(app)
     await db.flush()  # the apps first: the unit of work does not know they belong to the user
@@ -225,6 +243,9 @@ async def connect(db: AsyncSession, app: App, user: User) -> Workspace:
         db.add(workspace)
         await db.flush()
     connection = await db.get(AppConnection, (app.id, user.id))
+    if connection is None or connection.revoked_at is not None:
+        # a consent the app did not have: the first, or the first after a revoke
+        await webhooks.emit(db, workspace, "user.connected")
     if connection is None:
         db.add(AppConnection(app_id=app.id, user_id=user.id, workspace_id=workspace.id))
     else:
@@ -260,8 +281,11 @@ async def revoke(db: AsyncSession, user: User, app_id: str) -> bool:
         )
         .values(revoked_at=utcnow())
     )
+    revoked = bool(result.rowcount)  # type: ignore[attr-defined]
+    if revoked:
+        await webhooks.emit_to_app(db, app_id, "user.disconnected", user=webhooks.user_ref(user.id))
     await db.commit()
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return revoked
 
 
 # ---- connect codes and the exchange ---------------------------------------------------------

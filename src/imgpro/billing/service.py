@@ -261,7 +261,7 @@ async def change_plan(
     locked = await subscriptions.lock_workspace(db, workspace.id)
     assert locked is not None
     subscription = await _local_subscription(db, locked)
-    locked.plan = plan.id
+    await subscriptions.put_on_plan(db, locked, plan.id)
     subscription.plan, subscription.interval = plan.id, interval
     subscription.cancel_at_period_end = False
     subscription.updated_at = utcnow()

@@ -177,7 +177,7 @@ async def _apply(db: AsyncSession, settings: Settings, event: dict[str, Any]) ->
         row.provider, row.subscription_id = "stripe", subscription_id
         row.customer_id = row.customer_id or customer_id
         row.plan, row.interval = row.plan or "free", row.interval or "monthly"
-        subscriptions.end(workspace, row)
+        await subscriptions.end(db, workspace, row)
         row.last_event_at = created
         return "applied"
     if status not in LIVE:

@@ -280,7 +280,7 @@ async def update_image(image_id: str, request: Request, caller: Caller, db: Db, 
     Labels are replaced as a whole."""
     workspace = caller.require("write")
     patch = parse_as(ImagePatch, await read_json(request))
-    image = await images.update(db, workspace, image_id, patch)
+    image = await images.update(db, rt.settings, workspace, image_id, patch)
     return ImageOut.of(rt.settings, image)
 
 
@@ -308,6 +308,7 @@ USAGE_EXAMPLE = {
         "storage_bytes": {"used": 18432000, "limit": 1073741824},
         "images": {"used": 40, "limit": None},
     },
+    "limits_enforced": True,
     "totals": {"images_stored": 40},
 }
 

@@ -23,14 +23,16 @@ from imgpro.errors import ApiError, invalid
 from imgpro.ids import is_id, new_id
 from imgpro.images.cursor import decode_cursor, encode_cursor
 from imgpro.images.fetch import fetch_to_file
-from imgpro.images.schemas import ImageFields, ImagePatch
+from imgpro.images.schemas import ImageFields, ImagePatch, image_object
 from imgpro.images.tables import Image, ImageLabel
 from imgpro.logs import log
 from imgpro.media import placeholder, working_copy
 from imgpro.media.ingest import Ingested, ingest
 from imgpro.ops.metrics import UPLOADS
 from imgpro.runtime import Runtime
+from imgpro.settings import Settings
 from imgpro.storage import BlobNotFound, BlobStore
+from imgpro.webhooks import service as webhooks
 
 if TYPE_CHECKING:  # auth resolves app callers through apps, which deletes images through us
     from imgpro.auth import Principal
@@ -189,6 +191,8 @@ async def _store(
                 ImageLabel(image_id=image_id, key=k, value=v)
                 for k, v in (fields.labels or {}).items()
             )
+            await db.flush()  # the column defaults, for the Image object the app is sent
+            await webhooks.emit(db, workspace, "image.created", image=image_object(settings, image))
             await db.commit()
         except BaseException:
             await db.rollback()
@@ -199,6 +203,10 @@ async def _store(
     finally:
         if ingested.path != path:
             ingested.path.unlink(missing_ok=True)
+
+
+def _deleted(image: Image) -> dict[str, Any]:
+    return {"id": image.id, "object": "image", "deleted": True}
 
 
 async def get(db: AsyncSession, workspace: Workspace, image_id: str) -> Image:
@@ -267,7 +275,9 @@ async def list_images(
     return Page(rows, next_cursor)
 
 
-async def update(db: AsyncSession, workspace: Workspace, image_id: str, patch: ImagePatch) -> Image:
+async def update(
+    db: AsyncSession, settings: Settings, workspace: Workspace, image_id: str, patch: ImagePatch
+) -> Image:
     """Change the fields `patch` names (absent ones stay; null clears); commits."""
     image = await get(db, workspace, image_id)
     sent = patch.model_fields_set
@@ -286,6 +296,8 @@ async def update(db: AsyncSession, workspace: Workspace, image_id: str, patch: I
         image.labels = labels
         await db.execute(delete(ImageLabel).where(ImageLabel.image_id == image.id))
         db.add_all(ImageLabel(image_id=image.id, key=k, value=v) for k, v in labels.items())
+    await db.flush()
+    await webhooks.emit(db, workspace, "image.updated", image=image_object(settings, image))
     await db.commit()
     return image
 
@@ -294,6 +306,7 @@ async def remove(db: AsyncSession, runtime: Runtime, workspace: Workspace, image
     image = await get(db, workspace, image_id)
     await db.delete(image)
     await meter.release(db, workspace.id, image.bytes)
+    await webhooks.emit(db, workspace, "image.deleted", image=_deleted(image))
     await db.commit()
     await cdn.unpublish(runtime.blobs, image.shard, image.id)
 
@@ -312,6 +325,7 @@ async def remove_many(
     )
     for image in found:
         await db.delete(image)
+        await webhooks.emit(db, workspace, "image.deleted", image=_deleted(image))
     await meter.release(db, workspace.id, sum(image.bytes for image in found), len(found))
     await db.commit()
     for image in found:
@@ -332,6 +346,9 @@ async def sweep_expired(db: AsyncSession, blobs: BlobStore, batch: int = 200) ->
     for image in expired:
         await db.delete(image)
         await meter.release(db, image.workspace_id, image.bytes)
+        workspace = await accounts.get_workspace(db, image.workspace_id)
+        if workspace is not None:
+            await webhooks.emit(db, workspace, "image.deleted", image=_deleted(image))
     await db.commit()
     await unpublish_all(blobs, [(image.shard, image.id) for image in expired])
     return len(expired)

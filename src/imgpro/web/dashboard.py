@@ -27,6 +27,7 @@ from imgpro.keys import service as keys
 from imgpro.web.pages import form_text, redirect, render
 from imgpro.web.security import CheckedForm, SignedIn, clear_session_cookie
 from imgpro.web.signin import explain
+from imgpro.webhooks import service as webhooks
 
 router = APIRouter(prefix="/dashboard")
 
@@ -38,6 +39,9 @@ NOTICES = {
     "disconnected": "App disconnected. It can no longer act for you until you connect again.",
     "saved": "App saved.",
     "app_deleted": "App deleted.",
+    "webhook_saved": "Webhook endpoint saved.",
+    "webhook_removed": "Webhook endpoint removed: no more events are sent.",
+    "webhook_test": "Test event queued: it appears in the deliveries below.",
 }
 
 
@@ -249,6 +253,8 @@ async def _app_page(
         "apps",
         status,
         app=app,
+        webhook=await webhooks.endpoint_of(db, app.id),
+        deliveries=await webhooks.recent(db, app.id),
         app_keys=await keys.list_keys(db, user.id, app.id),
         storage=storage,
         storage_usage=await meter.read_usage(db, rt.settings, storage) if storage else None,
@@ -331,6 +337,47 @@ async def rotate_app_secret(
     return _page(
         request, "app_secret.html", user, "apps", app=issued.app, secret=issued.secret, rotated=True
     )
+
+
+@router.post("/apps/{app_id}/webhook")
+async def set_webhook(
+    app_id: str, request: Request, user: SignedIn, form: CheckedForm, db: Db, rt: Rt
+) -> Response:
+    app = await apps.owned_app(db, user, app_id)
+    if app is None:
+        return _no_such_app(request, user)
+    url = form_text(form, "url", 2048)
+    try:
+        endpoint = await webhooks.set_endpoint(db, rt.settings, app.id, url)
+    except ApiError as exc:  # checked before any change: nothing to undo
+        return await _app_page(request, db, rt, user, app, 422, webhook_error=explain(exc))
+    if endpoint.secret is not None:
+        return _page(request, "webhook_secret.html", user, "apps", app=app, endpoint=endpoint)
+    done = "webhook_saved" if endpoint.url else "webhook_removed"
+    return redirect(f"/dashboard/apps/{app.id}?done={done}#webhooks")
+
+
+@router.post("/apps/{app_id}/webhook/rotate")
+async def rotate_webhook_secret(
+    app_id: str, request: Request, user: SignedIn, form: CheckedForm, db: Db
+) -> Response:
+    app = await apps.owned_app(db, user, app_id)
+    endpoint = await webhooks.rotate_secret(db, app.id) if app is not None else None
+    if app is None or endpoint is None:
+        return _no_such_app(request, user)
+    return _page(
+        request, "webhook_secret.html", user, "apps", app=app, endpoint=endpoint, rotated=True
+    )
+
+
+@router.post("/apps/{app_id}/webhook/test")
+async def send_test_event(
+    app_id: str, request: Request, user: SignedIn, form: CheckedForm, db: Db
+) -> Response:
+    app = await apps.owned_app(db, user, app_id)
+    if app is None or await webhooks.send_test(db, app.id) is None:
+        return _no_such_app(request, user)
+    return redirect(f"/dashboard/apps/{app.id}?done=webhook_test#webhooks")
 
 
 @router.post("/apps/{app_id}/delete")
