@@ -11,7 +11,7 @@ $(VENV)/.installed: pyproject.toml sdk/pyproject.toml
 	$(PY) -m pip install -q -e '.[dev]' -e ./sdk
 	touch $@
 
-.PHONY: install run test test-fast lint bench
+.PHONY: install run demo test test-fast lint bench
 install: $(VENV)/.installed
 
 # the base URLs follow the port unless the environment (or .env) sets them
@@ -21,6 +21,9 @@ run: $(VENV)/.installed  ## start imgpro on http://127.0.0.1:$(PORT) (SQLite + f
 	IMGPRO_CDN_URL=$${IMGPRO_CDN_URL:-http://127.0.0.1:$(PORT)/src} \
 	$(VENV)/bin/imgpro serve --port $(PORT)
 
+demo: $(VENV)/.installed  ## imgpro and the example Photo App, provisioned; prints the URL to open
+	$(PY) examples/photo_app/demo.py
+
 test: $(VENV)/.installed  ## the whole suite, on SQLite and on PostgreSQL + Redis
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
@@ -28,8 +31,8 @@ test-fast: $(VENV)/.installed  ## the quick loop: SQLite only, no browser
 	$(PY) -m pytest -q -m "not browser" -k "not postgresql" $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed
-	$(VENV)/bin/ruff check src tests bench sdk/src
-	$(VENV)/bin/ruff format --check src tests bench sdk/src
+	$(VENV)/bin/ruff check src tests bench sdk/src examples
+	$(VENV)/bin/ruff format --check src tests bench sdk/src examples
 	$(VENV)/bin/mypy src
 	cd sdk && ../$(VENV)/bin/mypy src
 

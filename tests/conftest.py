@@ -75,6 +75,16 @@ async def ensure_database(url: str) -> None:
     await engine.dispose()
 
 
+def own_postgres_backends(suffix: str, redis_offset: int) -> dict[str, str]:
+    """Settings for a second stack on PostgreSQL + Redis: a database and Redis db of its own,
+    named after the suite's, so resetting it never touches the main stack (nor a parallel run
+    with its own IMGPRO_TEST_POSTGRES_URL / IMGPRO_TEST_REDIS_URL)."""
+    url = f"{PG_URL}_{suffix}"
+    asyncio.run(ensure_database(url))
+    redis_base, _, redis_db = REDIS_URL.rpartition("/")
+    return {"database_url": url, "redis_url": f"{redis_base}/{(int(redis_db) - redis_offset) % 16}"}
+
+
 @dataclass
 class Person:
     id: str
@@ -219,6 +229,32 @@ def start_stack(name: str, tmp: Path, **overrides: Any) -> tuple[Stack, ServerTh
     return Stack(name, settings, base), server
 
 
+@pytest.fixture(scope="session")
+def moto() -> Iterator[Any]:
+    """moto's S3 server (a real HTTP endpoint) for the tests that store blobs in S3."""
+    from tests.backends import MotoS3
+
+    server = MotoS3()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def serve_environ(variables: dict[str, Any]) -> dict[str, str]:
+    """This process's environment without its IMGPRO_* variables, plus `variables` as IMGPRO_*
+    (by lower-case setting name; lists as JSON): what an `imgpro serve` subprocess gets."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("IMGPRO_")}
+    environ.update(
+        {
+            f"IMGPRO_{name.upper()}": value if isinstance(value, str) else json.dumps(value)
+            for name, value in variables.items()
+        }
+    )
+    return environ
+
+
 @contextlib.contextmanager
 def served(tmp: Path, workers: int, **env: Any) -> Iterator[Stack]:
     """`imgpro serve --workers N` as a subprocess, as an operator runs it (migrations applied
@@ -234,13 +270,7 @@ def served(tmp: Path, workers: int, **env: Any) -> Iterator[Stack]:
         "secret_key": "test-secret-served",
         **env,
     }
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("IMGPRO_")}
-    environ.update(
-        {
-            f"IMGPRO_{name.upper()}": value if isinstance(value, str) else json.dumps(value)
-            for name, value in variables.items()
-        }
-    )
+    environ = serve_environ(variables)
     settings = Settings(**variables)  # type: ignore[arg-type]
     if settings.database_url.startswith("postgresql"):
         asyncio.run(ensure_database(settings.database_url))
@@ -251,7 +281,7 @@ def served(tmp: Path, workers: int, **env: Any) -> Iterator[Stack]:
     process = subprocess.Popen([*command, "--workers", str(workers)], env=environ, cwd=tmp)
     running = Stack(f"served-{workers}", settings, base)
     try:
-        deadline = time.time() + 60
+        deadline = time.time() + 180  # N workers importing libvips and onnxruntime on a busy box
         while True:
             try:
                 if httpx.get(f"{base}/v1/usage", timeout=2).status_code == 401:

@@ -14,7 +14,8 @@ from fastapi.staticfiles import StaticFiles
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Match, Router
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from imgpro import __doc__ as package_doc
@@ -22,6 +23,7 @@ from imgpro.apps.routes import router as apps_router
 from imgpro.billing.pages import router as billing_pages
 from imgpro.billing.plans import catalogue
 from imgpro.billing.routes import router as billing_router
+from imgpro.cdn import service as cdn_service
 from imgpro.cdn.routes import routes as cdn_routes
 from imgpro.cdn.variants import Variants
 from imgpro.docs.routes import router as docs_router
@@ -29,14 +31,40 @@ from imgpro.http import ENVELOPE_HANDLERS, BodyLimit, RequestContext, allowed_me
 from imgpro.images.routes import router as images_router
 from imgpro.logs import configure as configure_logs
 from imgpro.logs import log
+from imgpro.openapi import complete as complete_openapi
+from imgpro.ops.metrics import Measured, metrics
+from imgpro.ops.outages import RETRY_AFTER_SECONDS, unavailable
 from imgpro.runtime import Runtime
 from imgpro.settings import Settings
 from imgpro.web.connect import router as connect_router
 from imgpro.web.dashboard import router as dashboard_router
-from imgpro.web.pages import STATIC_DIR, error_page, redirect
+from imgpro.web.pages import STATIC_DIR, error_page, not_found_page, redirect
 from imgpro.web.routes import router as web_router
 from imgpro.web.security import CsrfRefused, SignInRequired
 from imgpro.web.signin import router as signin_router
+from imgpro.webhooks.delivery import Sender
+
+
+def redirect_slashes_to(router: Router, base_url: str) -> None:
+    """Redirect `/path/` to `/path` (and back) when only the other one exists, to an address
+    built from the surface's configured base URL: Starlette's own redirect copies the request's
+    `Host` header into `Location` and drops the surface's path prefix."""
+    router.redirect_slashes = False
+    not_found = router.default
+
+    async def default(scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope["path"]
+        if scope["type"] == "http" and path != "/":
+            other = path.rstrip("/") if path.endswith("/") else path + "/"
+            other_scope = {**scope, "path": other}
+            if any(route.matches(other_scope)[0] != Match.NONE for route in router.routes):
+                query = scope.get("query_string", b"").decode("latin-1")
+                url = base_url + other + (f"?{query}" if query else "")
+                await RedirectResponse(url)(scope, receive, send)
+                return
+        await not_found(scope, receive, send)
+
+    router.default = default
 
 
 def build_api(runtime: Runtime) -> FastAPI:
@@ -48,6 +76,8 @@ def build_api(runtime: Runtime) -> FastAPI:
         docs_url=None,
         redoc_url=None,
         openapi_url="/openapi.json",
+        # API paths are exact: `/v1/images/` is a not_found envelope, never a redirect
+        redirect_slashes=False,
         exception_handlers=ENVELOPE_HANDLERS,
         servers=[{"url": runtime.settings.api_url}],
     )
@@ -55,20 +85,30 @@ def build_api(runtime: Runtime) -> FastAPI:
     api.include_router(images_router)
     api.include_router(apps_router)
     api.include_router(billing_router)
+    generate = api.openapi
+    api.openapi = lambda: complete_openapi(  # type: ignore[method-assign]
+        generate(), [plan.id for plan in catalogue(runtime.settings).paid]
+    )
+    api.add_route("/metrics", metrics, include_in_schema=False)
     return api
 
 
 def build_cdn(runtime: Runtime) -> Starlette:
     cdn = Starlette(routes=cdn_routes, exception_handlers=ENVELOPE_HANDLERS)
     cdn.state.runtime = runtime
-    cdn.state.variants = Variants(runtime.blobs, runtime.settings)
+    redirect_slashes_to(cdn.router, runtime.settings.cdn_url)
+    cdn.state.variants = variants = Variants(
+        runtime.blobs, runtime.settings, lock=runtime.render_lock
+    )
+    runtime.closers.append(variants.close)  # its render processes end with the server
+    runtime.blobs.on_gone(cdn_service.META_CACHE.gone)  # deletes made through other nodes
     return cdn
 
 
 async def _web_http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     if exc.status_code == 404:
-        return error_page(request, 404, "Page not found", "There is no page at this address.")
+        return not_found_page(request)
     page = error_page(request, exc.status_code, "Request refused", str(exc.detail))
     page.headers.update(exc.headers or {})
     if exc.status_code == 405:
@@ -91,7 +131,17 @@ async def _sign_in_required(_request: Request, exc: Exception) -> Response:
     return redirect("/signin?" + urlencode({"next": exc.next_path}))
 
 
-async def _web_server_error(request: Request, _exc: Exception) -> Response:
+async def _web_server_error(request: Request, exc: Exception) -> Response:
+    if unavailable(exc) is not None:
+        page = error_page(
+            request,
+            503,
+            "Temporarily unavailable",
+            "A service this page needs is down for a moment; nothing was lost.",
+            "Try again in a few seconds.",
+        )
+        page.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return page
     return error_page(
         request,
         500,
@@ -115,6 +165,7 @@ def build_web(runtime: Runtime) -> FastAPI:
         },
     )
     web.state.runtime = runtime
+    redirect_slashes_to(web.router, runtime.settings.web_url)
     web.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     # before web_router: its catch-all GET /{image_id} (the viewer) must come last
     web.include_router(signin_router)
@@ -139,14 +190,15 @@ class Surfaces:
     def __init__(self, runtime: Runtime, web: ASGIApp, api: ASGIApp, cdn: ASGIApp) -> None:
         settings = runtime.settings
         self.runtime = runtime
+        self.webhooks: Sender | None = None
 
         def surface(app: ASGIApp, url: str) -> Surface:
             parts = urlsplit(url)
             return Surface(app, parts.netloc.lower(), parts.path.rstrip("/"))
 
-        self.web = surface(web, settings.web_url)
-        self.api = surface(api, settings.api_url)
-        self.cdn = surface(cdn, settings.cdn_url)
+        self.web = surface(Measured(web, "web"), settings.web_url)
+        self.api = surface(Measured(api, "api"), settings.api_url)
+        self.cdn = surface(Measured(cdn, "cdn"), settings.cdn_url)
         self.by_host = len({self.web.host, self.api.host, self.cdn.host}) > 1
 
     def pick(self, scope: Scope) -> Surface:
@@ -162,7 +214,7 @@ class Surfaces:
         ):
             return cdn
         if self.api in candidates and (
-            path.startswith("/v1/") or path == "/v1" or path == "/openapi.json"
+            path.startswith("/v1/") or path in ("/v1", "/openapi.json", "/metrics")
         ):
             return self.api
         if self.web in candidates:
@@ -192,6 +244,8 @@ class Surfaces:
                     return
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                if self.webhooks is not None:
+                    await self.webhooks.stop()
                 await self.runtime.close()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
@@ -201,6 +255,10 @@ class Surfaces:
         if settings.env == "production" and (problems := settings.production_problems()):
             raise RuntimeError("refusing to start in production: " + "; ".join(problems))
         catalogue(settings)  # a broken plans file stops the start with its reason
+        await self.runtime.start()
+        if settings.webhook_delivery:
+            self.webhooks = Sender(self.runtime)
+            self.webhooks.start()
         log.info("started", web=settings.web_url, api=settings.api_url, cdn=settings.cdn_url)
 
 

@@ -1,4 +1,6 @@
-"""Who is calling: anonymous, an API key (its personal workspace) or an app acting for a user.
+"""Who is calling: anonymous, an API key (a personal key: its user's personal workspace; an app
+key: the app's own workspace, or for App-wide keys also a connected user's) or an app's machine
+secret acting for a user.
 
 Check order on every data endpoint: authentication → ability → body (so a read-only key that
 posts `{}` learns `forbidden`, never `validation_error`)."""
@@ -21,13 +23,14 @@ from imgpro.runtime import Runtime
 
 @dataclass(frozen=True)
 class Principal:
-    kind: str  # anonymous | key | app
+    kind: str  # anonymous | key | app (the machine secret)
     workspace: Workspace | None
     abilities: frozenset[str]
-    scope: str  # who counts for rate limits and Idempotency-Key: key:<id>, app:<id>:<user>, ip:<a>
+    scope: str  # whose Idempotency-Keys: key:<id>[:<user>], app:<id>:<user>, ip:<a>
     client_ip: str
     app_id: str | None = None
     user_id: str | None = None
+    credential: str = ""  # whose rate limit: key:<id> or app:<id> (an app's users share it)
 
     @property
     def is_anonymous(self) -> bool:
@@ -63,16 +66,15 @@ async def authenticate(request: Request, db: AsyncSession, runtime: Runtime) -> 
     token = bearer_token(request)
     if token is None:
         return Principal("anonymous", None, frozenset({"write"}), f"ip:{ip}", ip)
+    user_header = request.headers.get("x-img-user")
     if token.startswith(keys.PREFIX):
-        principal = await _key_principal(db, token, ip)
+        principal = await _key_principal(db, token, user_header, ip)
     elif token.startswith(apps.SECRET_PREFIX):
-        principal = await _app_principal(db, token, request.headers.get("x-img-user"), ip)
+        principal = await _app_principal(db, token, user_header, ip)
     else:
         raise ApiError("unauthorized")
-    # the limit is per credential: an app's users share its budget
-    credential = f"app:{principal.app_id}" if principal.kind == "app" else principal.scope
     await runtime.limits.hit(
-        f"{runtime.settings.credential_requests_per_minute}/minute", credential
+        f"{runtime.settings.credential_requests_per_minute}/minute", principal.credential
     )
     return principal
 
@@ -91,20 +93,37 @@ async def _app_principal(
         ip,
         app_id=app.id,
         user_id=acting.user.id,
+        credential=f"app:{app.id}",
     )
 
 
-async def _key_principal(db: AsyncSession, token: str, ip: str) -> Principal:
+async def _key_principal(
+    db: AsyncSession, token: str, user_header: str | None, ip: str
+) -> Principal:
+    """Key (401; its user disabled → 401) → for app keys: app suspended (App-wide, 403) →
+    X-Img-User (App-wide: 422 / 403 user_forbidden; App storage only: 403 forbidden)."""
     key = await keys.find_active_key(db, token)
-    workspace = await accounts.get_workspace(db, key.workspace_id) if key else None
-    user = await accounts.get_user(db, key.user_id) if key else None
-    if key is None or workspace is None or user is None or user.status != "active":
+    owner = await accounts.get_user(db, key.user_id) if key else None
+    if key is None or owner is None or owner.status != "active":
+        raise ApiError("unauthorized")
+    abilities = frozenset(key.abilities.split(","))
+    credential = f"key:{key.id}"
+    if key.app_id is not None:
+        reach = await apps.app_key_reach(db, key, user_header)
+        acting_for = reach.user.id if reach.user else None
+        return Principal(
+            "key",
+            reach.workspace,
+            abilities,
+            f"{credential}:{acting_for}" if acting_for else credential,
+            ip,
+            app_id=reach.app.id,
+            user_id=acting_for,
+            credential=credential,
+        )
+    workspace = await accounts.get_workspace(db, key.workspace_id)
+    if workspace is None:
         raise ApiError("unauthorized")
     return Principal(
-        "key",
-        workspace,
-        frozenset(key.abilities.split(",")),
-        f"key:{key.id}",
-        ip,
-        user_id=user.id,
+        "key", workspace, abilities, credential, ip, user_id=owner.id, credential=credential
     )

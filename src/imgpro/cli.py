@@ -6,13 +6,17 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import shutil
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
+from rich.text import Text
 
 from imgpro.accounts import service as accounts
 from imgpro.apps import service as apps
@@ -21,13 +25,17 @@ from imgpro.db import migrate as migrations
 from imgpro.errors import ApiError
 from imgpro.images import service as images
 from imgpro.keys import service as keys
+from imgpro.ops import backup as backups
+from imgpro.ops import gc as garbage
+from imgpro.ops.doctor import Check, diagnose
 from imgpro.runtime import Runtime
 from imgpro.settings import Settings
+from imgpro.webhooks import service as webhooks
 
 app = typer.Typer(
     help="imgpro: identity, image storage, image CDN and billing.", no_args_is_help=True
 )
-admin = typer.Typer(help="Operator commands (users, keys, apps).", no_args_is_help=True)
+admin = typer.Typer(help="Operator commands (users, keys, apps, gc, backup).", no_args_is_help=True)
 users = typer.Typer(help="Create, change and delete users.", no_args_is_help=True)
 key_commands = typer.Typer(help="Create API keys.", no_args_is_help=True)
 app_commands = typer.Typer(
@@ -128,6 +136,11 @@ def serve(
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     _ = settings.signing_key  # generate the secret once, before workers race for it
     migrations.upgrade(settings.database_url)
+    if workers > 1:  # metrics from every worker, whichever one a scrape reaches
+        metrics_dir = settings.data_dir / "metrics"
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+        metrics_dir.mkdir()
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
     console.print(
         f"imgpro on http://{host}:{port}  (web {settings.web_url}, api {settings.api_url}, "
         f"cdn {settings.cdn_url})"
@@ -159,9 +172,12 @@ def show_settings() -> None:
     table = Table("variable", "value", "meaning")
     for name, field in Settings.model_fields.items():
         value = getattr(settings, name)
-        if "secret" in name and value:
+        if ("secret" in name or "token" in name) and value:
             value = "(set)"
-        table.add_row(f"IMGPRO_{name.upper()}", str(value), field.description or "")
+        # plain text: descriptions such as "s3://BUCKET[/PREFIX]" are not rich markup
+        table.add_row(
+            Text(f"IMGPRO_{name.upper()}"), Text(str(value)), Text(field.description or "")
+        )
     console.print(table)
 
 
@@ -183,6 +199,29 @@ def user_create(
             "email": user.email,
             "plan": plan,
         }, f"created user {user.email} ({user.id}) on {plan}"
+
+    admin_command(as_json, work)
+
+
+@users.command("list")
+def user_list(as_json: JsonFlag = False) -> None:
+    """List every user with the plan of their personal workspace and their status."""
+
+    async def work(rt: Runtime) -> tuple[dict[str, Any], str]:
+        async with rt.sessions() as db:
+            found = await accounts.list_users(db)
+        rows = [
+            {
+                "id": user.id,
+                "email": user.email,
+                "plan": plan,
+                "status": user.status,
+                "created_at": user.created_at.isoformat(),
+            }
+            for user, plan in found
+        ]
+        lines = [f"{r['id']}  {r['email']}  {r['plan']}  {r['status']}" for r in rows]
+        return {"users": rows}, "\n".join(lines) or "no users"
 
     admin_command(as_json, work)
 
@@ -238,21 +277,50 @@ def user_delete(email: str, as_json: JsonFlag = False) -> None:
 
 @key_commands.command("create")
 def key_create(
-    user: Annotated[str, typer.Option("--user", help="Email of the key's owner.")],
+    user: Annotated[
+        str | None, typer.Option("--user", help="Email of a personal key's owner.")
+    ] = None,
+    app_id: Annotated[
+        str | None, typer.Option("--app", help="App id: a key of this app (its owner's).")
+    ] = None,
+    access: Annotated[
+        str | None,
+        typer.Option(
+            help="With --app: app (App storage only) or app-wide (also X-Img-User for the "
+            "app's connected users)."
+        ),
+    ] = None,
     abilities: Annotated[str, typer.Option(help="read, write or read,write.")] = "read,write",
     name: Annotated[str, typer.Option(help="A label for the key.")] = "",
     as_json: JsonFlag = False,
 ) -> None:
-    """Create an API key on a user's personal workspace; the key is shown once."""
+    """Create an API key, shown once: on a user's personal workspace (--user), or a key of an
+    app (--app, --access) acting on the app's own workspace."""
 
     async def work(rt: Runtime) -> tuple[dict[str, Any], str]:
+        if (user is None) == (app_id is None):
+            raise CommandFailed("validation_error", "Give either --user EMAIL or --app APP_ID.")
+        if (access is None) != (app_id is None):
+            raise CommandFailed("validation_error", "--access goes with --app (app or app-wide).")
         parsed = keys.parse_abilities(abilities)
         async with rt.sessions() as db:
-            owner = await _user(db, user)
-            workspace = await accounts.personal_workspace(db, owner.id)
-            issued = await keys.create_key(db, owner, workspace, parsed, name)
-            await db.commit()
-        result = {"id": issued.record.id, "key": issued.key, "abilities": sorted(parsed)}
+            if app_id is not None and access is not None:
+                found = await _app(db, app_id)
+                issued = await apps.create_app_key(
+                    db, found, parsed, keys.parse_access(access), name
+                )
+            else:
+                owner = await _user(db, user or "")
+                workspace = await accounts.personal_workspace(db, owner.id)
+                issued = await keys.create_key(db, owner, workspace, parsed, name)
+                await db.commit()
+        result: dict[str, Any] = {
+            "id": issued.record.id,
+            "key": issued.key,
+            "abilities": sorted(parsed),
+        }
+        if issued.record.app_id is not None:
+            result |= {"app": issued.record.app_id, "access": issued.record.access}
         return (
             result,
             f"key {issued.record.id} ({','.join(sorted(parsed))}): {issued.key}\n"
@@ -299,6 +367,27 @@ def app_create(
             result,
             f"app {issued.app.id} ({issued.app.name}): {issued.secret}\nshown once — store it now",
         )
+
+    admin_command(as_json, work)
+
+
+@app_commands.command("list")
+def app_list(as_json: JsonFlag = False) -> None:
+    """List every app with its owner, status, badge and number of connected users."""
+
+    async def work(rt: Runtime) -> tuple[dict[str, Any], str]:
+        async with rt.sessions() as db:
+            found = await apps.list_apps(db)
+        rows = [
+            _app_json(app) | {"owner": owner, "connected_users": users}
+            for app, owner, users in found
+        ]
+        lines = [
+            f"{r['id']}  {r['name']}  {r['status']}{'  verified' if r['verified'] else ''}  "
+            f"owner {r['owner']}  {r['connected_users']} users"
+            for r in rows
+        ]
+        return {"apps": rows}, "\n".join(lines) or "no apps"
 
     admin_command(as_json, work)
 
@@ -369,9 +458,38 @@ def app_rotate_secret(app_id: str, as_json: JsonFlag = False) -> None:
     admin_command(as_json, work)
 
 
+@app_commands.command("set-webhook")
+def app_set_webhook(
+    app_id: str,
+    url: Annotated[str, typer.Option("--url", help='The endpoint; "" removes it.')],
+    rotate_secret: Annotated[
+        bool, typer.Option("--rotate-secret", help="Also issue a new signing secret.")
+    ] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Send the app's events (decisions.md §7) to URL. A new endpoint gets a signing secret,
+    shown once; changing the URL keeps it ("secret": null) unless --rotate-secret."""
+
+    async def work(rt: Runtime) -> tuple[dict[str, Any], str]:
+        async with rt.sessions() as db:
+            found = await _app(db, app_id)
+            endpoint = await webhooks.set_endpoint(db, rt.settings, found.id, url)
+            if endpoint.url and rotate_secret and endpoint.secret is None:
+                endpoint = await webhooks.rotate_secret(db, found.id) or endpoint
+        if not endpoint.url:
+            return {"url": "", "secret": None}, f"app {found.id}: webhooks off"
+        human = f"app {found.id}: events go to {endpoint.url}"
+        if endpoint.secret:
+            human += f"\nsigning secret {endpoint.secret}\nshown once — store it now"
+        return {"url": endpoint.url, "secret": endpoint.secret}, human
+
+    admin_command(as_json, work)
+
+
 @admin.command("sweep")
 def sweep(as_json: JsonFlag = False) -> None:
-    """Delete expired images (anonymous uploads after 30 days) with their blobs; run it daily."""
+    """Delete expired images (anonymous uploads after 30 days) with their blobs, and webhook
+    messages sent or failed over 30 days ago; run it daily."""
 
     async def work(rt: Runtime) -> tuple[dict[str, Any], str]:
         deleted = 0
@@ -384,7 +502,10 @@ def sweep(as_json: JsonFlag = False) -> None:
                     break
                 deleted += count
                 progress.update(task, advance=count)
-        return {"deleted": deleted}, f"deleted {deleted} expired images"
+        async with rt.sessions() as db:
+            pruned = await webhooks.prune(db)
+        human = f"deleted {deleted} expired images; forgot {pruned} old webhook messages"
+        return {"deleted": deleted, "webhook_messages": pruned}, human
 
     admin_command(as_json, work)
 
@@ -414,6 +535,73 @@ def backfill(as_json: JsonFlag = False) -> None:
         )
 
     admin_command(as_json, work)
+
+
+@app.command()
+def doctor(as_json: JsonFlag = False) -> None:
+    """Check every configured backend (database, blob store, Redis, mail, billing, production
+    settings); exit 1 naming each problem and its fix."""
+
+    async def work(rt: Runtime) -> list[Check]:
+        return await diagnose(rt)
+
+    checks = run_with_runtime(work)
+    healthy = all(check.ok for check in checks)
+    if as_json:
+        typer.echo(json.dumps({"ok": healthy, "checks": [check.as_json() for check in checks]}))
+    else:
+        for check in checks:
+            mark = "[green]ok[/green]  " if check.ok else "[red]FAIL[/red]"
+            console.print(f"{mark} {check.name}: {check.detail}")
+    if not healthy:
+        raise typer.Exit(1)
+
+
+@admin.command("gc")
+def gc(
+    min_age: Annotated[
+        int, typer.Option("--min-age", help="Leave blobs younger than this (seconds).", min=0)
+    ] = 3600,
+    as_json: JsonFlag = False,
+) -> None:
+    """Remove blobs that no image owns (left by a node that died mid-upload)."""
+
+    async def work(rt: Runtime) -> tuple[dict[str, Any], str]:
+        removed, freed = await garbage.collect(rt, min_age)
+        return {"removed": removed, "bytes": freed}, f"removed {removed} blobs ({freed} bytes)"
+
+    admin_command(as_json, work)
+
+
+@admin.command("backup")
+def backup(
+    directory: Annotated[Path, typer.Argument(help="A new, empty directory.")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Copy the embedded default (SQLite online backup, then the blobs) while it runs."""
+    _copy_command(lambda: backups.backup(Settings(), directory), "backed up", as_json)
+
+
+@admin.command("restore")
+def restore(
+    directory: Annotated[Path, typer.Argument(help="A directory made by `imgpro admin backup`.")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Put a backup back into the data dir (stop imgpro first)."""
+    _copy_command(lambda: backups.restore(Settings(), directory), "restored", as_json)
+
+
+def _copy_command(action: Callable[[], dict[str, Any]], verb: str, as_json: bool) -> None:
+    try:
+        result = action()
+    except backups.BackupRefused as refused:
+        if as_json:
+            typer.echo(json.dumps({"error": {"code": "refused", "message": str(refused)}}))
+        else:
+            console.print(f"[red]error:[/red] {refused}")
+        raise typer.Exit(1) from None
+    human = f"{verb} {result['blobs']} blobs ({result['bytes']} bytes) with {result['directory']}"
+    emit(as_json, result, human)
 
 
 def main() -> None:

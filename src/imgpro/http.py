@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from imgpro.errors import ApiError, ErrorCode, invalid
 from imgpro.logs import log
+from imgpro.ops.outages import is_outage, unavailable
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -90,9 +91,9 @@ async def request_validation_handler(_request: Request, exc: Exception) -> Respo
     return error_response(_validation_error(exc.errors(), 1, "request"))
 
 
-async def server_error_handler(_request: Request, _exc: Exception) -> Response:
+async def server_error_handler(_request: Request, exc: Exception) -> Response:
     # Starlette sends this, then re-raises to RequestContext, which logs it with the request id
-    return error_response(ApiError("api_error"))
+    return error_response(unavailable(exc) or ApiError("api_error"))
 
 
 ENVELOPE_HANDLERS: dict[Any, Any] = {
@@ -214,8 +215,11 @@ class RequestContext:
 
         try:
             await self.app(scope, receive, send_with_id)
-        except Exception:
-            log.exception("unhandled_exception", path=scope.get("path"))
+        except Exception as error:
+            if is_outage(error):  # answered 503; the backend's failure is the news, not a trace
+                log.warning("backend_unavailable", path=scope.get("path"), error=str(error)[:300])
+            else:
+                log.exception("unhandled_exception", path=scope.get("path"))
             if not response_started:
                 body = json.dumps(ApiError("api_error").envelope()).encode()
                 await send_with_id(

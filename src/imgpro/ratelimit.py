@@ -1,16 +1,29 @@
 """Rate limits on the `limits` library: in process by default, in Redis when IMGPRO_REDIS_URL
-is set."""
+is set. With Redis unreachable every limit fails open (decisions.md §6): a warning is logged and
+the request goes on, since refusing everyone would turn a Redis outage into an imgpro outage."""
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Iterator
 
 from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 from redis.asyncio import ConnectionPool
+from redis.exceptions import RedisError
 
 from imgpro.errors import rate_limited
+from imgpro.logs import log
+
+
+@contextlib.contextmanager
+def failing_open(rule: str | RateLimitItem) -> Iterator[None]:
+    try:
+        yield
+    except RedisError as error:
+        log.warning("rate_limit_unavailable", rule=str(rule), error=str(error))
 
 
 class RateLimits:
@@ -19,7 +32,10 @@ class RateLimits:
         self._pool: ConnectionPool | None = None
         if redis_url:
             # our own pool, so close() can release its connections at shutdown
-            self._pool = ConnectionPool.from_url(redis_url)
+            # short timeouts: with Redis away a request waits a moment, then fails open
+            self._pool = ConnectionPool.from_url(
+                redis_url, socket_timeout=2, socket_connect_timeout=1
+            )
             storage = RedisStorage(
                 "async+" + redis_url,
                 implementation="redispy",
@@ -32,14 +48,16 @@ class RateLimits:
     ) -> None:
         """Count one hit; raise 429 rate_limited with the wait until the window frees."""
         item = parse(rule) if isinstance(rule, str) else rule
-        if not await self._limiter.hit(item, *identity):
-            await self._refuse(item, identity, message)
+        with failing_open(item):
+            if not await self._limiter.hit(item, *identity):
+                await self._refuse(item, identity, message)
 
     async def check(self, rule: RateLimitItem, *identity: str, message: str | None = None) -> None:
         """Raise 429 rate_limited when the window is full; counts nothing (count with `hit`
         once the outcome is known, e.g. only wrong answers)."""
-        if not await self._limiter.test(rule, *identity):
-            await self._refuse(rule, identity, message)
+        with failing_open(rule):
+            if not await self._limiter.test(rule, *identity):
+                await self._refuse(rule, identity, message)
 
     async def _refuse(
         self, item: RateLimitItem, identity: tuple[str, ...], message: str | None
@@ -48,8 +66,11 @@ class RateLimits:
         raise rate_limited(int(stats.reset_time - time.time()) + 1, message)
 
     async def test(self, rule: str, *identity: str) -> bool:
-        """Would one more hit pass? Counts nothing."""
-        return await self._limiter.test(parse(rule), *identity)
+        """Would one more hit pass? Counts nothing (and passes while Redis is away)."""
+        passes = True
+        with failing_open(rule):
+            passes = await self._limiter.test(parse(rule), *identity)
+        return passes
 
     async def close(self) -> None:
         if self._pool is not None:

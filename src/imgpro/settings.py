@@ -35,7 +35,20 @@ class Settings(BaseSettings):
         "",
         description="SQLAlchemy URL; default SQLite in the data dir, or postgresql+asyncpg://...",
     )
-    storage_url: str = Field("", description="Blob store; default file://<data dir>/blobs.")
+    storage_url: str = Field(
+        "",
+        description="Blob store; default file://<data dir>/blobs, or "
+        "s3://BUCKET[/PREFIX]?endpoint_url=URL&region=REGION (credentials: AWS_* variables).",
+    )
+    cache_dir: Path | None = Field(
+        None, description="This node's cache of blobs from S3; default <data dir>/cache."
+    )
+    cache_bytes: int = Field(
+        2 * 1024**3, description="Budget of the node's blob cache; least recently used go first."
+    )
+    metrics_token: str = Field(
+        "", description="Bearer token for GET /metrics (Prometheus); unset = no /metrics."
+    )
     redis_url: str = Field(
         "", description="Redis for rate limits and locks across processes; unset = in process."
     )
@@ -86,14 +99,20 @@ class Settings(BaseSettings):
     max_output_pixels: int = Field(
         40_000_000, description="Largest CDN variant, in pixels (frames counted); 8192 a side."
     )
-    render_workers: int = Field(0, description="Renders at once per process; 0 = CPU count.")
+    render_workers: int = Field(
+        0, description="Renders at once (render processes) per server process; 0 = CPU count."
+    )
     render_queue: int = Field(
         64, description="Renders that may wait for a worker per process; beyond, 503 at once."
     )
     render_wait_seconds: float = Field(
         5.0, description="Longest wait for a render worker before answering 503 (Retry-After)."
     )
-    render_time_budget: float = Field(20.0, description="Longest single render, in seconds.")
+    render_time_budget: float = Field(
+        20.0,
+        description="Longest single render, in seconds (422 media_failed, nothing stored); a "
+        "render process still running a second later is killed.",
+    )
     renders_per_minute: int = Field(
         120,
         description="CDN cache misses (renders) per client address per minute; beyond, 429.",
@@ -105,6 +124,18 @@ class Settings(BaseSettings):
         10 * 1024**3,
         description="Stored variants per blob store, in bytes; the least recently used beyond "
         "are deleted (down to 90 %). Deleted variants are rendered again on demand.",
+    )
+
+    webhook_delivery: bool = Field(
+        True, description="Whether this process sends webhooks to apps (any number of nodes may)."
+    )
+    webhook_timeout_seconds: float = Field(10.0, description="Longest wait for a webhook answer.")
+    webhook_retry_seconds: list[float] = Field(
+        default_factory=lambda: [5.0, 30.0, 120.0, 600.0, 3600.0, 21600.0],
+        description="Waits before each webhook retry; after the last one it is marked failed.",
+    )
+    webhook_poll_seconds: float = Field(
+        1.0, description="How often a node looks for due webhooks it was not woken for."
     )
 
     @field_validator("trusted_proxies")

@@ -13,16 +13,6 @@ from tests.conftest import Stack
 from tests.factories import identity as idf
 
 
-def _suspend(stack: Stack, app_id: str, status: str = "suspended") -> None:
-    async def work(rt: Runtime) -> None:
-        async with rt.sessions() as db:
-            found = await apps.get_app(db, app_id)
-            assert found is not None
-            await apps.set_status(db, found, status)
-
-    stack.run(work)
-
-
 def _verify(stack: Stack, app_id: str) -> None:
     async def work(rt: Runtime) -> None:
         async with rt.sessions() as db:
@@ -114,9 +104,9 @@ def test_pkce_parameters_are_checked(stack: Stack) -> None:
 
 def test_suspended_app_gets_403_page(stack: Stack) -> None:
     app = idf.register_app(stack)
-    _suspend(stack, app.id)
+    idf.suspend(stack, app.id)
     _refused(stack, {"app": app.id, "redirect_uri": idf.CALLBACK}, 403)
-    _suspend(stack, app.id, "active")
+    idf.suspend(stack, app.id, "active")
     assert stack.client().get(idf.connect_url(app)).status_code == 200
 
 

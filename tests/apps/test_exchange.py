@@ -9,7 +9,6 @@ from sqlalchemy import update
 from imgpro.apps.tables import ConnectCode
 from imgpro.db.base import utcnow
 from imgpro.runtime import Runtime
-from tests.apps.test_connect_validation import _suspend
 from tests.conftest import Stack
 from tests.factories import identity as idf
 
@@ -35,9 +34,9 @@ def test_check_order_secret_suspended_body_code(stack: Stack) -> None:
     extra = idf.exchange(stack, app.secret, {"code": "x", "scope": "all"})
     assert _error(extra) == (422, "validation_error")
     assert _error(idf.exchange(stack, app.secret, {"code": "nope"})) == (422, "invalid_code")
-    _suspend(stack, app.id)
+    idf.suspend(stack, app.id)
     assert _error(idf.exchange(stack, app.secret, {})) == (403, "app_suspended")
-    _suspend(stack, app.id, "active")
+    idf.suspend(stack, app.id, "active")
 
 
 def test_a_code_works_once(stack: Stack) -> None:

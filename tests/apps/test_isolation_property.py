@@ -1,6 +1,8 @@
 """Property: over random apps, users, connects, revokes and uploads, an app never reads, lists,
-changes or deletes an image outside the workspaces it created, and API keys only reach their
-personal workspace."""
+changes or deletes an image outside the workspaces it created, API keys only reach their
+personal workspace, and an app's keys only reach that app's own storage (and, App-wide with
+X-Img-User, that app's connected users): never another app's workspaces or anyone's personal
+workspace."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from typing import Any
 
 import httpx
 from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
 from hypothesis.stateful import (
     Bundle,
     RuleBasedStateMachine,
@@ -47,9 +50,10 @@ def isolation_machine(stack: Stack) -> type[RuleBasedStateMachine]:
             super().__init__()
             self.connected: set[tuple[str, str]] = set()
             self.ever_connected: set[tuple[str, str]] = set()
-            # image id -> its workspace: ("app", app_id, user_id) or ("key", user_id)
+            # image id -> its workspace: ("app", app_id, user_id), ("key", user_id) or
+            # ("storage", app_id)
             self.owner: dict[str, tuple[str, ...]] = {}
-            self.keys: dict[str, str] = {}
+            self.keys_of_apps: dict[tuple[str, str], str] = {}
             self.clients: dict[tuple[str, ...], httpx.Client] = {}
 
         def _as_app(self, app: idf.RegisteredApp, user: Person) -> httpx.Client:
@@ -62,6 +66,21 @@ def isolation_machine(stack: Stack) -> type[RuleBasedStateMachine]:
             key = ("key", user.id)
             if key not in self.clients:
                 self.clients[key] = stack.client(stack.key(user))
+            return self.clients[key]
+
+        def _app_key(self, app: idf.RegisteredApp, access: str) -> str:
+            if (app.id, access) not in self.keys_of_apps:
+                self.keys_of_apps[(app.id, access)] = idf.app_key(stack, app, access)
+            return self.keys_of_apps[(app.id, access)]
+
+        def _as_app_key(
+            self, app: idf.RegisteredApp, access: str, user: Person | None = None
+        ) -> httpx.Client:
+            """An app key's client: on the app's storage, or (App-wide) acting for `user`."""
+            key = ("app-key", app.id, access, user.id if user else "")
+            if key not in self.clients:
+                headers = {"X-Img-User": user.id} if user else {}
+                self.clients[key] = stack.client(self._app_key(app, access), **headers)
             return self.clients[key]
 
         @rule(target=apps_)
@@ -102,6 +121,62 @@ def isolation_machine(stack: Stack) -> type[RuleBasedStateMachine]:
             image_id = response.json()["id"]
             self.owner[image_id] = ("key", user.id)
             return image_id
+
+        @rule(target=images, app=apps_, access=st.sampled_from(["app", "app-wide"]))
+        def upload_with_app_key(self, app: idf.RegisteredApp, access: str) -> Any:
+            response = self._as_app_key(app, access).post(
+                "/v1/images", files={"file": ("a.png", PNG)}
+            )
+            assert response.status_code == 201, response.text
+            image_id = response.json()["id"]
+            self.owner[image_id] = ("storage", app.id)
+            return image_id
+
+        @rule(target=images, app=apps_, user=users)
+        def upload_with_app_wide_key_for_user(self, app: idf.RegisteredApp, user: Person) -> Any:
+            response = self._as_app_key(app, "app-wide", user).post(
+                "/v1/images", files={"file": ("a.png", PNG)}
+            )
+            if (app.id, user.id) not in self.connected:
+                assert response.status_code == 403
+                assert response.json()["error"]["code"] == "user_forbidden"
+                return "00000000"
+            assert response.status_code == 201, response.text
+            image_id = response.json()["id"]
+            self.owner[image_id] = ("app", app.id, user.id)
+            return image_id
+
+        @rule(
+            app=apps_,
+            access=st.sampled_from(["app", "app-wide"]),
+            image=images,
+            user=st.none() | users,
+        )
+        def app_key_reads_patches_and_deletes_others(
+            self, app: idf.RegisteredApp, access: str, image: str, user: Person | None
+        ) -> None:
+            """An app key on its storage (or App-wide for a user) reaches exactly that
+            workspace: anything else is a 404, and a batch delete leaves it alone."""
+            if access == "app" and user is not None:
+                return  # App storage only keys refuse X-Img-User (tests/apps/test_app_keys.py)
+            client = self._as_app_key(app, access, user)
+            if user is None:
+                allowed, home = True, ("storage", app.id)
+            else:
+                allowed, home = (app.id, user.id) in self.connected, ("app", app.id, user.id)
+            mine = self.owner.get(image) == home
+            self._expect(client.get(f"/v1/images/{image}"), mine, allowed)
+            self._expect(client.patch(f"/v1/images/{image}", json={"caption": "k"}), mine, allowed)
+            if allowed and not mine:
+                batch = client.request("DELETE", "/v1/images/batch", json={"ids": [image]})
+                assert batch.status_code == 200
+                self._expect(client.delete(f"/v1/images/{image}"), False, True)
+
+        @rule(app=apps_, access=st.sampled_from(["app", "app-wide"]))
+        def app_key_lists(self, app: idf.RegisteredApp, access: str) -> None:
+            response = self._as_app_key(app, access).get("/v1/images", params={"limit": 100})
+            listed = {image["id"] for image in response.json()["data"]}
+            assert listed == {i for i, o in self.owner.items() if o == ("storage", app.id)}
 
         def _expect(self, response: httpx.Response, mine: bool, allowed: bool) -> None:
             if not allowed:
@@ -153,6 +228,12 @@ def isolation_machine(stack: Stack) -> type[RuleBasedStateMachine]:
                 if owner[0] == "key":
                     client = self.clients[owner]
                     assert client.get(f"/v1/images/{image}").status_code == 200
+                elif owner[0] == "storage":  # the key that uploaded it still finds it
+                    uploader = (
+                        self.clients.get(("app-key", owner[1], "app", ""))
+                        or (self.clients[("app-key", owner[1], "app-wide", "")])
+                    )
+                    assert uploader.get(f"/v1/images/{image}").status_code == 200
 
     return Isolation
 

@@ -7,7 +7,6 @@ import pytest
 from imgpro.accounts import service as accounts
 from imgpro.apps import service as apps
 from imgpro.runtime import Runtime
-from tests.apps.test_connect_validation import _suspend
 from tests.conftest import Stack
 from tests.factories import identity as idf
 from tests.factories import images as make
@@ -105,12 +104,12 @@ def test_every_foreign_user_gets_the_same_403(stack: Stack) -> None:
 def test_suspended_app_comes_before_the_user_checks(stack: Stack) -> None:
     app = idf.register_app(stack)
     user_id = idf.connected_user(stack, app)
-    _suspend(stack, app.id)
+    idf.suspend(stack, app.id)
     for client in (idf.act_as(stack, app, user_id), stack.client(app.secret)):
         response = client.get("/v1/images")
         assert response.status_code == 403
         assert response.json()["error"]["code"] == "app_suspended"
-    _suspend(stack, app.id, "active")
+    idf.suspend(stack, app.id, "active")
     assert idf.act_as(stack, app, user_id).get("/v1/images").status_code == 200
 
 

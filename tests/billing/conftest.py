@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -10,7 +9,7 @@ from typing import Any
 import pytest
 
 from tests.billing.fake_stripe import FakeStripe, FakeStripeServer
-from tests.conftest import PG_URL, REDIS_URL, Stack, ensure_database, start_stack
+from tests.conftest import Stack, own_postgres_backends, start_stack
 
 SECRET_KEY = "sk_test_imgpro_fake_0123456789"
 WEBHOOK_SECRET = "whsec_imgpro_fake_0123456789"
@@ -28,12 +27,7 @@ def stripe_stack(
 ) -> Iterator[StripeStack]:
     overrides: dict[str, Any] = {}
     if request.param == "postgresql":
-        # a database and Redis db of their own, named after the suite's, so parallel runs with
-        # their own IMGPRO_TEST_POSTGRES_URL / IMGPRO_TEST_REDIS_URL never share one
-        url = PG_URL + "_stripe"
-        asyncio.run(ensure_database(url))
-        redis_base, _, redis_db = REDIS_URL.rpartition("/")
-        overrides = {"database_url": url, "redis_url": f"{redis_base}/{(int(redis_db) - 1) % 16}"}
+        overrides = own_postgres_backends("stripe", redis_offset=1)
     fake = FakeStripe(SECRET_KEY, WEBHOOK_SECRET)
     with FakeStripeServer(fake):
         running, server = start_stack(

@@ -18,7 +18,7 @@ from imgpro.billing import meter
 from imgpro.errors import ApiError
 from imgpro.runtime import Runtime
 from tests.billing.helpers import personal_workspace_id, usage
-from tests.conftest import PG_URL, REDIS_URL, Stack, served
+from tests.conftest import Stack, own_postgres_backends, served
 from tests.factories import images as make
 
 ROUNDS = 25
@@ -60,13 +60,8 @@ def test_concurrent_first_charges_of_fresh_workspaces_are_all_counted(stack: Sta
 @pytest.fixture(scope="module")
 def two_workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """`imgpro serve --workers 2` on PostgreSQL and Redis of its own."""
-    redis_base, _, redis_db = REDIS_URL.rpartition("/")
-    with served(
-        tmp_path_factory.mktemp("two-workers"),
-        workers=2,
-        database_url=PG_URL + "_served",
-        redis_url=f"{redis_base}/{(int(redis_db) - 2) % 16}",
-    ) as running:
+    backends = own_postgres_backends("served", redis_offset=2)
+    with served(tmp_path_factory.mktemp("two-workers"), workers=2, **backends) as running:
         yield running
 
 

@@ -17,7 +17,7 @@ from imgpro.runtime import Runtime
 from tests.billing.helpers import personal_workspace_id, set_usage, usage
 from tests.billing.test_pages import signed_in
 from tests.billing.test_quota import assert_quota_error, race, upload
-from tests.conftest import PG_URL, REDIS_URL, Stack, ensure_database, start_stack
+from tests.conftest import Stack, own_postgres_backends, start_stack
 
 IMAGE_PLANS = """
 [[plans]]
@@ -52,12 +52,9 @@ def image_plans(
     tmp = tmp_path_factory.mktemp("image-plans")
     plans = tmp / "plans.toml"
     plans.write_text(IMAGE_PLANS)
-    overrides: dict[str, object] = {}
+    overrides: dict[str, str] = {}
     if request.param == "postgresql":
-        url = PG_URL + "_images"
-        asyncio.run(ensure_database(url))
-        redis_base, _, redis_db = REDIS_URL.rpartition("/")
-        overrides = {"database_url": url, "redis_url": f"{redis_base}/{(int(redis_db) - 3) % 16}"}
+        overrides = own_postgres_backends("images", redis_offset=3)
     running, server = start_stack(
         f"images-{request.param}", tmp, plans_file=Path(plans), **overrides
     )

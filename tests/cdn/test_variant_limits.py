@@ -5,6 +5,8 @@ worker much past the time budget."""
 
 from __future__ import annotations
 
+import asyncio
+import multiprocessing
 import os
 import time
 from collections.abc import Iterator
@@ -14,6 +16,9 @@ from typing import Any
 import httpx
 import pytest
 
+from imgpro.cdn import service as cdn
+from imgpro.runtime import Runtime
+from imgpro.settings import Settings
 from tests.cdn.conftest import assert_image, upload
 from tests.cdn.test_variants import variant_files
 from tests.conftest import Stack, own_postgres_backends, start_stack
@@ -31,7 +36,7 @@ def limited(
 ) -> Iterator[Stack]:
     overrides: dict[str, Any] = {}
     if request.param == "postgresql":
-        overrides = own_postgres_backends("cdn_limits", redis_offset=2)
+        overrides = own_postgres_backends("cdn_limits", redis_offset=4)
     running, server = start_stack(
         f"limited-{request.param}",
         tmp_path_factory.mktemp("limited"),
@@ -154,3 +159,45 @@ def test_renders_are_rate_limited_per_address(limited: Stack) -> None:
     last = f"{image['url']}?w={RENDERS_PER_MINUTE}"
     assert stranger.get(last).status_code == 200  # stored variants still serve
     assert limited.client().get(f"{image['url']}?w=90").status_code == 200  # others still render
+
+
+def test_render_counting_fails_open_when_redis_is_down(tmp_path: Path) -> None:
+    settings = Settings(env="test", data_dir=tmp_path, redis_url="redis://127.0.0.1:1/0")
+
+    async def count() -> None:
+        runtime = Runtime.build(settings)
+        try:
+            await cdn.count_render(runtime, "203.0.113.9")  # no error: the render goes ahead
+        finally:
+            await runtime.close()
+
+    asyncio.run(count())
+
+
+# -- the time budget --------------------------------------------------------------------------
+
+
+def test_a_slow_avif_is_stopped_soon_after_the_budget_and_never_stored(limited: Stack) -> None:
+    client = limited.client(limited.key())
+    # decoding 12 MP takes a fraction of the 1 s budget; encoding them as AVIF at q=98 takes
+    # many seconds inside libaom, where libvips' own deadline cannot reach
+    image = upload(client, make.jpeg(4000, 3000, quality=95))
+    started = time.monotonic()
+    response = client.get(image["url"] + "?format=avif&q=98")
+    elapsed = time.monotonic() - started
+    assert response.status_code in (422, 503), response.status_code
+    assert response.json()["error"]["code"] in ("media_failed", "service_unavailable")
+    assert elapsed < BUDGET * 5
+    assert not variant_files(limited, image["url"])
+    assert_image(client.get(image["url"] + "?w=40&format=avif"), "image/avif")  # still serving
+
+
+def test_a_render_process_that_dies_is_replaced(stack: Stack, client: httpx.Client) -> None:
+    url = upload(client, make.jpeg(120, 90))["url"]
+    assert_image(client.get(f"{url}?w=30"), "image/jpeg")
+    renderers = [p for p in multiprocessing.active_children() if p.name == "imgpro-render"]
+    assert renderers  # the server runs in this process: its render processes are our children
+    for process in renderers:  # as the OOM killer would
+        process.kill()
+        process.join(5)
+    assert_image(client.get(f"{url}?w=40"), "image/jpeg")

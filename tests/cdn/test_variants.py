@@ -11,7 +11,7 @@ import httpx
 import pytest
 import pyvips
 
-from imgpro.media import render as renderer
+from imgpro.cdn.pool import RenderProcess
 from tests.cdn.conftest import assert_image, upload
 from tests.conftest import Stack, start_stack
 from tests.factories import images as make
@@ -70,13 +70,14 @@ def test_deleting_an_image_removes_its_variants(stack: Stack, client: httpx.Clie
 
 
 class SlowRenders:
-    """Wraps the renderer: counts renders and holds each until released."""
+    """Wraps the hand-over to a render process: counts renders and holds each (and so its
+    pool slot) until released."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.count = 0
         self.started = threading.Event()
         self.release = threading.Event()
-        real = renderer.render
+        real = RenderProcess.call
 
         def slow(*args, **kwargs):  # type: ignore[no-untyped-def]
             self.count += 1
@@ -84,7 +85,7 @@ class SlowRenders:
             self.release.wait(20)
             return real(*args, **kwargs)
 
-        monkeypatch.setattr(renderer, "render", slow)
+        monkeypatch.setattr(RenderProcess, "call", slow)
 
 
 def test_concurrent_identical_misses_render_once(

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from imgpro.cdn import service as cdn
 from imgpro.cdn.layout import OriginalMeta
+from imgpro.cdn.pool import RenderProcess
 from imgpro.media import render as renderer
 from imgpro.media import working_copy
 from imgpro.media.transform import parse
@@ -41,18 +42,18 @@ def large(stack: Stack) -> dict:
 
 
 class RecordedRenders:
-    """Wraps the renderer: remembers the `original_size` of each render (None = from the
-    original)."""
+    """Wraps the hand-over to a render process: remembers the `original_size` of each render
+    (None = from the original)."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.original_sizes: list[tuple[int, int] | None] = []
-        real = renderer.render
+        real = RenderProcess.call
 
-        def recorded(*args, **kwargs):  # type: ignore[no-untyped-def]
+        def recorded(process, work, args, kwargs, timeout):  # type: ignore[no-untyped-def]
             self.original_sizes.append(kwargs.get("original_size"))
-            return real(*args, **kwargs)
+            return real(process, work, args, kwargs, timeout)
 
-        monkeypatch.setattr(renderer, "render", recorded)
+        monkeypatch.setattr(RenderProcess, "call", recorded)
 
 
 def test_a_large_upload_gets_a_working_copy(stack: Stack, large: dict) -> None:

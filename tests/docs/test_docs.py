@@ -105,6 +105,9 @@ def test_examples_use_this_instances_addresses(
     quick = pages["/api/quick-start"].text
     assert f"curl -F file=@photo.jpg {stack.settings.api_url}/v1/images" in quick
     assert "img.pro/v1" not in quick and "api.img.pro" not in quick
+    reference = pages["/api/reference"].text
+    assert f"curl -X GET '{stack.settings.api_url}/v1/usage'" in reference
+    assert "src.img.pro" not in reference and "api.img.pro" not in reference
 
 
 def test_transform_examples_are_rendered_by_this_instance(

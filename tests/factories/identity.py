@@ -17,6 +17,7 @@ from imgpro.accounts import service as accounts
 from imgpro.apps import service as apps
 from imgpro.billing.plans import catalogue
 from imgpro.ids import new_id
+from imgpro.keys import service as keys
 from imgpro.mail.service import OUTBOX_FILE
 from imgpro.runtime import Runtime
 from tests.conftest import Person, Stack
@@ -168,3 +169,32 @@ def connected_user(stack: Stack, app: RegisteredApp, email: str | None = None) -
 
 def act_as(stack: Stack, app: RegisteredApp, user_id: str) -> httpx.Client:
     return stack.client(app.secret, **{"X-Img-User": user_id})
+
+
+def app_key(
+    stack: Stack, app: RegisteredApp, access: str = "app", abilities: str = "read,write"
+) -> str:
+    """A key of `app` with this data access ("app": App storage only, or "app-wide")."""
+
+    async def work(rt: Runtime) -> str:
+        async with rt.sessions() as db:
+            found = await apps.get_app(db, app.id)
+            assert found is not None
+            issued = await apps.create_app_key(
+                db, found, keys.parse_abilities(abilities), keys.parse_access(access), "test"
+            )
+            return issued.key
+
+    return stack.run(work)
+
+
+def suspend(stack: Stack, app_id: str, status: str = "suspended") -> None:
+    """What `imgpro admin app suspend` does (`status="active"`: unsuspend)."""
+
+    async def work(rt: Runtime) -> None:
+        async with rt.sessions() as db:
+            found = await apps.get_app(db, app_id)
+            assert found is not None
+            await apps.set_status(db, found, status)
+
+    stack.run(work)

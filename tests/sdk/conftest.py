@@ -71,6 +71,7 @@ def sdk(request: pytest.FixtureRequest) -> Iterator[SdkFactory]:
 
     make.waits = waits  # type: ignore[attr-defined]
     make.kind = request.param  # type: ignore[attr-defined]
+    make.run = loop.run_until_complete  # type: ignore[attr-defined]  # for the async client's loop
     yield make
     for client in made:
         client.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import httpx
 import pytest
 
 from imgpro.apps import service as apps
@@ -204,3 +205,34 @@ def test_other_errors_are_not_retried(sdk: SdkFactory, stack: Stack) -> None:
     with pytest.raises(errors.AuthenticationError):
         client.usage()
     assert sdk.waits == []  # type: ignore[attr-defined]
+
+
+def recording_http(kind: str, seen: list[httpx.Request]) -> httpx.Client | httpx.AsyncClient:
+    if kind == "sync":
+        return httpx.Client(event_hooks={"request": [seen.append]})
+
+    async def record(request: httpx.Request) -> None:
+        seen.append(request)
+
+    return httpx.AsyncClient(event_hooks={"request": [record]})
+
+
+def test_each_upload_has_its_own_idempotency_key_kept_across_retries(
+    sdk: SdkFactory, limited_stack: Stack
+) -> None:
+    seen: list[httpx.Request] = []
+    http = recording_http(sdk.kind, seen)  # type: ignore[attr-defined]
+    client = sdk(api_key=limited_stack.key(), api_url=limited_stack.base_url, http_client=http)
+    for seed in range(3):
+        client.images.upload(make.png(10 + seed, 10), filename="a.png")
+    with pytest.raises(errors.RateLimited):
+        client.images.upload(make.png(20, 10), filename="b.png")
+    keys = [request.headers["idempotency-key"] for request in seen]
+    assert len(keys) == 6 and len(set(keys[:3])) == 3  # three uploads, three keys
+    assert len(set(keys[3:])) == 1 and keys[3] not in keys[:3]  # one upload tried three times
+    client.close()
+    assert not http.is_closed  # the caller's client stays the caller's
+    if isinstance(http, httpx.Client):
+        http.close()
+    else:
+        sdk.run(http.aclose())  # type: ignore[attr-defined]

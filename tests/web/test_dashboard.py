@@ -255,3 +255,51 @@ def test_account_deletion_needs_confirmation_and_removes_everything(stack: Stack
     )
     assert stack.client(personal_key).get("/v1/images").status_code == 401
     assert client.get("/dashboard").status_code == 303
+
+
+def test_pages_that_show_a_secret_once_are_never_stored(stack: Stack) -> None:
+    client, _ = _signed_in(stack)
+    key_page = client.post(
+        "/dashboard/keys", data={"csrf_token": _token(client, "/dashboard/keys"), "read": "on"}
+    )
+    assert "img_live_" in key_page.text
+    created = _register(client, "Stored Nowhere", idf.CALLBACK)
+    assert "img_sk_live_" in created.text
+    app_id = re.search(r'id="app-id">([0-9a-z]{8})<', created.text).group(1)  # type: ignore[union-attr]
+    rotated = client.post(
+        f"/dashboard/apps/{app_id}/rotate", data={"csrf_token": _token(client, "/dashboard/apps")}
+    )
+    assert "img_sk_live_" in rotated.text
+    for page in (key_page, created, rotated):
+        assert "no-store" in page.headers["cache-control"]
+
+
+def test_actions_on_someone_elses_key_image_or_connection_are_not_found(stack: Stack) -> None:
+    owner_client, owner = _signed_in(stack)
+    created = owner_client.post(
+        "/dashboard/keys",
+        data={"csrf_token": _token(owner_client, "/dashboard/keys"), "read": "on", "write": "on"},
+    )
+    key = re.search(r"img_live_[0-9A-Za-z]{32}", created.text).group(0)  # type: ignore[union-attr]
+    key_id = re.search(r"/dashboard/keys/([0-9a-z]{8})/revoke", created.text).group(1)  # type: ignore[union-attr]
+    api = stack.client(key)
+    image = api.post("/v1/images", files={"file": ("a.png", make.png(8, 8))}).json()
+    app = idf.register_app(stack, name="Owner Only")
+    idf.connect_directly(stack, app, owner)
+
+    client, _ = _signed_in(stack)
+    token = _token(client)
+    for action in (
+        f"/dashboard/keys/{key_id}/revoke",
+        f"/dashboard/images/{image['id']}/delete",
+        f"/dashboard/connections/{app.id}/revoke",
+        "/dashboard/keys/zzzzzzzz/revoke",
+        "/dashboard/images/zzzzzzzz/delete",
+        "/dashboard/connections/zzzzzzzz/revoke",
+    ):
+        response = client.post(action, data={"csrf_token": token})
+        assert response.status_code == 404, action
+        assert "not found" in response.text.lower() and "done=" not in response.text
+    assert api.get(f"/v1/images/{image['id']}").status_code == 200
+    connections = owner_client.get("/dashboard/connections").text
+    assert "Owner Only" in connections

@@ -135,3 +135,26 @@ def test_nul_and_control_characters_in_forms_are_not_a_500(stack: Stack) -> None
         "/connect", params={"app": "\x00", "redirect_uri": "\x00", "state": "\x00"}
     )
     assert weird.status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("path", "base", "target"),
+    [
+        ("/dashboard/keys/?x=1", "web_url", "/dashboard/keys?x=1"),
+        ("/signin/", "web_url", "/signin"),
+        ("/src/abc/abcdefgh.png/", "cdn_url", "/abc/abcdefgh.png"),
+    ],
+)
+def test_redirects_are_built_from_the_configured_base_urls(
+    stack: Stack, path: str, base: str, target: str
+) -> None:
+    response = stack.client().get(path, headers={"Host": "evil.example"})
+    assert response.is_redirect
+    assert response.headers["location"] == getattr(stack.settings, base) + target
+
+
+@pytest.mark.parametrize("path", ["/v1/images/", "/v1/usage/"])
+def test_api_paths_are_exact(stack: Stack, path: str) -> None:
+    response = stack.client().get(path, headers={"Host": "evil.example"})
+    assert response.status_code == 404 and "location" not in response.headers
+    assert response.json()["error"]["code"] == "not_found"

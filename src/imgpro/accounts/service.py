@@ -10,6 +10,7 @@ from imgpro.accounts.tables import User, Workspace
 from imgpro.errors import invalid
 from imgpro.ids import new_id, new_shard
 from imgpro.mail.address import parse_mailbox
+from imgpro.webhooks import service as webhooks
 
 ANONYMOUS_WORKSPACE_ID = "anonpool"
 DOCS_WORKSPACE_ID = "docspool"
@@ -42,6 +43,16 @@ async def find_user_by_email(db: AsyncSession, email: str) -> User | None:
 
 async def get_user(db: AsyncSession, user_id: str) -> User | None:
     return await db.get(User, user_id)
+
+
+async def list_users(db: AsyncSession) -> list[tuple[User, str]]:
+    """Every user, oldest first, with the plan of their personal workspace (for operators)."""
+    rows = await db.execute(
+        select(User, Workspace.plan)
+        .join(Workspace, (Workspace.user_id == User.id) & (Workspace.kind == "personal"))
+        .order_by(User.created_at, User.id)
+    )
+    return [(user, plan) for user, plan in rows.all()]
 
 
 async def personal_workspace(db: AsyncSession, user_id: str) -> Workspace:
@@ -89,6 +100,8 @@ async def _fixed_workspace(db: AsyncSession, workspace_id: str, shard: str, kind
 
 
 async def set_status(db: AsyncSession, user: User, status: str) -> User:
+    if status == "disabled" and user.status != "disabled":  # to the apps, as good as deleted
+        await webhooks.emit_user_gone(db, user.id, await workspaces_of(db, user.id))
     user.status = status
     await db.flush()
     return user

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from imgpro.db.base import Base, UTCDateTime, utcnow
@@ -20,16 +20,28 @@ class User(Base):
 
 
 class Workspace(Base):
-    """Where images and a plan live: a user's personal one, one per connected app, or the
-    shared anonymous pool."""
+    """Where images and a plan live: a user's personal one, one per connected app, an app's
+    own storage (its app keys act there; its owner manages the plan), or the shared
+    anonymous pool."""
 
     __tablename__ = "workspaces"
-    __table_args__ = (UniqueConstraint("user_id", "app_id", name="uq_workspaces_user_app"),)
+    __table_args__ = (
+        UniqueConstraint("user_id", "app_id", name="uq_workspaces_user_app"),
+        # one own workspace per app (user_id is NULL there, so the constraint above can't say it)
+        Index(
+            "uq_workspaces_app_storage",
+            "app_id",
+            unique=True,
+            sqlite_where=text("kind = 'app_storage'"),
+            postgresql_where=text("kind = 'app_storage'"),
+        ),
+    )
 
     id: Mapped[str] = mapped_column(String(8), primary_key=True)
     # a storage partition in CDN paths; 3 characters can't name every workspace, so shared
     shard: Mapped[str] = mapped_column(String(3))
-    kind: Mapped[str] = mapped_column(String(16))  # personal | app | anonymous | docs
+    # personal | app | app_storage | anonymous | docs
+    kind: Mapped[str] = mapped_column(String(16))
     user_id: Mapped[str | None] = mapped_column(
         ForeignKey("users.id", ondelete="CASCADE"), index=True
     )

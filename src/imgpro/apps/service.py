@@ -1,6 +1,7 @@
 """Apps: the registry (register, edit, rotate the secret, delete; operator switches), users'
-connections (hosted-login consent, revoke), connect codes and their exchange, and the
-`X-Img-User` sandbox that resolves an app's call to that user's workspace in that app."""
+connections (hosted-login consent, revoke), connect codes and their exchange, the
+`X-Img-User` sandbox that resolves an app's call to that user's workspace in that app, and the
+app's own storage with the app keys that act on it (decisions.md §10)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from imgpro.accounts import service as accounts
@@ -24,13 +27,15 @@ from imgpro.apps.rules import (
     pkce_matches,
 )
 from imgpro.apps.tables import App, AppConnection, ConnectCode
-from imgpro.billing.plans import Catalogue
+from imgpro.billing.plans import FREE, Catalogue
 from imgpro.db.base import utcnow
 from imgpro.errors import ApiError, invalid
 from imgpro.ids import is_id, new_id, new_shard, random_token
 from imgpro.images import service as images
-from imgpro.keys.service import BASE62, hash_secret
+from imgpro.keys import service as keys
+from imgpro.keys.tables import ApiKey
 from imgpro.storage import BlobStore
+from imgpro.webhooks import service as webhooks
 
 SECRET_PREFIX = "img_sk_live_"
 CONNECT_CODE_LIFETIME = timedelta(seconds=60)
@@ -62,9 +67,19 @@ class Acting:
     workspace: Workspace
 
 
+@dataclass(frozen=True)
+class AppKeyReach:
+    """Where an app key's call acts: the app's own workspace, or (App-wide, with X-Img-User)
+    that user's workspace in the app."""
+
+    app: App
+    workspace: Workspace
+    user: User | None
+
+
 def _new_secret() -> tuple[str, str, str]:
-    secret = SECRET_PREFIX + random_token(32, BASE62)
-    return secret, hash_secret(secret), f"{secret[:16]}…{secret[-4:]}"
+    secret = SECRET_PREFIX + random_token(32, keys.BASE62)
+    return secret, keys.hash_secret(secret), f"{secret[:16]}…{secret[-4:]}"
 
 
 # ---- the registry ---------------------------------------------------------------------------
@@ -119,6 +134,22 @@ async def owned_apps(db: AsyncSession, owner: User) -> list[App]:
     return list(rows.scalars())
 
 
+async def list_apps(db: AsyncSession) -> list[tuple[App, str, int]]:
+    """Every app, oldest first, with its owner's email and its connected users (for operators)."""
+    users = (
+        select(func.count())
+        .where(AppConnection.app_id == App.id, AppConnection.revoked_at.is_(None))
+        .correlate(App)
+        .scalar_subquery()
+    )
+    rows = await db.execute(
+        select(App, User.email, users)
+        .join(User, User.id == App.owner_id)
+        .order_by(App.created_at, App.id)
+    )
+    return [(app, email, count) for app, email, count in rows.all()]
+
+
 async def edit(db: AsyncSession, app: App, name: str, redirect_uris: Sequence[str]) -> App:
     name = check_app_name(name)
     uris = check_redirect_uris(redirect_uris)
@@ -169,6 +200,7 @@ async def delete_account(db: AsyncSession, blobs: BlobStore, user: User) -> None
     workspace_ids = await accounts.workspace_ids_of(db, user.id)
     workspace_ids += await _app_workspace_ids(db, owned) if owned else []
     stored = await images.stored_in(db, workspace_ids)
+    await webhooks.emit_user_gone(db, user.id, await accounts.workspaces_of(db, user.id))
     for app in await owned_apps(db, user):
         await db.delete(app)
     await db.flush()  # the apps first: the unit of work does not know they belong to the user
@@ -179,7 +211,9 @@ async def delete_account(db: AsyncSession, blobs: BlobStore, user: User) -> None
 
 async def find_by_secret(db: AsyncSession, secret: str) -> App | None:
     """Looked up by hash (a unique index): the secret itself is never compared."""
-    return (await db.execute(select(App).where(App.secret_hash == hash_secret(secret)))).scalar()
+    return (
+        await db.execute(select(App).where(App.secret_hash == keys.hash_secret(secret)))
+    ).scalar()
 
 
 # ---- connections ----------------------------------------------------------------------------
@@ -209,6 +243,9 @@ async def connect(db: AsyncSession, app: App, user: User) -> Workspace:
         db.add(workspace)
         await db.flush()
     connection = await db.get(AppConnection, (app.id, user.id))
+    if connection is None or connection.revoked_at is not None:
+        # a consent the app did not have: the first, or the first after a revoke
+        await webhooks.emit(db, workspace, "user.connected")
     if connection is None:
         db.add(AppConnection(app_id=app.id, user_id=user.id, workspace_id=workspace.id))
     else:
@@ -244,8 +281,11 @@ async def revoke(db: AsyncSession, user: User, app_id: str) -> bool:
         )
         .values(revoked_at=utcnow())
     )
+    revoked = bool(result.rowcount)  # type: ignore[attr-defined]
+    if revoked:
+        await webhooks.emit_to_app(db, app_id, "user.disconnected", user=webhooks.user_ref(user.id))
     await db.commit()
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return revoked
 
 
 # ---- connect codes and the exchange ---------------------------------------------------------
@@ -364,3 +404,77 @@ async def resolve_connect(db: AsyncSession, request: ConnectRequest) -> App:
     if app.status != "active" or owner is None or owner.status != "active":
         raise ConnectRefused(403, "This app is suspended", f"{app.name} cannot be used right now.")
     return app
+
+
+# ---- the app's own storage and its API keys -------------------------------------------------
+
+
+async def storage_workspace(db: AsyncSession, app: App) -> Workspace:
+    """The app's own workspace ("App storage"), created on first use: on free, managed by the
+    app's owner on the billing page. Concurrent first uses create one (a unique index)."""
+    query = select(Workspace).where(Workspace.app_id == app.id, Workspace.kind == "app_storage")
+    workspace = (await db.execute(query)).scalar()
+    if workspace is not None:
+        return workspace
+    insert = pg_insert if db.get_bind().dialect.name == "postgresql" else sqlite_insert
+    await db.execute(
+        insert(Workspace)
+        .values(
+            id=new_id(),
+            shard=new_shard(),
+            kind="app_storage",
+            app_id=app.id,
+            plan=FREE,
+            created_at=utcnow(),
+        )
+        .on_conflict_do_nothing(
+            index_elements=["app_id"], index_where=Workspace.kind == "app_storage"
+        )
+    )
+    return (await db.execute(query)).scalar_one()
+
+
+async def storage_workspaces_owned(db: AsyncSession, owner: User) -> list[Workspace]:
+    """The own workspaces of the apps `owner` registered (those in use so far)."""
+    rows = await db.execute(
+        select(Workspace)
+        .join(App, App.id == Workspace.app_id)
+        .where(App.owner_id == owner.id, Workspace.kind == "app_storage")
+        .order_by(Workspace.created_at)
+    )
+    return list(rows.scalars())
+
+
+async def create_app_key(
+    db: AsyncSession, app: App, abilities: frozenset[str], access: str, name: str = ""
+) -> keys.IssuedKey:
+    """A key of `app` (its owner's), acting on the app's own workspace; shown once."""
+    owner = await accounts.get_user(db, app.owner_id)
+    assert owner is not None  # an app is deleted with its owner
+    workspace = await storage_workspace(db, app)
+    issued = await keys.create_key(db, owner, workspace, abilities, name, access=access)
+    await db.commit()
+    return issued
+
+
+async def app_key_reach(db: AsyncSession, key: ApiKey, user_header: str | None) -> AppKeyReach:
+    """Resolve an app key's call. App storage only: the app's workspace, suspended or not.
+    App-wide: 403 app_suspended while the app is suspended; with X-Img-User, the sandbox of
+    the machine secret (403 user_forbidden for anyone not connected)."""
+    app = await get_app(db, key.app_id or "")
+    workspace = await accounts.get_workspace(db, key.workspace_id)
+    if app is None or workspace is None:
+        raise ApiError("unauthorized")
+    if key.access == keys.APP_WIDE:
+        if app.status != "active":
+            raise ApiError("app_suspended")
+        if user_header is not None:
+            acting = await act_for(db, app, user_header)
+            return AppKeyReach(app, acting.workspace, acting.user)
+    elif user_header is not None:
+        raise ApiError(
+            "forbidden",
+            "This key's data access is App storage only; acting for a user (X-Img-User) "
+            "needs an App-wide key.",
+        )
+    return AppKeyReach(app, workspace, None)

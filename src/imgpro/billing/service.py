@@ -18,6 +18,7 @@ from imgpro.billing import meter, subscriptions
 from imgpro.billing.plans import INTERVALS, Plan, add_interval, catalogue
 from imgpro.billing.providers import CheckoutContext, provider_for
 from imgpro.billing.providers.local import token_hash
+from imgpro.billing.schemas import MAX_RETURN_URL
 from imgpro.billing.tables import Checkout, Subscription
 from imgpro.db.base import utcnow
 from imgpro.errors import ApiError, invalid
@@ -25,7 +26,6 @@ from imgpro.ids import new_id
 from imgpro.settings import Settings
 
 CHECKOUT_LIFETIME = timedelta(hours=24)  # as long as a Stripe Checkout Session
-MAX_RETURN_URL = 2048
 
 
 class CheckoutClosed(Exception):
@@ -146,7 +146,7 @@ async def start_checkout(
             },
         )
     provider = provider_for(settings)
-    user = await accounts.get_user(db, workspace.user_id) if workspace.user_id else None
+    user = await _payer(db, workspace)
     existing = await subscriptions.get_subscription(db, workspace.id)
     now = utcnow()
     checkout = Checkout(
@@ -200,7 +200,7 @@ async def open_local_checkout(db: AsyncSession, settings: Settings, token: str) 
     plan = catalogue(settings).find(checkout.plan)
     if workspace is None or plan is None or checkout.interval not in plan.prices:
         raise CheckoutClosed("unknown")
-    user = await accounts.get_user(db, workspace.user_id) if workspace.user_id else None
+    user = await _payer(db, workspace)
     return OpenCheckout(
         checkout,
         plan,
@@ -248,8 +248,24 @@ async def cancel_local_checkout(db: AsyncSession, settings: Settings, token: str
 
 
 async def owned_workspace(db: AsyncSession, user: User, workspace_id: str) -> Workspace | None:
-    workspace = await accounts.get_workspace(db, workspace_id)
-    return workspace if workspace is not None and workspace.user_id == user.id else None
+    """A workspace whose plan `user` manages: theirs, or the own storage of an app they own."""
+    return next((ws for ws in await _managed(db, user) if ws.id == workspace_id), None)
+
+
+async def _payer(db: AsyncSession, workspace: Workspace) -> User | None:
+    """Who pays for the workspace: its user, or for an app's own storage the app's owner."""
+    if workspace.user_id is not None:
+        return await accounts.get_user(db, workspace.user_id)
+    from imgpro.apps import service as apps  # apps sits beside billing; only its owner is used
+
+    app = await apps.get_app(db, workspace.app_id) if workspace.app_id else None
+    return await accounts.get_user(db, app.owner_id) if app else None
+
+
+async def _managed(db: AsyncSession, user: User) -> list[Workspace]:
+    from imgpro.apps import service as apps  # apps sits beside billing; only its lookup is used
+
+    return await accounts.workspaces_of(db, user.id) + await apps.storage_workspaces_owned(db, user)
 
 
 async def _local_subscription(
@@ -278,7 +294,7 @@ async def change_plan(
     locked = await subscriptions.lock_workspace(db, workspace.id)
     assert locked is not None
     subscription = await _local_subscription(db, settings, locked)
-    locked.plan = plan.id
+    await subscriptions.put_on_plan(db, locked, plan.id)
     subscription.plan, subscription.interval = plan.id, interval
     subscription.cancel_at_period_end = False
     subscription.updated_at = utcnow()
@@ -326,14 +342,16 @@ async def workspace_label(db: AsyncSession, workspace: Workspace) -> str:
     from imgpro.apps import service as apps  # apps sits beside billing; only its name is used
 
     app = await apps.get_app(db, workspace.app_id)
-    return app.name if app is not None else "App workspace"
+    name = app.name if app is not None else "App workspace"
+    return f"{name} · App storage" if workspace.kind == "app_storage" else name
 
 
 async def billing_overview(
     db: AsyncSession, settings: Settings, user: User
 ) -> list[WorkspaceBilling]:
-    """Every workspace of the user (personal first, then each app's), with plan and usage."""
-    rows = await accounts.workspaces_of(db, user.id)
+    """Every workspace whose plan the user manages (personal first, then each connected app's
+    and the own storage of each app they registered), with plan and usage."""
+    rows = await _managed(db, user)
     result = []
     for workspace in rows:
         await subscriptions.settle(db, workspace)

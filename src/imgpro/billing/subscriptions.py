@@ -12,6 +12,7 @@ from imgpro.accounts.tables import Workspace
 from imgpro.billing.plans import FREE, Plan, add_interval
 from imgpro.billing.tables import Subscription
 from imgpro.db.base import utcnow
+from imgpro.webhooks import service as webhooks
 
 
 async def lock_workspace(db: AsyncSession, workspace_id: str) -> Workspace | None:
@@ -57,7 +58,7 @@ async def activate(
     event_at: int | None = None,
 ) -> Subscription:
     """Put the workspace on `plan` now, with a live subscription."""
-    workspace.plan = plan.id
+    await put_on_plan(db, workspace, plan.id)
     subscription = await get_subscription(db, workspace.id)
     if subscription is None:
         subscription = Subscription(workspace_id=workspace.id)
@@ -77,9 +78,16 @@ async def activate(
     return subscription
 
 
-def end(workspace: Workspace, subscription: Subscription) -> None:
+async def put_on_plan(db: AsyncSession, workspace: Workspace, plan_id: str) -> None:
+    """Set the workspace's plan; a change is told to the workspace's app (`plan.changed`)."""
+    previous, workspace.plan = workspace.plan, plan_id
+    if previous != plan_id:
+        await webhooks.emit(db, workspace, "plan.changed", plan=plan_id, previous_plan=previous)
+
+
+async def end(db: AsyncSession, workspace: Workspace, subscription: Subscription) -> None:
     """The subscription is over: back to the free plan (nothing is deleted)."""
-    workspace.plan = FREE
+    await put_on_plan(db, workspace, FREE)
     subscription.status = "canceled"
     subscription.cancel_at_period_end = False
     subscription.updated_at = utcnow()
@@ -107,7 +115,7 @@ async def settle(db: AsyncSession, workspace: Workspace, now: datetime | None = 
         return False
     if subscription.current_period_end <= now:
         if subscription.cancel_at_period_end:
-            end(locked, subscription)
+            await end(db, locked, subscription)
         else:
             while subscription.current_period_end <= now:
                 subscription.current_period_end = add_interval(

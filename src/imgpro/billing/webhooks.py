@@ -40,6 +40,8 @@ SIGNATURE_TOLERANCE = 300  # seconds a signature may be old (or, for a fast cloc
 
 def verify(settings: Settings, payload: bytes, signature: str | None) -> dict[str, Any]:
     """The event, if `Stripe-Signature` proves Stripe sent this exact payload recently."""
+    if signature is None:  # malformed on any server, Stripe enabled or not
+        raise ApiError("bad_request", "Send the Stripe-Signature header.")
     if settings.billing_provider != "stripe" or not settings.stripe_webhook_secret:
         raise ApiError("not_found", "Stripe webhooks are not enabled on this server.")
     try:
@@ -193,7 +195,7 @@ async def _apply(db: AsyncSession, settings: Settings, event: dict[str, Any]) ->
         row.provider, row.subscription_id = "stripe", subscription_id
         row.customer_id = row.customer_id or customer_id
         row.plan, row.interval = row.plan or "free", row.interval or "monthly"
-        subscriptions.end(workspace, row)
+        await subscriptions.end(db, workspace, row)
         row.last_event_at = created
         return "applied"
     if status not in LIVE:

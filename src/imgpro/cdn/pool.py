@@ -1,10 +1,17 @@
-"""The bounded render pool: libvips work runs on its own threads, never on the event loop.
+"""The bounded render pool: every render runs in a worker process that can be killed, never on
+the event loop.
 
-At most `workers` renders run at once (libvips releases the GIL, so threads give real
-parallelism); at most `queue` more wait for a slot, each for at most `wait` seconds. A caller
-beyond the queue, or one that waited too long, gets `PoolBusy` (the route answers 503 with
-Retry-After) instead of piling up memory and latency. A slot is freed when its thread finishes,
-not when the caller stops waiting, so abandoned renders still count against the bound.
+At most `workers` renders run at once, each on its own long-lived child process (started on
+first use, and again after a kill); at most `queue` more wait for a slot, each for at most
+`wait` seconds. A caller beyond the queue, or one that waited too long, gets `PoolBusy` (the
+route answers 503 with Retry-After) instead of piling up memory and latency. A slot is freed
+when its render ends, not when the caller stops waiting, so abandoned renders still count.
+
+A render still running `kill_after` seconds after it was handed over is killed with its process
+(`RenderKilled`). That bounds every stage: libvips stops its own pixel pipeline at a deadline,
+but an encoder that holds the whole image (libaom for AVIF, libwebp, cgif) never looks at one,
+so a thread could only wait for it. A process that crashes (a decoder bug on hostile bytes)
+costs one render, not the server.
 """
 
 from __future__ import annotations
@@ -12,13 +19,24 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import ctypes.util
+import importlib
+import multiprocessing
 import os
-import threading
+import signal
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import TypeVar
+from multiprocessing.connection import Connection
+from queue import SimpleQueue
+from typing import Any, TypeVar
 
 T = TypeVar("T")
+
+# spawn: a fresh interpreter. Forking the server would copy its threads' locks mid-use.
+_CONTEXT = multiprocessing.get_context("spawn")
+_READY = "ready"
+#: A new process imports libvips (and numpy) before its first render: not part of that render's
+#: time, but one that cannot start in this long is broken.
+START_SECONDS = 60.0
 
 
 def _glibc() -> ctypes.CDLL | None:
@@ -33,13 +51,10 @@ def _glibc() -> ctypes.CDLL | None:
 _LIBC = _glibc()
 if _LIBC is not None:
     # glibc gives every thread that mallocs its own arena and keeps freed pages in them: with
-    # render threads and libvips workers that is gigabytes of RSS that never shrinks. Two arenas
-    # and a trim when renders pause keep a worker's memory near its live pixels.
+    # libvips workers that is gigabytes of RSS that never shrinks. Two arenas, and a trim when
+    # a render process goes idle, keep memory near the live pixels (this module is imported by
+    # the server and by every render process).
     _LIBC.mallopt(-8, 2)  # M_ARENA_MAX
-
-#: A trim returns freed pages to the system and the next render faults them back in (~2,500
-#: faults, ~15 ms CPU for a 640 px variant): trim when the pool goes idle, under load every Nth.
-TRIM_EVERY = 8
 
 
 def _release_memory() -> None:
@@ -55,24 +70,135 @@ class PoolBusy(Exception):
         self.retry_after = retry_after
 
 
+class RenderKilled(Exception):
+    """The render's process was killed (over time) or died; `reason` says which."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _serve(connection: Connection, preload: tuple[str, ...], vips_threads: int) -> None:
+    """A render process: import `preload`, say it is ready, then run each `(work, args,
+    kwargs)` received and send back its outcome."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the server, which closes the pipe
+    for module in preload:
+        importlib.import_module(module)
+    if vips_threads:
+        import pyvips
+
+        pyvips.concurrency_set(vips_threads)
+    connection.send(_READY)
+    while True:
+        try:
+            work, args, kwargs = connection.recv()
+        except EOFError:  # the server went away
+            return
+        try:
+            outcome: tuple[bool, Any] = (True, work(*args, **kwargs))
+        except Exception as error:
+            outcome = (False, error)
+        try:
+            connection.send(outcome)
+        except Exception as error:  # an outcome that does not pickle
+            connection.send((False, RuntimeError(f"unsendable render outcome: {error}")))
+        if not connection.poll():  # idle: give freed pages back before the next render
+            _release_memory()
+
+
+class RenderProcess:
+    """One render process, driven from one pool thread at a time."""
+
+    def __init__(self, preload: tuple[str, ...], vips_threads: int) -> None:
+        self.preload = preload
+        self.vips_threads = vips_threads
+        self._process: multiprocessing.process.BaseProcess | None = None
+        self._connection: Connection | None = None
+
+    def call(
+        self, work: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any], timeout: float
+    ) -> T:
+        """`work(*args, **kwargs)` in the process; killed after `timeout` seconds."""
+        if self._process is None or not self._process.is_alive():
+            self._start()
+        assert self._connection is not None
+        try:
+            self._connection.send((work, args, kwargs))
+        except OSError:  # it died while idle, after the check above: once more on a new one
+            self._start()
+            assert self._connection is not None
+            self._connection.send((work, args, kwargs))
+        if not self._connection.poll(timeout):
+            self.stop()
+            raise RenderKilled("render time budget exceeded")
+        try:
+            succeeded, value = self._connection.recv()
+        except (EOFError, OSError):
+            self.stop()
+            raise RenderKilled("the renderer crashed") from None
+        if succeeded:
+            return value  # type: ignore[no-any-return]
+        raise value
+
+    def _start(self) -> None:
+        self.stop()
+        ours, theirs = _CONTEXT.Pipe()
+        process = _CONTEXT.Process(
+            target=_serve,
+            args=(theirs, self.preload, self.vips_threads),
+            name="imgpro-render",
+            daemon=True,
+        )
+        process.start()
+        theirs.close()
+        self._process, self._connection = process, ours
+        try:
+            ready = ours.poll(START_SECONDS) and ours.recv() == _READY
+        except (EOFError, OSError):
+            ready = False
+        if not ready:  # the machine, not the image: answer 503 and let the client retry
+            self.stop()
+            raise PoolBusy(retry_after=1)
+
+    def stop(self) -> None:
+        if self._process is not None:
+            self._process.kill()
+            self._process.join(5)
+            self._process = None
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+
 class RenderPool:
-    def __init__(self, workers: int = 0, queue: int = 64, wait: float = 5.0) -> None:
+    def __init__(
+        self,
+        workers: int = 0,
+        queue: int = 64,
+        wait: float = 5.0,
+        kill_after: float = 30.0,
+        preload: tuple[str, ...] = (),
+        vips_threads: int = 0,
+    ) -> None:
         self.workers = workers or os.cpu_count() or 1
         self.queue = queue
         self.wait = wait
+        self.kill_after = kill_after
         self._executor = ThreadPoolExecutor(self.workers, thread_name_prefix="render")
+        self._processes = [RenderProcess(preload, vips_threads) for _ in range(self.workers)]
+        self._idle: SimpleQueue[RenderProcess] = SimpleQueue()
+        for process in self._processes:
+            self._idle.put(process)
         self._slots: asyncio.Semaphore | None = None
         self._waiting = 0
-        self._running = 0  # renders on the threads now; guarded by _count_lock
-        self._since_trim = 0
-        self._count_lock = threading.Lock()
 
     @property
     def retry_after(self) -> int:
         return max(1, round(self.wait))
 
     async def run(self, work: Callable[..., T], *args: object, **kwargs: object) -> T:
-        """`work(*args, **kwargs)` on a render thread, once a slot is free."""
+        """`work(*args, **kwargs)` in a render process, once a slot is free. `work` and its
+        arguments must pickle (a module-level function and plain values)."""
         loop = asyncio.get_running_loop()
         slots = self._slots_for()
         if slots.locked():
@@ -88,17 +214,15 @@ class RenderPool:
         else:
             await slots.acquire()
 
-        def job_then_trim() -> T:
-            with self._count_lock:
-                self._running += 1
+        def job() -> T:
+            process = self._idle.get()  # never waits: there are as many as slots
             try:
-                return work(*args, **kwargs)
+                return process.call(work, args, kwargs, self.kill_after)
             finally:
-                if self._trim_due():
-                    _release_memory()
+                self._idle.put(process)
 
         try:
-            job: Future[T] = self._executor.submit(job_then_trim)
+            future: Future[T] = self._executor.submit(job)
         except BaseException:
             slots.release()
             raise
@@ -107,17 +231,8 @@ class RenderPool:
             if not loop.is_closed():  # a render outliving the server frees nothing
                 loop.call_soon_threadsafe(slots.release)
 
-        job.add_done_callback(free_slot)
-        return await asyncio.wrap_future(job)
-
-    def _trim_due(self) -> bool:
-        with self._count_lock:
-            self._running -= 1
-            self._since_trim += 1
-            if self._running and self._since_trim < TRIM_EVERY:
-                return False
-            self._since_trim = 0
-            return True
+        future.add_done_callback(free_slot)
+        return await asyncio.wrap_future(future)
 
     def _slots_for(self) -> asyncio.Semaphore:
         # made on first use: a semaphore belongs to the loop that first waits on it
@@ -127,3 +242,5 @@ class RenderPool:
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
+        for process in self._processes:
+            process.stop()

@@ -24,6 +24,7 @@ from imgpro.ids import is_id, is_shard
 from imgpro.logs import log
 from imgpro.media.render import RenderRefused
 from imgpro.media.transform import canonical
+from imgpro.ops.metrics import CDN_CACHE
 from imgpro.runtime import Runtime
 from imgpro.storage import BlobNotFound
 
@@ -119,7 +120,9 @@ async def serve_image(request: Request) -> Response:
         )
     response = await stored(runtime, variant.key, variant.etag, variant.content_type, variant=True)
     if response is not None:
+        CDN_CACHE.labels("hit").inc()
         return response
+    CDN_CACHE.labels("miss").inc()
     await cdn.count_render(runtime, client_ip(request.scope, runtime.settings.trusted_proxies))
     rendered = await make_variant(request.app.state.variants, located, variant)
     response = await stored(runtime, variant.key, variant.etag, variant.content_type)

@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pyvips
+from redis.exceptions import RedisError
 
 from imgpro.cdn.layout import OriginalMeta, image_prefix, meta_key, original_key, work_key
 from imgpro.logs import log
@@ -86,26 +87,39 @@ class Located:
 
 
 class MetaCache:
-    """A small LRU of sidecars. Safe across processes: bytes always come from the blob store,
-    so a deleted image 404s even while its sidecar is still cached here."""
+    """A small LRU of sidecars. An entry is served for as long as the blob store says deletes
+    reach this process (`fresh_for`): forever on a local disk (bytes always come from it, so a
+    deleted image 404s anyway) or with the gone feed live; a couple of seconds otherwise."""
 
     def __init__(self, size: int = 4096) -> None:
-        self._items: OrderedDict[tuple[str, str], OriginalMeta] = OrderedDict()
+        self._items: OrderedDict[tuple[str, str], tuple[OriginalMeta, float]] = OrderedDict()
         self._size = size
 
-    def get(self, shard: str, image_id: str) -> OriginalMeta | None:
+    def get(self, shard: str, image_id: str, max_age: float) -> OriginalMeta | None:
         item = self._items.get((shard, image_id))
-        if item is not None:
-            self._items.move_to_end((shard, image_id))
-        return item
+        if item is None:
+            return None
+        if time.monotonic() - item[1] > max_age:
+            del self._items[(shard, image_id)]
+            return None
+        self._items.move_to_end((shard, image_id))
+        return item[0]
 
     def put(self, shard: str, image_id: str, meta: OriginalMeta) -> None:
-        self._items[(shard, image_id)] = meta
+        self._items[(shard, image_id)] = (meta, time.monotonic())
         if len(self._items) > self._size:
             self._items.popitem(last=False)
 
     def forget(self, shard: str, image_id: str) -> None:
         self._items.pop((shard, image_id), None)
+
+    def gone(self, prefix: str | None) -> None:
+        """Another node deleted `{shard}/{id}/` (None: some deletes may have been missed)."""
+        if prefix is None:
+            self._items.clear()
+            return
+        shard, _, rest = prefix.partition("/")
+        self.forget(shard, rest.partition("/")[0])
 
 
 META_CACHE = MetaCache()
@@ -113,7 +127,7 @@ META_CACHE = MetaCache()
 
 async def locate(blobs: BlobStore, shard: str, image_id: str, ext: str) -> Located | None:
     """The original to serve for `/{shard}/{id}.{ext}`, or None (unknown, deleted, expired)."""
-    meta = META_CACHE.get(shard, image_id)
+    meta = META_CACHE.get(shard, image_id, blobs.fresh_for())
     if meta is None:
         try:
             meta = OriginalMeta.loads(await blobs.get_bytes(meta_key(shard, image_id)))
@@ -133,9 +147,12 @@ async def etag_of(path: Path) -> str:
 async def count_render(runtime: Runtime, client: str) -> None:
     """Count one cache miss against the client address's render rate; 429 once it is spent
     (renders cost CPU and storage, and anyone may ask for any variant)."""
-    await runtime.limits.hit(
-        f"{runtime.settings.renders_per_minute}/minute",
-        "cdn-render",
-        client,
-        message="Too many new variants from this address; retry later.",
-    )
+    try:
+        await runtime.limits.hit(
+            f"{runtime.settings.renders_per_minute}/minute",
+            "cdn-render",
+            client,
+            message="Too many new variants from this address; retry later.",
+        )
+    except RedisError as error:  # rate limits fail open (decisions §6): the image still loads
+        log.warning("render_rate_unchecked", error=str(error)[:200])

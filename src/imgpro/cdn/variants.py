@@ -6,8 +6,9 @@
   original's ETag, known before any byte is read.
 * Single flight: concurrent misses for one variant in this process share one render (a task per
   variant key; waiters share its result, and it finishes even if the first caller goes away).
-  Across processes two may render the same variant at the same moment; both store identical
-  bytes atomically, so that race costs CPU once, never correctness.
+  Across processes and nodes the Redis render lock lets one render and the others find its
+  blob; without Redis two may render at once and store identical bytes atomically, which costs
+  CPU once, never correctness.
 * Renders run in the bounded `RenderPool`; a refusal (corrupt blob, pixel bomb, time budget) is
   remembered for a few minutes so a hot broken URL does not burn a worker per request.
 * Every stored variant is accounted in the `VariantCache`, which evicts the least recently used
@@ -17,6 +18,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import hashlib
 import os
@@ -25,20 +27,21 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
-import pyvips
-
 from imgpro.cdn.cache import LEDGER_KEY, VariantCache
 from imgpro.cdn.layout import OriginalMeta, variant_key
-from imgpro.cdn.pool import RenderPool
+from imgpro.cdn.pool import PoolBusy, RenderKilled, RenderPool
 from imgpro.cdn.service import Located
 from imgpro.media import render as renderer
 from imgpro.media.transform import TransformSpec, canonical, is_identity, parse
+from imgpro.ops.metrics import RENDER_DURATION, RENDER_QUEUE, RENDERS
 from imgpro.settings import Settings
 from imgpro.storage import BlobNotFound, BlobStore
+from imgpro.storage.coordination import RenderLock
 
 #: Bump when the renderer's output for a given transform changes: variants get new names.
 RENDERER_VERSION = "1"
 _REFUSAL_SECONDS = 300.0
+KILL_GRACE_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -76,11 +79,13 @@ def variant_of(
     )
 
 
-def _share_cores(render_threads: int) -> None:
-    """libvips' own threads per render: the cores each render thread gets (VIPS_CONCURRENCY
-    wins). By default there is a render thread per core, so one: more threads only contend."""
-    if not os.environ.get("VIPS_CONCURRENCY"):
-        pyvips.concurrency_set(max(1, (os.cpu_count() or 1) // render_threads))
+def _vips_threads(render_processes: int) -> int:
+    """libvips' own threads per render: the cores each render process gets (0 = leave it to
+    VIPS_CONCURRENCY). By default there is a render process per core, so one: more threads
+    only contend."""
+    if os.environ.get("VIPS_CONCURRENCY"):
+        return 0
+    return max(1, (os.cpu_count() or 1) // render_processes)
 
 
 class VariantGone(Exception):
@@ -90,24 +95,39 @@ class VariantGone(Exception):
 class Variants:
     """Makes missing variants: single flight per key, bounded pool, remembered refusals."""
 
-    def __init__(self, blobs: BlobStore, settings: Settings, pool: RenderPool | None = None):
+    def __init__(
+        self,
+        blobs: BlobStore,
+        settings: Settings,
+        pool: RenderPool | None = None,
+        lock: RenderLock | None = None,
+    ):
         self.blobs = blobs
+        workers = settings.render_workers or os.cpu_count() or 1
         self.pool = pool or RenderPool(
-            settings.render_workers, settings.render_queue, settings.render_wait_seconds
+            workers,
+            settings.render_queue,
+            settings.render_wait_seconds,
+            # libvips stops itself at the budget where it can; the kill is for where it can't
+            kill_after=settings.render_time_budget + KILL_GRACE_SECONDS,
+            preload=(renderer.__name__,),
+            vips_threads=_vips_threads(workers),
         )
-        _share_cores(self.pool.workers)
         self.max_output_pixels = settings.max_output_pixels
         self.limits = {
             "max_pixels": settings.max_source_pixels,
             "max_output_pixels": settings.max_output_pixels,
             "time_budget": settings.render_time_budget,
         }
+        self.lock = lock  # across nodes: one render per variant (see storage.coordination)
         root = blobs.local_path(LEDGER_KEY)
-        if root is None:
-            raise ValueError("the variant cache needs a blob store with local files")
-        self.cache = VariantCache(
-            root.parent, settings.variant_max_per_image, settings.variant_cache_bytes
+        # on local files the caps hold per store; on S3 per image only (see `_cap_shared`)
+        self.cache = (
+            VariantCache(root.parent, settings.variant_max_per_image, settings.variant_cache_bytes)
+            if root is not None
+            else None
         )
+        self.max_per_image = settings.variant_max_per_image
         self._inflight: dict[str, asyncio.Task[bytes | None]] = {}
         self._refused: OrderedDict[str, tuple[float, str]] = OrderedDict()
 
@@ -137,6 +157,14 @@ class Variants:
                 self._refused.popitem(last=False)
 
     async def _make(self, located: Located, variant: Variant) -> bytes | None:
+        RENDER_QUEUE.inc()
+        try:
+            async with self.lock.held(variant.key) if self.lock else contextlib.nullcontext():
+                return await self._render_unless_stored(located, variant)
+        finally:
+            RENDER_QUEUE.dec()
+
+    async def _render_unless_stored(self, located: Located, variant: Variant) -> bytes | None:
         if await self.blobs.size(variant.key) is not None:  # another process stored it meanwhile
             return None
         key, original_size = located.key, None
@@ -146,6 +174,7 @@ class Variants:
         try:
             if source is None:
                 source = await self.blobs.get_bytes(key)
+            started = time.perf_counter()
             rendered = await self.pool.run(
                 renderer.render,
                 source,
@@ -155,15 +184,42 @@ class Variants:
                 **self.limits,
             )
         except (FileNotFoundError, BlobNotFound):
+            RENDERS.labels("gone").inc()
             raise VariantGone(located.key) from None
+        except RenderKilled as killed:
+            RENDERS.labels("refused").inc()
+            raise renderer.RenderRefused(killed.reason) from None
+        except renderer.RenderRefused:
+            RENDERS.labels("refused").inc()
+            raise
+        except PoolBusy:
+            RENDERS.labels("busy").inc()
+            raise
+        RENDERS.labels("ok").inc()
+        RENDER_DURATION.observe(time.perf_counter() - started)
         await self.blobs.put_bytes(variant.key, rendered.data)
         if await self.blobs.size(located.key) is None:  # deleted while rendering: leave nothing
             await self.blobs.delete(variant.key)
             raise VariantGone(located.key)
+        if self.cache is None:
+            await self._cap_shared(variant.key)
+            return rendered.data
         path = self.blobs.local_path(variant.key)
-        assert path is not None  # checked in __init__
+        assert path is not None  # a store with local files
         await asyncio.to_thread(self.cache.stored, path)
         return rendered.data
+
+    async def _cap_shared(self, key: str) -> None:
+        """On a shared store (S3) keep at most `max_per_image` variants of the image, the oldest
+        deleted first: one listing per render, nothing on a hit. Bytes per bucket are left to
+        the bucket's own lifecycle rules."""
+        folder = key.rpartition("/")[0] + "/"
+        stored = sorted(
+            [blob async for blob in self.blobs.walk(folder) if blob.key != key],
+            key=lambda blob: blob.modified,
+        )
+        for blob in stored[: max(0, len(stored) + 1 - self.max_per_image)]:
+            await self.blobs.delete(blob.key)
 
     def _fits_working_copy(self, meta: OriginalMeta, spec: TransformSpec) -> bool:
         assert meta.working_size is not None

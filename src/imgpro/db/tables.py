@@ -7,5 +7,6 @@ from imgpro.db.base import Base
 from imgpro.idempotency import tables as idempotency_tables  # noqa: F401
 from imgpro.images import tables as images_tables  # noqa: F401
 from imgpro.keys import tables as keys_tables  # noqa: F401
+from imgpro.webhooks import tables as webhooks_tables  # noqa: F401
 
 metadata = Base.metadata

@@ -74,7 +74,9 @@ class DocsContext:
             "transform_parameters": PARAMETERS,
             "plans_table": plans_table(settings),
             "settings_table": settings_table(),
-            "reference": reference_markdown(self.openapi, settings.api_url),
+            "reference": reference_markdown(
+                self.openapi, settings.web_url, settings.api_url, settings.cdn_url
+            ),
             "button_snippets": button_snippets(settings.web_url),
             "page_url": lambda slug: settings.web_url + BY_SLUG[slug].path,
         }

@@ -91,23 +91,60 @@ def _example_of(media: dict[str, Any]) -> Any:
     return schema.get("example") if isinstance(schema, dict) else None
 
 
-def _curl(api_url: str, method: str, path: str, operation: dict[str, Any]) -> str:
-    lines = [f"curl -X {method.upper()} '{api_url}{path}'"]
-    tags = operation.get("tags", [])
-    if path != "/v1/billing/webhooks/stripe":
-        if "apps" in tags:
-            lines.append('-H "Authorization: Bearer $IMGPRO_SECRET"')
-        else:
-            lines.append('-H "Authorization: Bearer $IMGPRO_API_KEY"')
-    body = operation.get("requestBody", {}).get("content", {})
+def _skeleton(document: dict[str, Any], schema: Any) -> Any:
+    """A request body with a placeholder for each required field, when the document gives no
+    example: enough for a curl line that shows the shape."""
+    schema = _resolve(document, schema)
+    if not isinstance(schema, dict):
+        return None
+    if "enum" in schema:
+        return schema["enum"][0]
+    kind = schema.get("type")
+    if kind == "object" or "properties" in schema:
+        properties = schema.get("properties", {})
+        wanted = schema.get("required") or list(properties)[:1]  # none required: show one
+        return {
+            name: _skeleton(document, prop) for name, prop in properties.items() if name in wanted
+        }
+    return {"integer": 1, "number": 1, "boolean": True, "array": []}.get(str(kind), "...")
+
+
+def _credential(operation: dict[str, Any]) -> str | None:
+    schemes = {name for requirement in operation.get("security", []) for name in requirement}
+    if "apiKey" in schemes:
+        return "$IMGPRO_API_KEY"
+    if "appSecret" in schemes:
+        return "$IMGPRO_SECRET"
+    return None
+
+
+def _curl(
+    document: dict[str, Any], api_url: str, method: str, path: str, operation: dict[str, Any]
+) -> str:
+    url = path.replace("{image_id}", "k3x9p2qa")
+    lines = [f"curl -X {method.upper()} '{api_url}{url}'"]
+    credential = _credential(operation)
+    if credential:
+        lines.append(f'-H "Authorization: Bearer {credential}"')
+    body = _resolve(document, operation.get("requestBody", {})).get("content", {})
     if "multipart/form-data" in body:
         lines.append("-F file=@photo.jpg")
     elif "application/json" in body:
-        example = _example_of(body["application/json"])
-        if example is not None:
-            lines.append('-H "Content-Type: application/json"')
-            lines.append(f"-d '{json.dumps(example)}'")
+        media = body["application/json"]
+        example = _example_of(media)
+        if example is None:
+            example = _skeleton(document, media.get("schema"))
+        lines.append('-H "Content-Type: application/json"')
+        lines.append(f"-d '{json.dumps(example)}'")
     return " \\\n  ".join(lines)
+
+
+def _success_example(document: dict[str, Any], operation: dict[str, Any]) -> Any:
+    for status, response in operation.get("responses", {}).items():
+        if status.startswith("2"):
+            media = _resolve(document, response).get("content", {}).get("application/json", {})
+            return _example_of(media)
+    return None
 
 
 def _operation(
@@ -145,7 +182,10 @@ def _operation(
         schema = response.get("content", {}).get("application/json", {}).get("schema")
         shape = f" ({type_of(schema)})" if schema else ""
         lines.append(f"| {status} | {_cell(response.get('description', ''))}{shape} |")
-    lines += ["", "```bash", _curl(api_url, method, path, operation), "```", ""]
+    lines += ["", "```bash", _curl(document, api_url, method, path, operation), "```", ""]
+    example = _success_example(document, operation)
+    if example is not None:
+        lines += ["Example answer:", "", "```json", json.dumps(example, indent=2), "```", ""]
     return lines
 
 
@@ -159,7 +199,7 @@ def operations(document: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]
     return found
 
 
-def reference_markdown(document: dict[str, Any], api_url: str) -> str:
+def reference_markdown(document: dict[str, Any], web_url: str, api_url: str, cdn_url: str) -> str:
     lines = ["## Operations", ""]
     for method, path, operation in operations(document):
         lines += _operation(document, api_url, method, path, operation)
@@ -178,4 +218,10 @@ def reference_markdown(document: dict[str, Any], api_url: str) -> str:
             if isinstance(schema, dict) and schema.get("description"):
                 lines += [schema["description"], ""]
             lines += _fields_table(document, schema)
-    return "\n".join(lines)
+    # the document's examples name img.pro's hosts; the reader's are this instance's
+    return (
+        "\n".join(lines)
+        .replace("https://src.img.pro", cdn_url)
+        .replace("https://api.img.pro", api_url)
+        .replace("https://img.pro", web_url)
+    )

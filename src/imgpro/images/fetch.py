@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from ipaddress import ip_address
 from pathlib import Path
@@ -157,6 +157,47 @@ async def _fetch(
     )
 
 
+async def check_url(
+    url: str, allow_networks: Sequence[IPNetwork] = (), resolver: Resolver | None = None
+) -> None:
+    """Refuse, as for an import, a URL that names or resolves to a non-public address:
+    ``invalid("url", ...)``, or ``ApiError("fetch_failed")`` when its host is not found."""
+    try:
+        await _resolve_checked(_parse(url, allow_networks), resolver or resolve, allow_networks)
+    except _UrlRefused as refused:
+        raise invalid("url", refused.message) from None
+
+
+async def post(
+    url: str,
+    body: bytes,
+    headers: Mapping[str, str],
+    *,
+    timeout: float,
+    allow_networks: Sequence[IPNetwork] = (),
+    resolver: Resolver | None = None,
+) -> int:
+    """POST ``body`` to ``url`` under the import address policy, checked again now (DNS may have
+    changed); the answer's status. One hop: a redirect is an answer, not followed. Raises
+    ``invalid("url")`` for a refused address and ``ApiError("fetch_failed")`` (504 on timeout)
+    when there is no answer; the message says why."""
+    try:
+        async with asyncio.timeout(timeout):
+            try:
+                target = _parse(url, allow_networks)
+                addresses = await _resolve_checked(target, resolver or resolve, allow_networks)
+            except _UrlRefused as refused:
+                raise invalid("url", refused.message) from None
+            async with httpx.AsyncClient(trust_env=False, timeout=timeout) as client:
+                response = await _send(client, target, addresses, "POST", headers, body)
+                await response.aclose()  # the status is the answer; the body is not read
+                return response.status_code
+    except (TimeoutError, httpx.TimeoutException):
+        raise ApiError(
+            "fetch_failed", f"No answer within {timeout:g} seconds.", status=504
+        ) from None
+
+
 def _parse(url: str, allow_networks: Sequence[IPNetwork]) -> _Target:
     if not url or len(url) > MAX_URL_LENGTH:
         raise _UrlRefused(f"Give an http or https URL of at most {MAX_URL_LENGTH} characters.")
@@ -237,13 +278,23 @@ async def _resolve_checked(
 
 
 async def _send(
-    client: httpx.AsyncClient, target: _Target, addresses: list[IPAddress]
+    client: httpx.AsyncClient,
+    target: _Target,
+    addresses: list[IPAddress],
+    method: str = "GET",
+    sent_headers: Mapping[str, str] | None = None,
+    content: bytes | None = None,
 ) -> httpx.Response:
     headers = {
         "Host": target.host_header,
-        "User-Agent": USER_AGENT,
-        "Accept": "image/*, */*;q=0.5",
-        "Accept-Encoding": "identity",  # count the bytes as sent; no decompression bombs
+        **(
+            sent_headers
+            or {
+                "User-Agent": USER_AGENT,
+                "Accept": "image/*, */*;q=0.5",
+                "Accept-Encoding": "identity",  # count the bytes as sent; no decompression bombs
+            }
+        ),
     }
     # connect to the checked IP literal, never the name (DNS rebinding); the Host header
     # and sni_hostname keep virtual hosting, SNI and certificate checks on the name
@@ -251,7 +302,7 @@ async def _send(
     failure: httpx.HTTPError | None = None
     for address in addresses:
         request = httpx.Request(
-            "GET", target.url_to(address), headers=headers, extensions=extensions
+            method, target.url_to(address), headers=headers, content=content, extensions=extensions
         )
         try:
             return await client.send(request, stream=True, follow_redirects=False)

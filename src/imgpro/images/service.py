@@ -23,13 +23,16 @@ from imgpro.errors import ApiError, invalid
 from imgpro.ids import is_id, new_id
 from imgpro.images.cursor import decode_cursor, encode_cursor
 from imgpro.images.fetch import fetch_to_file
-from imgpro.images.schemas import ImageFields, ImagePatch
+from imgpro.images.schemas import ImageFields, ImagePatch, image_object
 from imgpro.images.tables import Image, ImageLabel
 from imgpro.logs import log
 from imgpro.media import placeholder, working_copy
 from imgpro.media.ingest import Ingested, ingest
+from imgpro.ops.metrics import UPLOADS
 from imgpro.runtime import Runtime
+from imgpro.settings import Settings
 from imgpro.storage import BlobNotFound, BlobStore
+from imgpro.webhooks import service as webhooks
 
 if TYPE_CHECKING:  # auth resolves app callers through apps, which deletes images through us
     from imgpro.auth import Principal
@@ -47,6 +50,11 @@ class UploadedFile:
 
 def _not_found() -> ApiError:
     return ApiError("not_found", "No image with this id in your storage.")
+
+
+def _in_app(workspace: Workspace | None) -> bool:
+    """Images in an app's workspaces (a user's, or the app's own) are always public."""
+    return workspace is not None and workspace.app_id is not None
 
 
 def _live(now: datetime) -> Any:
@@ -94,7 +102,7 @@ async def create_from_url(
 async def _check_caller_may_upload(
     runtime: Runtime, principal: Principal, fields: ImageFields
 ) -> None:
-    if principal.kind == "app" and not fields.public:
+    if _in_app(principal.workspace) and not fields.public:
         raise invalid("public", "Images uploaded by an app are always public.")
     if principal.is_anonymous:
         settings = runtime.settings
@@ -139,7 +147,7 @@ async def _store(
         workspace = principal.workspace or await accounts.anonymous_workspace(db)
         now = utcnow()
         image_id = new_id()
-        public = True if principal.kind != "key" else fields.public
+        public = True if principal.kind != "key" or _in_app(workspace) else fields.public
         image = Image(
             id=image_id,
             workspace_id=workspace.id,
@@ -183,15 +191,22 @@ async def _store(
                 ImageLabel(image_id=image_id, key=k, value=v)
                 for k, v in (fields.labels or {}).items()
             )
+            await db.flush()  # the column defaults, for the Image object the app is sent
+            await webhooks.emit(db, workspace, "image.created", image=image_object(settings, image))
             await db.commit()
         except BaseException:
             await db.rollback()
             await cdn.unpublish(runtime.blobs, image.shard, image_id)  # workspace is expired now
             raise
+        UPLOADS.inc()
         return image
     finally:
         if ingested.path != path:
             ingested.path.unlink(missing_ok=True)
+
+
+def _deleted(image: Image) -> dict[str, Any]:
+    return {"id": image.id, "object": "image", "deleted": True}
 
 
 async def get(db: AsyncSession, workspace: Workspace, image_id: str) -> Image:
@@ -261,13 +276,13 @@ async def list_images(
 
 
 async def update(
-    db: AsyncSession, principal: Principal, workspace: Workspace, image_id: str, patch: ImagePatch
+    db: AsyncSession, settings: Settings, workspace: Workspace, image_id: str, patch: ImagePatch
 ) -> Image:
     """Change the fields `patch` names (absent ones stay; null clears); commits."""
     image = await get(db, workspace, image_id)
     sent = patch.model_fields_set
     if "public" in sent:
-        if principal.kind == "app" and not patch.public:
+        if _in_app(workspace) and not patch.public:
             raise invalid("public", "Images of an app are always public.")
         if patch.public and not image.public:
             image.published_at = utcnow()
@@ -281,6 +296,8 @@ async def update(
         image.labels = labels
         await db.execute(delete(ImageLabel).where(ImageLabel.image_id == image.id))
         db.add_all(ImageLabel(image_id=image.id, key=k, value=v) for k, v in labels.items())
+    await db.flush()
+    await webhooks.emit(db, workspace, "image.updated", image=image_object(settings, image))
     await db.commit()
     return image
 
@@ -289,6 +306,7 @@ async def remove(db: AsyncSession, runtime: Runtime, workspace: Workspace, image
     image = await get(db, workspace, image_id)
     await db.delete(image)
     await meter.release(db, workspace.id, image.bytes)
+    await webhooks.emit(db, workspace, "image.deleted", image=_deleted(image))
     await db.commit()
     await cdn.unpublish(runtime.blobs, image.shard, image.id)
 
@@ -307,6 +325,7 @@ async def remove_many(
     )
     for image in found:
         await db.delete(image)
+        await webhooks.emit(db, workspace, "image.deleted", image=_deleted(image))
     await meter.release(db, workspace.id, sum(image.bytes for image in found), len(found))
     await db.commit()
     for image in found:
@@ -327,6 +346,9 @@ async def sweep_expired(db: AsyncSession, blobs: BlobStore, batch: int = 200) ->
     for image in expired:
         await db.delete(image)
         await meter.release(db, image.workspace_id, image.bytes)
+        workspace = await accounts.get_workspace(db, image.workspace_id)
+        if workspace is not None:
+            await webhooks.emit(db, workspace, "image.deleted", image=_deleted(image))
     await db.commit()
     await unpublish_all(blobs, [(image.shard, image.id) for image in expired])
     return len(expired)
@@ -395,3 +417,9 @@ async def unpublish_all(blobs: BlobStore, stored: list[tuple[str, str]]) -> None
 async def usage(db: AsyncSession, runtime: Runtime, workspace: Workspace) -> dict[str, Any]:
     """The usage object of decisions.md §3: the billing meter of this workspace."""
     return await meter.usage(db, runtime.settings, workspace)
+
+
+async def existing_ids(db: AsyncSession, image_ids: list[str]) -> set[str]:
+    """Which of `image_ids` have an image row (deleted and never-committed ones do not)."""
+    rows = await db.execute(select(Image.id).where(Image.id.in_(image_ids)))
+    return set(rows.scalars())

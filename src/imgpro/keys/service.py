@@ -1,4 +1,8 @@
-"""API keys: `img_live_` + 32 base-62 characters, stored as SHA-256, abilities read/write."""
+"""API keys: `img_live_` + 32 base-62 characters, stored as SHA-256, abilities read/write.
+
+A personal key acts on its user's personal workspace. An app key belongs to an app and acts on
+the app's own workspace; its data access is `app` ("App storage only") or `app-wide` (also
+`X-Img-User` for the app's connected users) — decisions.md §10."""
 
 from __future__ import annotations
 
@@ -12,11 +16,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from imgpro.accounts.tables import User, Workspace
 from imgpro.db.base import utcnow
 from imgpro.errors import invalid
-from imgpro.ids import new_id, random_token
+from imgpro.ids import is_id, new_id, random_token
 from imgpro.keys.tables import ApiKey
 
 PREFIX = "img_live_"
 ABILITIES = frozenset({"read", "write"})
+APP_STORAGE = "app"  # "App storage only"
+APP_WIDE = "app-wide"
+ACCESS = (APP_STORAGE, APP_WIDE)
 BASE62 = string.digits + string.ascii_letters
 
 
@@ -40,14 +47,30 @@ def parse_abilities(text: str) -> frozenset[str]:
     return abilities
 
 
+def parse_access(text: str) -> str:
+    if text not in ACCESS:
+        raise invalid("access", "Data access is app (App storage only) or app-wide.")
+    return text
+
+
 async def create_key(
-    db: AsyncSession, user: User, workspace: Workspace, abilities: frozenset[str], name: str = ""
+    db: AsyncSession,
+    user: User,
+    workspace: Workspace,
+    abilities: frozenset[str],
+    name: str = "",
+    *,
+    access: str | None = None,
 ) -> IssuedKey:
+    """A key on `workspace`: the user's personal one, or (with `access`) an app's own workspace,
+    which makes it a key of that app."""
     secret = PREFIX + random_token(32, BASE62)
     record = ApiKey(
         id=new_id(),
         workspace_id=workspace.id,
         user_id=user.id,
+        app_id=workspace.app_id if access else None,
+        access=access,
         name=name[:64],
         hint=f"{secret[:13]}…{secret[-4:]}",
         secret_hash=hash_secret(secret),
@@ -70,18 +93,26 @@ async def find_active_key(db: AsyncSession, secret: str) -> ApiKey | None:
     ).scalar()
 
 
-async def list_keys(db: AsyncSession, user_id: str) -> list[ApiKey]:
+async def list_keys(db: AsyncSession, user_id: str, app_id: str | None = None) -> list[ApiKey]:
+    """The user's live personal keys, or (with `app_id`) that app's keys."""
     rows = await db.execute(
         select(ApiKey)
-        .where(ApiKey.user_id == user_id, ApiKey.revoked_at.is_(None))
+        .where(
+            ApiKey.user_id == user_id,
+            ApiKey.app_id.is_(None) if app_id is None else ApiKey.app_id == app_id,
+            ApiKey.revoked_at.is_(None),
+        )
         .order_by(ApiKey.created_at.desc())
     )
     return list(rows.scalars())
 
 
-async def revoke_key(db: AsyncSession, user_id: str, key_id: str) -> bool:
-    key = await db.get(ApiKey, key_id)
-    if key is None or key.user_id != user_id or key.revoked_at is not None:
+async def revoke_key(
+    db: AsyncSession, user_id: str, key_id: str, app_id: str | None = None
+) -> bool:
+    """Revoke one of the user's personal keys, or (with `app_id`) one of that app's keys."""
+    key = await db.get(ApiKey, key_id) if is_id(key_id) else None
+    if key is None or key.user_id != user_id or key.app_id != app_id or key.revoked_at is not None:
         return False
     key.revoked_at = utcnow()
     await db.flush()

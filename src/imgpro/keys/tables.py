@@ -1,4 +1,6 @@
-"""API keys: stored only as a SHA-256 hash, with read/write abilities."""
+"""API keys: stored only as a SHA-256 hash, with read/write abilities. A personal key acts on
+its user's personal workspace; an app key (`app_id` set) on the App's own workspace, and with
+`access = "app-wide"` also for the app's connected users (X-Img-User)."""
 
 from __future__ import annotations
 
@@ -18,6 +20,11 @@ class ApiKey(Base):
         ForeignKey("workspaces.id", ondelete="CASCADE"), index=True
     )
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    # the app an app key belongs to; the key's workspace is then that app's own workspace
+    app_id: Mapped[str | None] = mapped_column(
+        ForeignKey("apps.id", ondelete="CASCADE"), index=True
+    )
+    access: Mapped[str | None] = mapped_column(String(16))  # app keys: "app" | "app-wide"
     name: Mapped[str] = mapped_column(String(64), default="")
     hint: Mapped[str] = mapped_column(String(32))  # shown in lists: "img_live_ab…yz"
     secret_hash: Mapped[str] = mapped_column(String(64), unique=True)

@@ -460,6 +460,7 @@ def _render(data, fmt, spec, deadline, limits: _Limits, original_size) -> Render
         image = _frame(image, spec, geometry, deadline, alpha_out, upscale_crop=upscale_crop)
     deadline.check()
     data_out = _save(deadline.watch(image), fmt, spec)
+    deadline.check()  # an encoder cannot be stopped midway: a late result is still refused
     height = image.height // frames
     return Rendered(data_out, fmt, CONTENT_TYPES[fmt], image.width, height)
 

@@ -6,13 +6,31 @@ import asyncio
 import os
 import shutil
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
-from imgpro.storage.base import BlobNotFound
+from imgpro.storage.base import BlobNotFound, StoredBlob
+
+
+def files_under(root: Path) -> list[StoredBlob]:
+    """Every file below `root` as a blob, except the `.tmp` directory of unfinished writes."""
+    found = []
+    for directory, subdirs, files in os.walk(root):
+        if Path(directory) == root:
+            subdirs[:] = [name for name in subdirs if name != ".tmp"]
+        for name in files:
+            path = Path(directory) / name
+            try:
+                stat = path.stat()
+            except FileNotFoundError:  # deleted while we walked
+                continue
+            found.append(StoredBlob(path.relative_to(root).as_posix(), stat.st_size, stat.st_mtime))
+    return found
 
 
 class FileSystemBlobStore:
+    """One node's disk: every worker reads the same files, so nothing cached can go stale."""
+
     def __init__(self, root: Path) -> None:
         self.root = root
         self.root.mkdir(parents=True, exist_ok=True)
@@ -90,3 +108,20 @@ class FileSystemBlobStore:
             await asyncio.to_thread(shutil.rmtree, target, True)
         else:
             target.unlink(missing_ok=True)
+
+    async def walk(self, prefix: str = "") -> AsyncIterator[StoredBlob]:
+        for blob in await asyncio.to_thread(files_under, self.root):
+            if blob.key.startswith(prefix):
+                yield blob
+
+    def fresh_for(self) -> float:
+        return float("inf")
+
+    def on_gone(self, listener: Callable[[str | None], None]) -> None:
+        return None  # every process reads the same files: a delete is seen at once
+
+    async def start(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None

@@ -15,6 +15,12 @@ from urllib.parse import urlencode
 LABEL = "Continue with img.pro"
 PLACEHOLDER_STATE = "YOUR_STATE"
 VARIANTS = ("dark", "light", "short", "icon")
+VARIANT_NAMES = {
+    "dark": "Dark, for light pages",
+    "light": "Light, for dark pages",
+    "short": "Short, where space is tight",
+    "icon": "Icon, in a row of sign-in icons",
+}
 GLOBE = (
     '<svg viewBox="0 0 24 24" width="18" height="18" fill="none" stroke="currentColor" '
     'stroke-width="1.5" stroke-linecap="round" stroke-linejoin="round" aria-hidden="true">'

@@ -3,7 +3,6 @@ Every change is a CSRF-checked form post; secrets are shown once, on the page th
 
 from __future__ import annotations
 
-from contextlib import suppress
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -13,7 +12,9 @@ from starlette.responses import Response
 from imgpro.accounts import service as accounts
 from imgpro.accounts.tables import User
 from imgpro.apps import service as apps
+from imgpro.apps.tables import App
 from imgpro.auth import Principal
+from imgpro.billing import meter
 from imgpro.billing.plans import catalogue
 from imgpro.deps import Db, Rt
 from imgpro.errors import ApiError
@@ -26,6 +27,7 @@ from imgpro.keys import service as keys
 from imgpro.web.pages import form_text, redirect, render
 from imgpro.web.security import CheckedForm, SignedIn, clear_session_cookie
 from imgpro.web.signin import explain
+from imgpro.webhooks import service as webhooks
 
 router = APIRouter(prefix="/dashboard")
 
@@ -37,6 +39,9 @@ NOTICES = {
     "disconnected": "App disconnected. It can no longer act for you until you connect again.",
     "saved": "App saved.",
     "app_deleted": "App deleted.",
+    "webhook_saved": "Webhook endpoint saved.",
+    "webhook_removed": "Webhook endpoint removed: no more events are sent.",
+    "webhook_test": "Test event queued: it appears in the deliveries below.",
 }
 
 
@@ -44,12 +49,20 @@ def _page(
     request: Request, template: str, user: User, section: str, status: int = 200, **context: Any
 ) -> Response:
     done = request.query_params.get("done")
-    return render(
+    response = render(
         request,
         f"dashboard/{template}",
         {"user": user, "section": section, "notice": NOTICES.get(done or ""), **context},
         status,
     )
+    # private pages, some showing a secret once: no browser or proxy may keep a copy
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _not_found(request: Request, user: User, section: str, thing: str, back: str) -> Response:
+    """An action on an id that is not the user's (or no longer exists): nothing was done."""
+    return _page(request, "missing.html", user, section, 404, thing=thing, back=back)
 
 
 # ---- images ---------------------------------------------------------------------------------
@@ -122,11 +135,15 @@ async def upload_image(
 
 @router.post("/images/{image_id}/delete")
 async def delete_image(
-    image_id: str, user: SignedIn, form: CheckedForm, db: Db, rt: Rt
+    image_id: str, request: Request, user: SignedIn, form: CheckedForm, db: Db, rt: Rt
 ) -> Response:
     workspace = await accounts.personal_workspace(db, user.id)
-    with suppress(ApiError):  # already gone, or not this user's: nothing to do or reveal
+    try:
         await images.remove(db, rt, workspace, image_id)
+    except ApiError as exc:
+        if exc.code != "not_found":
+            raise
+        return _not_found(request, user, "images", "image", "/dashboard")
     return redirect("/dashboard?done=deleted")
 
 
@@ -166,8 +183,11 @@ async def create_key(request: Request, user: SignedIn, form: CheckedForm, db: Db
 
 
 @router.post("/keys/{key_id}/revoke")
-async def revoke_key(key_id: str, user: SignedIn, form: CheckedForm, db: Db) -> Response:
-    await keys.revoke_key(db, user.id, key_id)
+async def revoke_key(
+    key_id: str, request: Request, user: SignedIn, form: CheckedForm, db: Db
+) -> Response:
+    if not await keys.revoke_key(db, user.id, key_id):
+        return _not_found(request, user, "keys", "API key", "/dashboard/keys")
     await db.commit()
     return redirect("/dashboard/keys?done=revoked")
 
@@ -216,20 +236,80 @@ async def register_app(
 
 
 def _no_such_app(request: Request, user: User) -> Response:
-    return _page(request, "missing.html", user, "apps", 404)
+    return _not_found(request, user, "apps", "app", "/dashboard/apps")
+
+
+async def _app_page(
+    request: Request, db: Db, rt: Rt, user: User, app: App, status: int = 200, **context: Any
+) -> Response:
+    """The app's settings, its own storage (plan and usage) and its API keys."""
+    storage = next(
+        (ws for ws in await apps.storage_workspaces_owned(db, user) if ws.app_id == app.id), None
+    )
+    return _page(
+        request,
+        "app.html",
+        user,
+        "apps",
+        status,
+        app=app,
+        webhook=await webhooks.endpoint_of(db, app.id),
+        deliveries=await webhooks.recent(db, app.id),
+        app_keys=await keys.list_keys(db, user.id, app.id),
+        storage=storage,
+        storage_usage=await meter.read_usage(db, rt.settings, storage) if storage else None,
+        **context,
+    )
 
 
 @router.get("/apps/{app_id}")
-async def app_page(app_id: str, request: Request, user: SignedIn, db: Db) -> Response:
+async def app_page(app_id: str, request: Request, user: SignedIn, db: Db, rt: Rt) -> Response:
     app = await apps.owned_app(db, user, app_id)
     if app is None:
         return _no_such_app(request, user)
-    return _page(request, "app.html", user, "apps", app=app)
+    return await _app_page(request, db, rt, user, app)
+
+
+@router.post("/apps/{app_id}/keys")
+async def create_app_key(
+    app_id: str, request: Request, user: SignedIn, form: CheckedForm, db: Db, rt: Rt
+) -> Response:
+    app = await apps.owned_app(db, user, app_id)
+    if app is None:
+        return _no_such_app(request, user)
+    chosen = ",".join(a for a in ("read", "write") if form_text(form, a) == "on")
+    try:
+        abilities = keys.parse_abilities(chosen)
+        access = keys.parse_access(form_text(form, "access", 16))
+    except ApiError:
+        return await _app_page(
+            request,
+            db,
+            rt,
+            user,
+            app,
+            422,
+            key_error="Pick Read, Write or both, and a data access.",
+        )
+    issued = await apps.create_app_key(db, app, abilities, access, form_text(form, "name", 64))
+    return await _app_page(request, db, rt, user, app, issued=issued)
+
+
+@router.post("/apps/{app_id}/keys/{key_id}/revoke")
+async def revoke_app_key(
+    app_id: str, key_id: str, request: Request, user: SignedIn, form: CheckedForm, db: Db
+) -> Response:
+    app = await apps.owned_app(db, user, app_id)
+    if app is None:
+        return _no_such_app(request, user)
+    await keys.revoke_key(db, user.id, key_id, app.id)
+    await db.commit()
+    return redirect(f"/dashboard/apps/{app.id}?done=revoked")
 
 
 @router.post("/apps/{app_id}")
 async def edit_app(
-    app_id: str, request: Request, user: SignedIn, form: CheckedForm, db: Db
+    app_id: str, request: Request, user: SignedIn, form: CheckedForm, db: Db, rt: Rt
 ) -> Response:
     app = await apps.owned_app(db, user, app_id)
     if app is None:
@@ -240,8 +320,8 @@ async def edit_app(
         await apps.edit(db, app, name, _uris(uris_text))
     except ApiError as exc:  # checked before any change: nothing to undo
         form_values = {"name": name, "redirect_uris": uris_text}
-        return _page(
-            request, "app.html", user, "apps", 422, app=app, error=explain(exc), form=form_values
+        return await _app_page(
+            request, db, rt, user, app, 422, error=explain(exc), form=form_values
         )
     return redirect(f"/dashboard/apps/{app.id}?done=saved")
 
@@ -259,6 +339,47 @@ async def rotate_app_secret(
     )
 
 
+@router.post("/apps/{app_id}/webhook")
+async def set_webhook(
+    app_id: str, request: Request, user: SignedIn, form: CheckedForm, db: Db, rt: Rt
+) -> Response:
+    app = await apps.owned_app(db, user, app_id)
+    if app is None:
+        return _no_such_app(request, user)
+    url = form_text(form, "url", 2048)
+    try:
+        endpoint = await webhooks.set_endpoint(db, rt.settings, app.id, url)
+    except ApiError as exc:  # checked before any change: nothing to undo
+        return await _app_page(request, db, rt, user, app, 422, webhook_error=explain(exc))
+    if endpoint.secret is not None:
+        return _page(request, "webhook_secret.html", user, "apps", app=app, endpoint=endpoint)
+    done = "webhook_saved" if endpoint.url else "webhook_removed"
+    return redirect(f"/dashboard/apps/{app.id}?done={done}#webhooks")
+
+
+@router.post("/apps/{app_id}/webhook/rotate")
+async def rotate_webhook_secret(
+    app_id: str, request: Request, user: SignedIn, form: CheckedForm, db: Db
+) -> Response:
+    app = await apps.owned_app(db, user, app_id)
+    endpoint = await webhooks.rotate_secret(db, app.id) if app is not None else None
+    if app is None or endpoint is None:
+        return _no_such_app(request, user)
+    return _page(
+        request, "webhook_secret.html", user, "apps", app=app, endpoint=endpoint, rotated=True
+    )
+
+
+@router.post("/apps/{app_id}/webhook/test")
+async def send_test_event(
+    app_id: str, request: Request, user: SignedIn, form: CheckedForm, db: Db
+) -> Response:
+    app = await apps.owned_app(db, user, app_id)
+    if app is None or await webhooks.send_test(db, app.id) is None:
+        return _no_such_app(request, user)
+    return redirect(f"/dashboard/apps/{app.id}?done=webhook_test#webhooks")
+
+
 @router.post("/apps/{app_id}/delete")
 async def delete_app(
     app_id: str, request: Request, user: SignedIn, form: CheckedForm, db: Db, rt: Rt
@@ -267,13 +388,13 @@ async def delete_app(
     if app is None:
         return _no_such_app(request, user)
     if form_text(form, "confirm_name").strip() != app.name:
-        return _page(
+        return await _app_page(
             request,
-            "app.html",
+            db,
+            rt,
             user,
-            "apps",
+            app,
             422,
-            app=app,
             delete_error="Type the app's name exactly to confirm deleting it.",
         )
     await apps.delete_app(db, rt.blobs, app)
@@ -297,8 +418,11 @@ async def connections_page(request: Request, user: SignedIn, db: Db, rt: Rt) -> 
 
 
 @router.post("/connections/{app_id}/revoke")
-async def revoke_connection(app_id: str, user: SignedIn, form: CheckedForm, db: Db) -> Response:
-    await apps.revoke(db, user, app_id)
+async def revoke_connection(
+    app_id: str, request: Request, user: SignedIn, form: CheckedForm, db: Db
+) -> Response:
+    if not await apps.revoke(db, user, app_id):
+        return _not_found(request, user, "connections", "connected app", "/dashboard/connections")
     return redirect("/dashboard/connections?done=disconnected")
 
 

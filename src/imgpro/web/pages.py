@@ -16,7 +16,7 @@ from imgpro.web.security import csrf_token, remember_csrf
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 TEMPLATES.env.globals.update(
-    imgpro_button=brand.button, connect_url=brand.connect_url, button_variants=brand.VARIANTS
+    imgpro_button=brand.button, connect_url=brand.connect_url, button_variants=brand.VARIANT_NAMES
 )
 
 
@@ -70,6 +70,12 @@ def error_page(
         {"heading": heading, "message": message, "next_step": next_step},
         status_code,
     )
+
+
+def not_found_page(request: Request, viewer: Any = None) -> HTMLResponse:
+    """The one 404 page of the web surface, whatever the address looked like: an unknown
+    path, a deleted, expired or private image, a dashboard path that does not exist."""
+    return render(request, "not_found.html", {"viewer": viewer}, 404)
 
 
 def redirect(url: str, status_code: int = 303) -> RedirectResponse:

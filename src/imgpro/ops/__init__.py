@@ -1,0 +1,1 @@
+"""Operations: doctor, metrics, outages, garbage collection, backup and restore."""
