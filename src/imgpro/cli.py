@@ -203,6 +203,29 @@ def user_create(
     admin_command(as_json, work)
 
 
+@users.command("list")
+def user_list(as_json: JsonFlag = False) -> None:
+    """List every user with the plan of their personal workspace and their status."""
+
+    async def work(rt: Runtime) -> tuple[dict[str, Any], str]:
+        async with rt.sessions() as db:
+            found = await accounts.list_users(db)
+        rows = [
+            {
+                "id": user.id,
+                "email": user.email,
+                "plan": plan,
+                "status": user.status,
+                "created_at": user.created_at.isoformat(),
+            }
+            for user, plan in found
+        ]
+        lines = [f"{r['id']}  {r['email']}  {r['plan']}  {r['status']}" for r in rows]
+        return {"users": rows}, "\n".join(lines) or "no users"
+
+    admin_command(as_json, work)
+
+
 @users.command("set-plan")
 def user_set_plan(email: str, plan: str, as_json: JsonFlag = False) -> None:
     """Put a user's personal workspace on PLAN."""
@@ -344,6 +367,27 @@ def app_create(
             result,
             f"app {issued.app.id} ({issued.app.name}): {issued.secret}\nshown once — store it now",
         )
+
+    admin_command(as_json, work)
+
+
+@app_commands.command("list")
+def app_list(as_json: JsonFlag = False) -> None:
+    """List every app with its owner, status, badge and number of connected users."""
+
+    async def work(rt: Runtime) -> tuple[dict[str, Any], str]:
+        async with rt.sessions() as db:
+            found = await apps.list_apps(db)
+        rows = [
+            _app_json(app) | {"owner": owner, "connected_users": users}
+            for app, owner, users in found
+        ]
+        lines = [
+            f"{r['id']}  {r['name']}  {r['status']}{'  verified' if r['verified'] else ''}  "
+            f"owner {r['owner']}  {r['connected_users']} users"
+            for r in rows
+        ]
+        return {"apps": rows}, "\n".join(lines) or "no apps"
 
     admin_command(as_json, work)
 
