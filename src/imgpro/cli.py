@@ -19,6 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 from imgpro.accounts import service as accounts
+from imgpro.accounts.tables import User
 from imgpro.apps import service as apps
 from imgpro.billing.plans import catalogue
 from imgpro.db import migrate as migrations
@@ -113,7 +114,7 @@ def _check_plan(settings: Settings, plan: str) -> str:
     return plan
 
 
-async def _user(db: Any, email: str) -> accounts.User:
+async def _user(db: Any, email: str) -> User:
     user = await accounts.find_user_by_email(db, email)
     if user is None:
         raise CommandFailed(

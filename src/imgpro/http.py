@@ -154,11 +154,11 @@ def client_ip(scope: Scope, trusted_proxies: list[str]) -> str:
     is read from the right: each trusted hop appends the address it saw, so the first entry
     from the right that is not a trusted proxy is the client; what stands left of it was
     written by the client and proves nothing."""
-    peer = (scope.get("client") or ("unknown", 0))[0]
+    peer: str = (scope.get("client") or ("unknown", 0))[0]
     networks = _networks(tuple(trusted_proxies))
     if not _is_trusted(peer, networks):
         return peer
-    hops = [
+    hops: list[str] = [
         hop.strip()
         for name, value in scope.get("headers", [])
         if name == b"x-forwarded-for"
@@ -243,7 +243,7 @@ class RequestContext:
 def _incoming_request_id(scope: Scope) -> str | None:
     for name, value in scope.get("headers", []):
         if name == b"x-request-id":
-            candidate = value.decode("latin-1")[:64]
+            candidate: str = value.decode("latin-1")[:64]
             if candidate.replace("-", "").isalnum():
                 return candidate
     return None
