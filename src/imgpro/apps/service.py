@@ -134,6 +134,22 @@ async def owned_apps(db: AsyncSession, owner: User) -> list[App]:
     return list(rows.scalars())
 
 
+async def list_apps(db: AsyncSession) -> list[tuple[App, str, int]]:
+    """Every app, oldest first, with its owner's email and its connected users (for operators)."""
+    users = (
+        select(func.count())
+        .where(AppConnection.app_id == App.id, AppConnection.revoked_at.is_(None))
+        .correlate(App)
+        .scalar_subquery()
+    )
+    rows = await db.execute(
+        select(App, User.email, users)
+        .join(User, User.id == App.owner_id)
+        .order_by(App.created_at, App.id)
+    )
+    return [(app, email, count) for app, email, count in rows.all()]
+
+
 async def edit(db: AsyncSession, app: App, name: str, redirect_uris: Sequence[str]) -> App:
     name = check_app_name(name)
     uris = check_redirect_uris(redirect_uris)

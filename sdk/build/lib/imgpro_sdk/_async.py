@@ -21,6 +21,7 @@ class _AsyncTransport:
         sleep: Callable[[float], Awaitable[Any]],
     ) -> None:
         self.config = config
+        self.owns_http = http is None  # a client the caller passed in is theirs to close
         self.http = http or httpx.AsyncClient(timeout=config.timeout)
         self.sleep = sleep
 
@@ -205,7 +206,8 @@ class AsyncImgPro:
         return await self._t.send(_core.usage())  # type: ignore[no-any-return]
 
     async def close(self) -> None:
-        await self._t.http.aclose()
+        if self._t.owns_http:
+            await self._t.http.aclose()
 
     async def __aenter__(self) -> AsyncImgPro:
         return self

@@ -19,6 +19,7 @@ class _Transport:
         self, config: Config, http: httpx.Client | None, sleep: Callable[[float], Any]
     ) -> None:
         self.config = config
+        self.owns_http = http is None  # a client the caller passed in is theirs to close
         self.http = http or httpx.Client(timeout=config.timeout)
         self.sleep = sleep
 
@@ -219,7 +220,8 @@ class ImgPro:
         return self._t.send(_core.usage())  # type: ignore[no-any-return]
 
     def close(self) -> None:
-        self._t.http.close()
+        if self._t.owns_http:
+            self._t.http.close()
 
     def __enter__(self) -> ImgPro:
         return self
