@@ -59,7 +59,7 @@ class StripeProvider:
                 headers={"Retry-After": "5"},
             ) from None
         finally:
-            await http.close_async()
+            await http.close_async()  # type: ignore[no-untyped-call]  # stripe's is untyped
 
     async def start_checkout(self, context: CheckoutContext) -> str:
         checkout, plan = context.checkout, context.plan
