@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from imgpro.accounts import service as accounts
 from imgpro.accounts.tables import User, Workspace
+from imgpro.apps import service as apps
 from imgpro.billing import meter, subscriptions
 from imgpro.billing.plans import INTERVALS, Plan, add_interval, catalogue
 from imgpro.billing.providers import CheckoutContext, provider_for
@@ -256,15 +257,11 @@ async def _payer(db: AsyncSession, workspace: Workspace) -> User | None:
     """Who pays for the workspace: its user, or for an app's own storage the app's owner."""
     if workspace.user_id is not None:
         return await accounts.get_user(db, workspace.user_id)
-    from imgpro.apps import service as apps  # apps sits beside billing; only its owner is used
-
     app = await apps.get_app(db, workspace.app_id) if workspace.app_id else None
     return await accounts.get_user(db, app.owner_id) if app else None
 
 
 async def _managed(db: AsyncSession, user: User) -> list[Workspace]:
-    from imgpro.apps import service as apps  # apps sits beside billing; only its lookup is used
-
     return await accounts.workspaces_of(db, user.id) + await apps.storage_workspaces_owned(db, user)
 
 
@@ -339,8 +336,6 @@ class WorkspaceBilling:
 async def workspace_label(db: AsyncSession, workspace: Workspace) -> str:
     if workspace.kind == "personal" or workspace.app_id is None:
         return "Personal workspace"
-    from imgpro.apps import service as apps  # apps sits beside billing; only its name is used
-
     app = await apps.get_app(db, workspace.app_id)
     name = app.name if app is not None else "App workspace"
     return f"{name} · App storage" if workspace.kind == "app_storage" else name

@@ -14,7 +14,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import FormData, UploadFile
 from starlette.responses import Response
 
-from imgpro.auth import Principal
 from imgpro.deps import Caller, Db, IdempotencyKey, Rt
 from imgpro.errors import invalid
 from imgpro.http import parse_as, read_json
@@ -39,6 +38,7 @@ from imgpro.images.schemas import (
 )
 from imgpro.images.tables import Image
 from imgpro.openapi import CALLER_ERRORS, json_body, responses
+from imgpro.principal import Principal
 from imgpro.runtime import Runtime
 
 router = APIRouter(prefix="/v1", tags=["images"])
