@@ -74,3 +74,40 @@ def test_bad_abilities_are_refused(cli) -> None:  # type: ignore[no-untyped-def]
 
 def test_sweep_reports_what_it_deleted(cli) -> None:  # type: ignore[no-untyped-def]
     assert json.loads(cli("admin", "sweep", "--json")) == {"deleted": 0, "webhook_messages": 0}
+
+
+def test_user_list_and_app_list_show_what_exists(cli) -> None:  # type: ignore[no-untyped-def]
+    assert json.loads(cli("admin", "user", "list", "--json")) == {"users": []}
+    assert json.loads(cli("admin", "app", "list", "--json")) == {"apps": []}
+    cli("admin", "user", "create", "owner@example.com", "--plan", "pro")
+    cli("admin", "user", "create", "plain@example.com")
+    made = json.loads(
+        cli(
+            "admin", "app", "create", "--owner", "owner@example.com", "--name", "Pixel Notes",
+            "--redirect-uri", "https://pixel.example/cb", "--json",
+        )
+    )  # fmt: skip
+    cli("admin", "app", "verify", made["id"])
+    users = json.loads(cli("admin", "user", "list", "--json"))["users"]
+    assert [(u["email"], u["plan"], u["status"]) for u in users] == [
+        ("owner@example.com", "pro", "active"),
+        ("plain@example.com", "free", "active"),
+    ]
+    (listed,) = json.loads(cli("admin", "app", "list", "--json"))["apps"]
+    assert listed == {
+        "id": made["id"],
+        "name": "Pixel Notes",
+        "redirect_uris": ["https://pixel.example/cb"],
+        "verified": True,
+        "status": "active",
+        "owner": "owner@example.com",
+        "connected_users": 0,
+    }
+    assert "Pixel Notes" in cli("admin", "app", "list")
+    assert "plain@example.com" in cli("admin", "user", "list")
+
+
+def test_settings_prints_every_variable_with_its_meaning(cli) -> None:  # type: ignore[no-untyped-def]
+    output = cli("settings")
+    # descriptions hold brackets such as s3://BUCKET[/PREFIX]: printed as text, never as markup
+    assert "IMGPRO_STORAGE_URL" in output and "IMGPRO_SECRET_KEY" in output

@@ -27,17 +27,18 @@ from imgpro.cdn import service as cdn_service
 from imgpro.cdn.routes import routes as cdn_routes
 from imgpro.cdn.variants import Variants
 from imgpro.docs.routes import router as docs_router
-from imgpro.http import ENVELOPE_HANDLERS, BodyLimit, RequestContext
+from imgpro.http import ENVELOPE_HANDLERS, BodyLimit, RequestContext, allowed_methods
 from imgpro.images.routes import router as images_router
 from imgpro.logs import configure as configure_logs
 from imgpro.logs import log
+from imgpro.openapi import complete as complete_openapi
 from imgpro.ops.metrics import Measured, metrics
 from imgpro.ops.outages import RETRY_AFTER_SECONDS, unavailable
 from imgpro.runtime import Runtime
 from imgpro.settings import Settings
 from imgpro.web.connect import router as connect_router
 from imgpro.web.dashboard import router as dashboard_router
-from imgpro.web.pages import STATIC_DIR, error_page, redirect
+from imgpro.web.pages import STATIC_DIR, error_page, not_found_page, redirect
 from imgpro.web.routes import router as web_router
 from imgpro.web.security import CsrfRefused, SignInRequired
 from imgpro.web.signin import router as signin_router
@@ -84,6 +85,10 @@ def build_api(runtime: Runtime) -> FastAPI:
     api.include_router(images_router)
     api.include_router(apps_router)
     api.include_router(billing_router)
+    generate = api.openapi
+    api.openapi = lambda: complete_openapi(  # type: ignore[method-assign]
+        generate(), [plan.id for plan in catalogue(runtime.settings).paid]
+    )
     api.add_route("/metrics", metrics, include_in_schema=False)
     return api
 
@@ -103,8 +108,12 @@ def build_cdn(runtime: Runtime) -> Starlette:
 async def _web_http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     if exc.status_code == 404:
-        return error_page(request, 404, "Page not found", "There is no page at this address.")
-    return error_page(request, exc.status_code, "Request refused", str(exc.detail))
+        return not_found_page(request)
+    page = error_page(request, exc.status_code, "Request refused", str(exc.detail))
+    page.headers.update(exc.headers or {})
+    if exc.status_code == 405:
+        page.headers["Allow"] = allowed_methods(request)
+    return page
 
 
 async def _csrf_refused(request: Request, _exc: Exception) -> Response:

@@ -16,8 +16,10 @@ import typer
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
+from rich.text import Text
 
 from imgpro.accounts import service as accounts
+from imgpro.accounts.tables import User
 from imgpro.apps import service as apps
 from imgpro.billing.plans import catalogue
 from imgpro.db import migrate as migrations
@@ -112,7 +114,7 @@ def _check_plan(settings: Settings, plan: str) -> str:
     return plan
 
 
-async def _user(db: Any, email: str) -> accounts.User:
+async def _user(db: Any, email: str) -> User:
     user = await accounts.find_user_by_email(db, email)
     if user is None:
         raise CommandFailed(
@@ -129,7 +131,7 @@ def serve(
     workers: Annotated[int, typer.Option(help="Worker processes.", min=1)] = 1,
 ) -> None:
     """Start the web, api and cdn surfaces (applies migrations first)."""
-    import uvicorn
+    from imgpro import server
 
     settings = Settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -144,15 +146,15 @@ def serve(
         f"imgpro on http://{host}:{port}  (web {settings.web_url}, api {settings.api_url}, "
         f"cdn {settings.cdn_url})"
     )
-    uvicorn.run(
+    server.serve(
         "imgpro.app:create_app",
+        settings,
         factory=True,
         host=host,
         port=port,
         workers=workers,
         log_level="warning",
         access_log=False,
-        proxy_headers=False,
     )
 
 
@@ -173,7 +175,10 @@ def show_settings() -> None:
         value = getattr(settings, name)
         if ("secret" in name or "token" in name) and value:
             value = "(set)"
-        table.add_row(f"IMGPRO_{name.upper()}", str(value), field.description or "")
+        # plain text: descriptions such as "s3://BUCKET[/PREFIX]" are not rich markup
+        table.add_row(
+            Text(f"IMGPRO_{name.upper()}"), Text(str(value)), Text(field.description or "")
+        )
     console.print(table)
 
 
@@ -195,6 +200,29 @@ def user_create(
             "email": user.email,
             "plan": plan,
         }, f"created user {user.email} ({user.id}) on {plan}"
+
+    admin_command(as_json, work)
+
+
+@users.command("list")
+def user_list(as_json: JsonFlag = False) -> None:
+    """List every user with the plan of their personal workspace and their status."""
+
+    async def work(rt: Runtime) -> tuple[dict[str, Any], str]:
+        async with rt.sessions() as db:
+            found = await accounts.list_users(db)
+        rows = [
+            {
+                "id": user.id,
+                "email": user.email,
+                "plan": plan,
+                "status": user.status,
+                "created_at": user.created_at.isoformat(),
+            }
+            for user, plan in found
+        ]
+        lines = [f"{r['id']}  {r['email']}  {r['plan']}  {r['status']}" for r in rows]
+        return {"users": rows}, "\n".join(lines) or "no users"
 
     admin_command(as_json, work)
 
@@ -340,6 +368,27 @@ def app_create(
             result,
             f"app {issued.app.id} ({issued.app.name}): {issued.secret}\nshown once — store it now",
         )
+
+    admin_command(as_json, work)
+
+
+@app_commands.command("list")
+def app_list(as_json: JsonFlag = False) -> None:
+    """List every app with its owner, status, badge and number of connected users."""
+
+    async def work(rt: Runtime) -> tuple[dict[str, Any], str]:
+        async with rt.sessions() as db:
+            found = await apps.list_apps(db)
+        rows = [
+            _app_json(app) | {"owner": owner, "connected_users": users}
+            for app, owner, users in found
+        ]
+        lines = [
+            f"{r['id']}  {r['name']}  {r['status']}{'  verified' if r['verified'] else ''}  "
+            f"owner {r['owner']}  {r['connected_users']} users"
+            for r in rows
+        ]
+        return {"apps": rows}, "\n".join(lines) or "no apps"
 
     admin_command(as_json, work)
 

@@ -51,3 +51,9 @@ def test_the_operator_catalogue_is_shown_and_enforced(custom_stack: Stack) -> No
         json={"plan": "pro", "interval": "monthly", "return_url": "https://a.example/"},
     )
     assert pro.status_code == 422 and "plan" in pro.json()["error"]["details"]
+
+
+def test_the_home_page_shows_the_operators_plans(custom_stack: Stack) -> None:
+    page = custom_stack.client().get("/").text
+    assert ">Studio</h3>" in page and "12.50 EUR" in page
+    assert ">Scale</h3>" not in page and "$29" not in page

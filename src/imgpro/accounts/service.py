@@ -45,6 +45,16 @@ async def get_user(db: AsyncSession, user_id: str) -> User | None:
     return await db.get(User, user_id)
 
 
+async def list_users(db: AsyncSession) -> list[tuple[User, str]]:
+    """Every user, oldest first, with the plan of their personal workspace (for operators)."""
+    rows = await db.execute(
+        select(User, Workspace.plan)
+        .join(Workspace, (Workspace.user_id == User.id) & (Workspace.kind == "personal"))
+        .order_by(User.created_at, User.id)
+    )
+    return [(user, plan) for user, plan in rows.all()]
+
+
 async def personal_workspace(db: AsyncSession, user_id: str) -> Workspace:
     return (
         await db.execute(

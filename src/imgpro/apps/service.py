@@ -32,6 +32,7 @@ from imgpro.db.base import utcnow
 from imgpro.errors import ApiError, invalid
 from imgpro.ids import is_id, new_id, new_shard, random_token
 from imgpro.images import service as images
+from imgpro.images.tables import Image
 from imgpro.keys import service as keys
 from imgpro.keys.tables import ApiKey
 from imgpro.storage import BlobStore
@@ -132,6 +133,22 @@ async def owned_apps(db: AsyncSession, owner: User) -> list[App]:
         select(App).where(App.owner_id == owner.id).order_by(App.created_at.desc())
     )
     return list(rows.scalars())
+
+
+async def list_apps(db: AsyncSession) -> list[tuple[App, str, int]]:
+    """Every app, oldest first, with its owner's email and its connected users (for operators)."""
+    users = (
+        select(func.count())
+        .where(AppConnection.app_id == App.id, AppConnection.revoked_at.is_(None))
+        .correlate(App)
+        .scalar_subquery()
+    )
+    rows = await db.execute(
+        select(App, User.email, users)
+        .join(User, User.id == App.owner_id)
+        .order_by(App.created_at, App.id)
+    )
+    return [(app, email, count) for app, email, count in rows.all()]
 
 
 async def edit(db: AsyncSession, app: App, name: str, redirect_uris: Sequence[str]) -> App:
@@ -240,8 +257,6 @@ async def connect(db: AsyncSession, app: App, user: User) -> Workspace:
 
 
 async def connections(db: AsyncSession, user: User) -> list[Connection]:
-    from imgpro.images.tables import Image  # images sit above apps; counted here only
-
     rows = await db.execute(
         select(App, Workspace, func.count(Image.id))
         .join(AppConnection, AppConnection.app_id == App.id)

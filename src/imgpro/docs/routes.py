@@ -13,7 +13,7 @@ from imgpro.docs.render import render
 from imgpro.docs.sample import sample_image
 from imgpro.docs.search import search
 from imgpro.images.schemas import image_url
-from imgpro.web.pages import error_page
+from imgpro.web.pages import not_found_page
 from imgpro.web.pages import render as render_page
 
 router = APIRouter()
@@ -45,7 +45,7 @@ async def docs_search(request: Request, db: Db, rt: Rt) -> Response:
 async def docs_page(slug: str, request: Request, db: Db, rt: Rt) -> Response:
     page = BY_SLUG.get(slug)
     if page is None:
-        return error_page(request, 404, "Page not found", "There is no docs page at this address.")
+        return not_found_page(request)
     rendered = render(page_markdown(page, await _context(request, db, rt)))
     return render_page(
         request,

@@ -14,10 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import FormData, UploadFile
 from starlette.responses import Response
 
-from imgpro.auth import Principal
 from imgpro.deps import Caller, Db, IdempotencyKey, Rt
 from imgpro.errors import invalid
-from imgpro.http import parse_as
+from imgpro.http import parse_as, read_json
 from imgpro.idempotency import service as idempotency
 from imgpro.idempotency.answer import answer_once
 from imgpro.ids import new_id
@@ -39,19 +38,13 @@ from imgpro.images.schemas import (
 )
 from imgpro.images.tables import Image
 from imgpro.openapi import CALLER_ERRORS, json_body, responses
+from imgpro.principal import Principal
 from imgpro.runtime import Runtime
 
 router = APIRouter(prefix="/v1", tags=["images"])
 
 _LABEL_PARAM = re.compile(r"^label\[(.*)\]$")
 _FORM_FIELDS = {"file", "caption", "public", "labels", "metadata"}
-
-
-async def read_json(request: Request) -> Any:
-    try:
-        return json.loads(await request.body())
-    except (ValueError, UnicodeDecodeError):
-        raise invalid("body", "The body is not valid JSON.") from None
 
 
 async def _spool(upload: UploadFile, rt: Rt) -> tuple[images.UploadedFile, str]:
@@ -144,12 +137,13 @@ async def _upload_request(
 
 
 def _form_fields(text: dict[str, str]) -> dict[str, Any]:
-    """Multipart text parts as the JSON body would carry them (labels and metadata are JSON)."""
-    decoded: dict[str, Any] = dict(text)
+    """Multipart text parts as the JSON body would carry them (labels and metadata are JSON);
+    an empty part is a field left blank, so not sent (what a browser form sends)."""
+    decoded: dict[str, Any] = {name: value for name, value in text.items() if value}
     for name in ("labels", "metadata"):
-        if name in text:
+        if name in decoded:
             decoded[name] = parse.json_object(name, text[name])
-    if "public" in text:
+    if "public" in decoded:
         if text["public"] not in ("true", "false"):
             raise invalid("public", "public is true or false.")
         decoded["public"] = text["public"] == "true"
@@ -190,7 +184,7 @@ LIST_EXAMPLE = {
             {
                 "name": "ids",
                 "in": "query",
-                "schema": {"type": "string"},
+                "schema": {"type": "string", "pattern": parse.LIST_IDS_PATTERN},
                 "description": f"Up to {parse.MAX_LIST_IDS} comma-separated ids.",
             },
             {
@@ -307,6 +301,7 @@ USAGE_EXAMPLE = {
         "storage_bytes": {"used": 18432000, "limit": 1073741824},
         "images": {"used": 40, "limit": None},
     },
+    "limits_enforced": True,
     "totals": {"images_stored": 40},
 }
 

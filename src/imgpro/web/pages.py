@@ -72,6 +72,12 @@ def error_page(
     )
 
 
+def not_found_page(request: Request, viewer: Any = None) -> HTMLResponse:
+    """The one 404 page of the web surface, whatever the address looked like: an unknown
+    path, a deleted, expired or private image, a dashboard path that does not exist."""
+    return render(request, "not_found.html", {"viewer": viewer}, 404)
+
+
 def redirect(url: str, status_code: int = 303) -> RedirectResponse:
     """A redirect carrying the page headers (no Referer leaks the URL that sent it)."""
     response = RedirectResponse(url, status_code=status_code)

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from starlette.responses import Response
+from starlette.responses import FileResponse, Response
 
+from imgpro.billing.plans import bytes_label, catalogue, price_label
 from imgpro.deps import Db, Rt
+from imgpro.docs.sample import sample_image
 from imgpro.ids import is_id
 from imgpro.images import service as images
 from imgpro.images.schemas import image_object
 from imgpro.media.transform import named_size
-from imgpro.web.pages import error_page, render
+from imgpro.web.pages import STATIC_DIR, not_found_page, render
+from imgpro.web.security import Viewer
 
 router = APIRouter()
 
@@ -29,21 +32,46 @@ async def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
+# the home page's live demo: (query, what it shows, width, height) of the 1200×800 sample
+DEMOS = (
+    ("?w=480", "Resized to 480 px wide", 480, 320),
+    ("?w=320&h=320&fit=cover&gravity=east", "Square crop, anchored on the sun", 320, 320),
+    ("?w=480&saturation=0", "Greyscale", 480, 320),
+    ("?w=480&blur=6&format=webp", "Blurred, served as WebP", 480, 320),
+)
+
+
 @router.get("/")
-async def home(request: Request) -> Response:
-    return render(request, "home.html")
+async def home(request: Request, viewer: Viewer, db: Db, rt: Rt) -> Response:
+    sample = await sample_image(db, rt)
+    return render(
+        request,
+        "home.html",
+        {
+            "viewer": viewer,
+            "sample": image_object(rt.settings, sample),
+            "demos": DEMOS,
+            "plans": catalogue(rt.settings).plans,
+            "price_label": price_label,
+            "bytes_label": bytes_label,
+        },
+    )
+
+
+@router.get("/favicon.ico", include_in_schema=False)
+async def favicon() -> Response:
+    return FileResponse(
+        STATIC_DIR / "favicon.ico",
+        media_type="image/x-icon",
+        headers={"Cache-Control": "public, max-age=86400"},
+    )
 
 
 @router.get("/{image_id}")
-async def viewer(image_id: str, request: Request, db: Db, rt: Rt) -> Response:
+async def viewer_page(image_id: str, request: Request, viewer: Viewer, db: Db, rt: Rt) -> Response:
     image = await images.find_public(db, image_id) if is_id(image_id) else None
     if image is None:
-        return error_page(
-            request,
-            404,
-            "Image not found",
-            "This image does not exist, was deleted, has expired or is private.",
-        )
+        return not_found_page(request, viewer)
     width, height = (
         named_size(image.width, image.height, "l")
         if image.transformable
@@ -53,6 +81,7 @@ async def viewer(image_id: str, request: Request, db: Db, rt: Rt) -> Response:
         request,
         "viewer.html",
         {
+            "viewer": viewer,
             "image": image,
             "object": image_object(rt.settings, image),
             "display": {"width": width, "height": height},

@@ -10,7 +10,7 @@ from imgpro.deps import Db, Rt
 from imgpro.errors import ApiError
 from imgpro.http import client_ip
 from imgpro.mail.service import outbox_enabled, read_outbox
-from imgpro.web.pages import error_page, form_text, redirect, render
+from imgpro.web.pages import form_text, not_found_page, redirect, render
 from imgpro.web.security import (
     SESSION_COOKIE,
     CheckedForm,
@@ -98,5 +98,5 @@ async def signout(request: Request, form: CheckedForm, db: Db) -> Response:
 @router.get("/dev/outbox")
 async def outbox(request: Request, rt: Rt) -> Response:
     if not outbox_enabled(rt.settings):
-        return error_page(request, 404, "Page not found", "There is no page at this address.")
+        return not_found_page(request)
     return render(request, "outbox.html", {"mails": read_outbox(rt.settings)})
