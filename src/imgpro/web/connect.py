@@ -50,7 +50,8 @@ def _form_items(form: FormData) -> list[tuple[str, str]]:
     return [(k, v) for k, v in form.multi_items() if k in _PARAM_NAMES and isinstance(v, str)]
 
 
-def _refused(request: Request, exc: ConnectRefused) -> Response:
+def _refused(request: Request, exc: ConnectRefused, viewer: User | None = None) -> Response:
+    is_owner = viewer is not None and exc.owner_id == viewer.id
     return error_page(
         request,
         exc.status,
@@ -58,6 +59,11 @@ def _refused(request: Request, exc: ConnectRefused) -> Response:
         exc.message,
         "Go back to the app and start the sign-in again; if this keeps happening, tell the "
         "app's developer.",
+        developer={
+            "received": exc.received_redirect_uri,
+            "registered": exc.registered_redirect_uris if is_owner else (),
+            "is_owner": is_owner,
+        },
     )
 
 
@@ -89,7 +95,7 @@ async def connect_page(request: Request, db: Db, viewer: Viewer) -> Response:
     try:
         connect, app = await _resolve(db, request.query_params.multi_items())
     except ConnectRefused as exc:
-        return _refused(request, exc)
+        return _refused(request, exc, viewer)
     if connect.prompt == "none":
         if viewer is not None and await apps.connection_of(db, app.id, viewer.id):
             return await _finish(db, connect, app, viewer)

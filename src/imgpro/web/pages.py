@@ -62,12 +62,17 @@ def render(
 
 
 def error_page(
-    request: Request, status_code: int, heading: str, message: str, next_step: str = ""
+    request: Request,
+    status_code: int,
+    heading: str,
+    message: str,
+    next_step: str = "",
+    **context: Any,
 ) -> HTMLResponse:
     return render(
         request,
         "error.html",
-        {"heading": heading, "message": message, "next_step": next_step},
+        {"heading": heading, "message": message, "next_step": next_step, **context},
         status_code,
     )
 
