@@ -31,6 +31,7 @@ from imgpro.http import ENVELOPE_HANDLERS, BodyLimit, RequestContext
 from imgpro.images.routes import router as images_router
 from imgpro.logs import configure as configure_logs
 from imgpro.logs import log
+from imgpro.openapi import complete as complete_openapi
 from imgpro.ops.metrics import Measured, metrics
 from imgpro.ops.outages import RETRY_AFTER_SECONDS, unavailable
 from imgpro.runtime import Runtime
@@ -84,6 +85,10 @@ def build_api(runtime: Runtime) -> FastAPI:
     api.include_router(images_router)
     api.include_router(apps_router)
     api.include_router(billing_router)
+    generate = api.openapi
+    api.openapi = lambda: complete_openapi(  # type: ignore[method-assign]
+        generate(), [plan.id for plan in catalogue(runtime.settings).paid]
+    )
     api.add_route("/metrics", metrics, include_in_schema=False)
     return api
 

@@ -78,5 +78,23 @@ def responses(
     return documented
 
 
+_BODIES: dict[str, type[BaseModel]] = {}
+
+
 def json_body(model: type[BaseModel]) -> dict[str, Any]:
-    return {"application/json": {"schema": model.model_json_schema()}}
+    """A JSON request body a route parses with `model`; its schema goes to the components."""
+    _BODIES[model.__name__] = model
+    return {"application/json": {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}}
+
+
+def complete(document: dict[str, Any], paid_plans: list[str]) -> dict[str, Any]:
+    """Add what FastAPI leaves out: the request body models (routes read bodies themselves,
+    after auth) and the parts only this instance knows: the paid plans of its catalogue (a
+    plans file may change them), so a checkout body valid by the document is accepted."""
+    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    for name, model in _BODIES.items():
+        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        schemas.update(schema.pop("$defs", {}))
+        schemas[name] = schema
+    schemas["CheckoutBody"]["properties"]["plan"]["enum"] = paid_plans
+    return document

@@ -56,3 +56,16 @@ def test_the_new_secret_has_copy_buttons_and_the_docs_link(stack: Stack) -> None
     assert "img_sk_live_" in shown.text
     assert 'data-copy="secret"' in shown.text and 'data-copy="app-id"' in shown.text
     assert f'href="{stack.settings.web_url}/api/app"' in shown.text
+
+
+def test_a_new_api_key_has_a_copy_button(stack: Stack) -> None:
+    person = stack.user()
+    client = stack.client()
+    idf.sign_in(stack, client, person.email)
+    form = client.get("/dashboard/keys")
+    created = client.post(
+        "/dashboard/keys",
+        data={"csrf_token": idf.csrf_of(form.text), "name": "blog", "read": "on"},
+    )
+    assert created.status_code == 200 and "img_live_" in created.text
+    assert 'data-copy="new-key"' in created.text and "/static/copy.js" in created.text

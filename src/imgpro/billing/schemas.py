@@ -36,10 +36,21 @@ class BillingStatus(BaseModel):
     available_plans: list[PlanOut]
 
 
+MAX_RETURN_URL = 2048
+# what check_return_url accepts, written so any URL matching it is accepted
+RETURN_URL_PATTERN = r"^https?://[A-Za-z0-9._~%!$&'()*+,;=-]+(:[0-9]{0,5})?([/?#][!-~]*)?$"
+
+
 class CheckoutBody(BaseModel):
-    plan: str = Field(description="A paid plan id from available_plans (pro, scale, max).")
+    plan: str = Field(
+        description="A paid plan id from available_plans; /openapi.json lists this server's."
+    )
     interval: Literal["monthly", "annual"]
-    return_url: str = Field(description="Absolute http(s) URL the browser returns to.")
+    return_url: str = Field(
+        description="Absolute http(s) URL the browser returns to.",
+        max_length=MAX_RETURN_URL,
+        pattern=RETURN_URL_PATTERN,
+    )
 
 
 class CheckoutOut(BaseModel):

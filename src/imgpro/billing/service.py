@@ -18,6 +18,7 @@ from imgpro.billing import meter, subscriptions
 from imgpro.billing.plans import INTERVALS, Plan, add_interval, catalogue
 from imgpro.billing.providers import CheckoutContext, provider_for
 from imgpro.billing.providers.local import token_hash
+from imgpro.billing.schemas import MAX_RETURN_URL
 from imgpro.billing.tables import Checkout, Subscription
 from imgpro.db.base import utcnow
 from imgpro.errors import ApiError, invalid
@@ -25,7 +26,6 @@ from imgpro.ids import new_id
 from imgpro.settings import Settings
 
 CHECKOUT_LIFETIME = timedelta(hours=24)  # as long as a Stripe Checkout Session
-MAX_RETURN_URL = 2048
 
 
 class CheckoutClosed(Exception):

@@ -38,6 +38,8 @@ INTERVAL_OF = {"month": "monthly", "year": "annual"}
 
 def verify(settings: Settings, payload: bytes, signature: str | None) -> dict[str, Any]:
     """The event, if `Stripe-Signature` proves Stripe sent this exact payload recently."""
+    if signature is None:  # malformed on any server, Stripe enabled or not
+        raise ApiError("bad_request", "Send the Stripe-Signature header.")
     if settings.billing_provider != "stripe" or not settings.stripe_webhook_secret:
         raise ApiError("not_found", "Stripe webhooks are not enabled on this server.")
     try:

@@ -144,12 +144,13 @@ async def _upload_request(
 
 
 def _form_fields(text: dict[str, str]) -> dict[str, Any]:
-    """Multipart text parts as the JSON body would carry them (labels and metadata are JSON)."""
-    decoded: dict[str, Any] = dict(text)
+    """Multipart text parts as the JSON body would carry them (labels and metadata are JSON);
+    an empty part is a field left blank, so not sent (what a browser form sends)."""
+    decoded: dict[str, Any] = {name: value for name, value in text.items() if value}
     for name in ("labels", "metadata"):
-        if name in text:
+        if name in decoded:
             decoded[name] = parse.json_object(name, text[name])
-    if "public" in text:
+    if "public" in decoded:
         if text["public"] not in ("true", "false"):
             raise invalid("public", "public is true or false.")
         decoded["public"] = text["public"] == "true"
@@ -190,7 +191,7 @@ LIST_EXAMPLE = {
             {
                 "name": "ids",
                 "in": "query",
-                "schema": {"type": "string"},
+                "schema": {"type": "string", "pattern": parse.LIST_IDS_PATTERN},
                 "description": f"Up to {parse.MAX_LIST_IDS} comma-separated ids.",
             },
             {
@@ -307,6 +308,7 @@ USAGE_EXAMPLE = {
         "storage_bytes": {"used": 18432000, "limit": 1073741824},
         "images": {"used": 40, "limit": None},
     },
+    "limits_enforced": True,
     "totals": {"images_stored": 40},
 }
 

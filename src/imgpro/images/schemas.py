@@ -18,6 +18,7 @@ from pydantic import (
     JsonValue,
     PlainSerializer,
     StringConstraints,
+    WithJsonSchema,
     field_validator,
 )
 
@@ -48,7 +49,25 @@ LabelValue = Annotated[
 ]
 Labels = Annotated[
     dict[LabelKey, LabelValue],
-    Field(max_length=limits.MAX_LABELS, description=f"At most {limits.MAX_LABELS} labels."),
+    Field(max_length=limits.MAX_LABELS),
+    # pydantic would write the key pattern as patternProperties, leaving other keys open
+    WithJsonSchema(
+        {
+            "type": "object",
+            "description": f"At most {limits.MAX_LABELS} string labels.",
+            "maxProperties": limits.MAX_LABELS,
+            "propertyNames": {
+                "minLength": 1,
+                "maxLength": limits.MAX_LABEL_KEY,
+                "pattern": limits.LABEL_KEY_PATTERN,
+            },
+            "additionalProperties": {
+                "type": "string",
+                "maxLength": limits.MAX_LABEL_VALUE,
+                "pattern": limits.NO_NUL_PATTERN,
+            },
+        }
+    ),
 ]
 Metadata = Annotated[
     dict[str, JsonValue],
