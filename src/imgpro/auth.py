@@ -125,7 +125,7 @@ async def _key_principal(
     workspace = await accounts.get_workspace(db, key.workspace_id)
     if workspace is None:
         raise ApiError("unauthorized")
-    if user_header is not None:
+    if user_header:  # an empty header names nobody
         # a personal key only ever acts on its own workspace: refuse rather than ignore the header
         problem = (
             "X-Img-User is for app credentials (a machine secret or an App-wide app key); "
