@@ -34,6 +34,7 @@ from imgpro.db import migrate
 from imgpro.ids import new_id
 from imgpro.keys import service as keys
 from imgpro.runtime import Runtime
+from imgpro.server import ServerConfig
 from imgpro.settings import Settings
 from tests.contract import Contract
 
@@ -174,10 +175,17 @@ class Stack:
 
 
 class ServerThread(threading.Thread):
-    def __init__(self, app: Any, port: int) -> None:
+    def __init__(self, app: Any, settings: Settings, port: int) -> None:
         super().__init__(daemon=True)
-        config = uvicorn.Config(
-            app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", loop="asyncio"
+        # the server configuration `imgpro serve` uses (header limits, no uvicorn proxy headers)
+        config = ServerConfig(
+            app,
+            settings,
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            lifespan="on",
+            loop="asyncio",
         )
         self.server = uvicorn.Server(config)
 
@@ -216,7 +224,7 @@ def start_stack(name: str, tmp: Path, **overrides: Any) -> tuple[Stack, ServerTh
     if settings.redis_url:
         redis.Redis.from_url(settings.redis_url).flushdb()
     migrate.upgrade(settings.database_url)
-    server = ServerThread(create_app(settings), port)
+    server = ServerThread(create_app(settings), settings, port)
     server.start_and_wait()
     return Stack(name, settings, base), server
 

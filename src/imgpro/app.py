@@ -27,7 +27,7 @@ from imgpro.cdn import service as cdn_service
 from imgpro.cdn.routes import routes as cdn_routes
 from imgpro.cdn.variants import Variants
 from imgpro.docs.routes import router as docs_router
-from imgpro.http import ENVELOPE_HANDLERS, BodyLimit, RequestContext
+from imgpro.http import ENVELOPE_HANDLERS, BodyLimit, RequestContext, allowed_methods
 from imgpro.images.routes import router as images_router
 from imgpro.logs import configure as configure_logs
 from imgpro.logs import log
@@ -109,7 +109,11 @@ async def _web_http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     if exc.status_code == 404:
         return not_found_page(request)
-    return error_page(request, exc.status_code, "Request refused", str(exc.detail))
+    page = error_page(request, exc.status_code, "Request refused", str(exc.detail))
+    page.headers.update(exc.headers or {})
+    if exc.status_code == 405:
+        page.headers["Allow"] = allowed_methods(request)
+    return page
 
 
 async def _csrf_refused(request: Request, _exc: Exception) -> Response:

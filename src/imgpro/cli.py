@@ -19,6 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 from imgpro.accounts import service as accounts
+from imgpro.accounts.tables import User
 from imgpro.apps import service as apps
 from imgpro.billing.plans import catalogue
 from imgpro.db import migrate as migrations
@@ -113,7 +114,7 @@ def _check_plan(settings: Settings, plan: str) -> str:
     return plan
 
 
-async def _user(db: Any, email: str) -> accounts.User:
+async def _user(db: Any, email: str) -> User:
     user = await accounts.find_user_by_email(db, email)
     if user is None:
         raise CommandFailed(
@@ -130,7 +131,7 @@ def serve(
     workers: Annotated[int, typer.Option(help="Worker processes.", min=1)] = 1,
 ) -> None:
     """Start the web, api and cdn surfaces (applies migrations first)."""
-    import uvicorn
+    from imgpro import server
 
     settings = Settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -145,15 +146,15 @@ def serve(
         f"imgpro on http://{host}:{port}  (web {settings.web_url}, api {settings.api_url}, "
         f"cdn {settings.cdn_url})"
     )
-    uvicorn.run(
+    server.serve(
         "imgpro.app:create_app",
+        settings,
         factory=True,
         host=host,
         port=port,
         workers=workers,
         log_level="warning",
         access_log=False,
-        proxy_headers=False,
     )
 
 

@@ -15,9 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from imgpro.apps import service as apps
 from imgpro.apps.tables import App
-from imgpro.auth import Principal, authenticate, bearer_token
+from imgpro.auth import authenticate, bearer_token
 from imgpro.errors import ApiError
 from imgpro.idempotency.service import MAX_KEY_LENGTH, WINDOW
+from imgpro.principal import Principal
 from imgpro.runtime import Runtime
 
 

@@ -32,6 +32,7 @@ from imgpro.db.base import utcnow
 from imgpro.errors import ApiError, invalid
 from imgpro.ids import is_id, new_id, new_shard, random_token
 from imgpro.images import service as images
+from imgpro.images.tables import Image
 from imgpro.keys import service as keys
 from imgpro.keys.tables import ApiKey
 from imgpro.storage import BlobStore
@@ -256,8 +257,6 @@ async def connect(db: AsyncSession, app: App, user: User) -> Workspace:
 
 
 async def connections(db: AsyncSession, user: User) -> list[Connection]:
-    from imgpro.images.tables import Image  # images sit above apps; counted here only
-
     rows = await db.execute(
         select(App, Workspace, func.count(Image.id))
         .join(AppConnection, AppConnection.app_id == App.id)

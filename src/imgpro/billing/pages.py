@@ -135,7 +135,7 @@ async def _set_cancel(
     if workspace is None:
         return await _billing_page(request, user, db, rt, 404, "No such workspace on your account.")
     try:
-        await billing.cancel_at_period_end(db, workspace, cancel)
+        await billing.cancel_at_period_end(db, rt.settings, workspace, cancel)
     except ApiError as exc:
         return await _billing_page(request, user, db, rt, exc.status, _explain(exc))
     return _back(workspace.id, "canceled" if cancel else "resumed")

@@ -11,7 +11,8 @@ about an old subscription never touches a newer one.
 
 from __future__ import annotations
 
-import json
+import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,11 +20,13 @@ import stripe
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from imgpro.accounts.tables import Workspace
 from imgpro.billing import subscriptions
 from imgpro.billing.plans import Catalogue, Plan, catalogue
 from imgpro.billing.tables import BillingEvent, Subscription
 from imgpro.db.base import utcnow
 from imgpro.errors import ApiError
+from imgpro.http import BadJson, parse_json
 from imgpro.logs import log
 from imgpro.settings import Settings
 
@@ -34,6 +37,7 @@ PAYMENT_FAILED = "invoice.payment_failed"
 LIVE = ("active", "trialing", "past_due")
 OVER = ("canceled", "unpaid", "incomplete_expired")
 INTERVAL_OF = {"month": "monthly", "year": "annual"}
+SIGNATURE_TOLERANCE = 300  # seconds a signature may be old (or, for a fast clock, early)
 
 
 def verify(settings: Settings, payload: bytes, signature: str | None) -> dict[str, Any]:
@@ -43,12 +47,22 @@ def verify(settings: Settings, payload: bytes, signature: str | None) -> dict[st
     if settings.billing_provider != "stripe" or not settings.stripe_webhook_secret:
         raise ApiError("not_found", "Stripe webhooks are not enabled on this server.")
     try:
-        stripe.Webhook.construct_event(payload, signature, settings.stripe_webhook_secret)
-        event = json.loads(payload)
+        stripe.WebhookSignature.verify_header(
+            payload, signature, settings.stripe_webhook_secret, SIGNATURE_TOLERANCE
+        )
     except (ValueError, stripe.SignatureVerificationError):
         raise ApiError(
             "bad_request", "The Stripe-Signature header does not verify this payload."
         ) from None
+    assert signature is not None  # verify_header refuses a missing one
+    # Stripe's check only bounds the past; a delivery signed for the future would stay
+    # replayable until long after it was captured
+    if _signed_at(signature) > time.time() + SIGNATURE_TOLERANCE:
+        raise ApiError("bad_request", "The Stripe-Signature timestamp is in the future.")
+    try:
+        event = parse_json(payload)
+    except BadJson as exc:
+        raise ApiError("bad_request", f"The payload is {exc}.") from None
     data = event.get("data") if isinstance(event, dict) else None
     if (
         not _stripe_id(event.get("id"))
@@ -59,6 +73,12 @@ def verify(settings: Settings, payload: bytes, signature: str | None) -> dict[st
     ):
         raise ApiError("bad_request", "The event lacks id, type, created or data.object.")
     return dict(event)
+
+
+def _signed_at(signature: str) -> int:
+    """The `t=` of a Stripe-Signature header that verified (so it has one, an integer)."""
+    stamps = [item[2:] for item in signature.split(",") if item.startswith("t=")]
+    return int(stamps[0])
 
 
 def _stripe_id(value: Any) -> bool:
@@ -114,7 +134,34 @@ def _ids(event: dict[str, Any]) -> tuple[str | None, str | None, str | None]:
     return text(workspace_id), text(subscription_id), text(customer_id)
 
 
+@dataclass
+class _Event:
+    """A Stripe event that passed the guard: about a workspace we know, not stale."""
+
+    kind: str
+    created: int
+    obj: dict[str, Any]
+    workspace: Workspace
+    current: Subscription | None
+    subscription_id: str
+    customer_id: str | None
+    plans: Catalogue
+
+
 async def _apply(db: AsyncSession, settings: Settings, event: dict[str, Any]) -> str:
+    """The guard, then the handler of the event's type."""
+    guarded = await _guard(db, settings, event)
+    if isinstance(guarded, str):
+        return guarded
+    if guarded.kind == COMPLETED:
+        return await _checkout_completed(db, guarded)
+    if guarded.kind == PAYMENT_FAILED:
+        return _payment_failed(guarded)
+    return await _subscription_changed(db, guarded)
+
+
+async def _guard(db: AsyncSession, settings: Settings, event: dict[str, Any]) -> _Event | str:
+    """The event to apply, or why not: "ignored" (not ours, unknown workspace) or "stale"."""
     kind, created = event["type"], event["created"]
     if kind not in (COMPLETED, DELETED, PAYMENT_FAILED, *SUBSCRIPTION_CHANGED):
         return "ignored"
@@ -139,64 +186,76 @@ async def _apply(db: AsyncSession, settings: Settings, event: dict[str, Any]) ->
         elif created < last or (current.status != "canceled" and kind != COMPLETED):
             return "stale"  # about an earlier subscription than the one we hold
     obj = event["data"]["object"]
-    plans = catalogue(settings)
-    if kind == COMPLETED:
-        metadata = obj.get("metadata") or {}
-        plan = plans.find(str(metadata.get("plan")))
-        interval = str(metadata.get("interval"))
-        if (
-            obj.get("mode") != "subscription"
-            or obj.get("payment_status") not in ("paid", "no_payment_required")
-            or plan is None
-            or not plan.is_paid
-        ):
-            return "ignored"
-        await subscriptions.activate(
-            db,
-            workspace,
-            plan,
-            interval if interval in plan.prices else next(iter(plan.prices)),
-            provider="stripe",
-            period_end=None,
-            customer_id=customer_id,
-            subscription_id=subscription_id,
-            # no event_at: the subscription's own (richer) events, even slightly older ones,
-            # still apply after this; only they order each other
-        )
-        return "applied"
-    if kind == PAYMENT_FAILED:
-        if current is None or current.subscription_id != subscription_id:
-            return "ignored"
-        if current.status == "active":
-            current.status = "past_due"
-        current.last_event_at, current.updated_at = created, utcnow()
-        return "applied"
-    status = obj.get("status")
-    if kind == DELETED or status in OVER:
-        row = current or _new_row(db, workspace_id)
-        row.provider, row.subscription_id = "stripe", subscription_id
-        row.customer_id = row.customer_id or customer_id
+    return _Event(
+        kind, created, obj, workspace, current, subscription_id, customer_id, catalogue(settings)
+    )
+
+
+async def _checkout_completed(db: AsyncSession, event: _Event) -> str:
+    obj = event.obj
+    metadata = obj.get("metadata") or {}
+    plan = event.plans.find(str(metadata.get("plan")))
+    interval = str(metadata.get("interval"))
+    if (
+        obj.get("mode") != "subscription"
+        or obj.get("payment_status") not in ("paid", "no_payment_required")
+        or plan is None
+        or not plan.is_paid
+    ):
+        return "ignored"
+    await subscriptions.activate(
+        db,
+        event.workspace,
+        plan,
+        interval if interval in plan.prices else next(iter(plan.prices)),
+        provider="stripe",
+        period_end=None,
+        customer_id=event.customer_id,
+        subscription_id=event.subscription_id,
+        # no event_at: the subscription's own (richer) events, even slightly older ones,
+        # still apply after this; only they order each other
+    )
+    return "applied"
+
+
+def _payment_failed(event: _Event) -> str:
+    current = event.current
+    if current is None or current.subscription_id != event.subscription_id:
+        return "ignored"
+    if current.status == "active":
+        current.status = "past_due"
+    current.last_event_at, current.updated_at = event.created, utcnow()
+    return "applied"
+
+
+async def _subscription_changed(db: AsyncSession, event: _Event) -> str:
+    """customer.subscription.created / updated / deleted: the plan follows the subscription."""
+    obj, status = event.obj, event.obj.get("status")
+    if event.kind == DELETED or status in OVER:
+        row = event.current or _new_row(db, event.workspace.id)
+        row.provider, row.subscription_id = "stripe", event.subscription_id
+        row.customer_id = row.customer_id or event.customer_id
         row.plan, row.interval = row.plan or "free", row.interval or "monthly"
-        await subscriptions.end(db, workspace, row)
-        row.last_event_at = created
+        await subscriptions.end(db, event.workspace, row)
+        row.last_event_at = event.created
         return "applied"
     if status not in LIVE:
         return "ignored"  # incomplete, paused: no plan until Stripe says it is live
-    found = _plan_of(plans, obj)
+    found = _plan_of(event.plans, obj)
     if found is None:
-        log.warning("stripe_unknown_plan", subscription=subscription_id)
+        log.warning("stripe_unknown_plan", subscription=event.subscription_id)
         return "ignored"
     plan, interval = found
     row = await subscriptions.activate(
         db,
-        workspace,
+        event.workspace,
         plan,
         interval,
         provider="stripe",
         period_end=_period_end(obj),
-        customer_id=customer_id,
-        subscription_id=subscription_id,
-        event_at=created,
+        customer_id=event.customer_id,
+        subscription_id=event.subscription_id,
+        event_at=event.created,
     )
     row.status = "past_due" if status == "past_due" else "active"
     row.cancel_at_period_end = bool(obj.get("cancel_at_period_end"))

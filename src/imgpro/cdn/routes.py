@@ -8,6 +8,7 @@ then serves the stored blob the same way.
 from __future__ import annotations
 
 import os
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from starlette.requests import Request
@@ -81,7 +82,7 @@ async def stored(
     except (BlobNotFound, StopAsyncIteration):
         return None
 
-    async def body():  # type: ignore[no-untyped-def]
+    async def body() -> AsyncIterator[bytes]:
         yield first
         async for chunk in stream:
             yield chunk

@@ -14,10 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import FormData, UploadFile
 from starlette.responses import Response
 
-from imgpro.auth import Principal
 from imgpro.deps import Caller, Db, IdempotencyKey, Rt
 from imgpro.errors import invalid
-from imgpro.http import parse_as
+from imgpro.http import parse_as, read_json
 from imgpro.idempotency import service as idempotency
 from imgpro.idempotency.answer import answer_once
 from imgpro.ids import new_id
@@ -39,19 +38,13 @@ from imgpro.images.schemas import (
 )
 from imgpro.images.tables import Image
 from imgpro.openapi import CALLER_ERRORS, json_body, responses
+from imgpro.principal import Principal
 from imgpro.runtime import Runtime
 
 router = APIRouter(prefix="/v1", tags=["images"])
 
 _LABEL_PARAM = re.compile(r"^label\[(.*)\]$")
 _FORM_FIELDS = {"file", "caption", "public", "labels", "metadata"}
-
-
-async def read_json(request: Request) -> Any:
-    try:
-        return json.loads(await request.body())
-    except (ValueError, UnicodeDecodeError):
-        raise invalid("body", "The body is not valid JSON.") from None
 
 
 async def _spool(upload: UploadFile, rt: Rt) -> tuple[images.UploadedFile, str]:

@@ -108,7 +108,7 @@ def mailer(runtime: Runtime) -> Mailer:
     found = runtime.extras.get("mailer")
     if found is None:
         found = runtime.extras["mailer"] = open_mailer(runtime.settings)
-    return found  # type: ignore[no-any-return]
+    return found
 
 
 def outbox_enabled(settings: Settings) -> bool:

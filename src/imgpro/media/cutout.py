@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 import threading
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyvips
@@ -40,7 +41,7 @@ def model_path() -> Path:
     return path
 
 
-def _model():
+def _model() -> Any:  # an onnxruntime.InferenceSession (onnxruntime is untyped)
     global _session
     if _session is None:
         with _lock:
@@ -67,7 +68,8 @@ def mask(rgb: np.ndarray) -> np.ndarray:
     prediction = session.run(None, {session.get_inputs()[0].name: batch})[0][0, 0]
     low, high = float(prediction.min()), float(prediction.max())
     scaled = (prediction - low) / max(high - low, 1e-6)
-    return np.clip(scaled * 255 + 0.5, 0, 255).astype(np.uint8)
+    result: np.ndarray = np.clip(scaled * 255 + 0.5, 0, 255).astype(np.uint8)
+    return result
 
 
 def cut_out(image: pyvips.Image) -> pyvips.Image:

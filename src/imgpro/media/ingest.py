@@ -16,7 +16,7 @@ byte; the others are re-encoded in their own format. GIF, BMP and ICO are kept a
 becomes JPEG; SVG is sanitised (:mod:`imgpro.media.svg`).
 
 The placeholder (:mod:`imgpro.media.placeholder`) is made from the stored pixels; for a still kept
-as uploaded, the full decode of step 5 streams into a 100 px thumbnail, so it costs no decode more.
+as uploaded, the full decode of step 5 streams into a 32 px thumbnail, so it costs no decode more.
 """
 
 from __future__ import annotations
@@ -125,7 +125,7 @@ class _Job:
         self._check_pixels(header.width, _page_height(header), frames)
         orientation = _orientation(header) if frames == 1 else 1
         if self._is_plain(header, orientation):
-            preview = self._validate(frames)
+            preview = self._validate(header, frames)
             return self._ingested(
                 self.path, self.kind, header.width, _page_height(header), frames, preview
             )
@@ -133,7 +133,7 @@ class _Job:
             stripped = self._new_path("jpg")
             if _strip_jpeg(self.path, stripped):
                 # metadata dropped segment by segment: no re-encode, no quality lost, ~10x faster
-                preview = replace(self, path=stripped)._validate(frames)
+                preview = replace(self, path=stripped)._validate(header, frames)
                 return self._ingested(stripped, "jpg", header.width, header.height, 1, preview)
             stripped.unlink(missing_ok=True)
         stored, image = self._rewrite(orientation, frames)
@@ -179,9 +179,9 @@ class _Job:
             and not _has_profile(header)
         )
 
-    def _validate(self, frames: int) -> placeholder.Placeholder:
+    def _validate(self, header: pyvips.Image, frames: int) -> placeholder.Placeholder:
         """Decode every pixel once, in constant memory, failing on any decoder error; the
-        placeholder of the file."""
+        placeholder of the file (`header`: its size)."""
         try:
             if frames > 1:
                 self._vips_load(n=-1).avg()
@@ -190,7 +190,6 @@ class _Job:
                 options: dict[str, Any] = {}
                 if self.kind == "jpg":
                     # DCT scaling still entropy-decodes the whole file (damage is found) for less
-                    header = self._vips_load()
                     options["shrink"] = placeholder.jpeg_shrink(header.width, header.height)
                 preview = placeholder.of_decoded(self._vips_load(**options))
         except pyvips.Error:

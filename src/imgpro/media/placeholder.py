@@ -1,9 +1,9 @@
 """Image placeholders (decisions.md §8): a ThumbHash and the dominant colour of the stored pixels,
 for galleries to show until the image loads.
 
-Both come from a box-filtered thumbnail of at most 100 px a side (JPEGs shrunk on load first).
+Both come from a box-filtered thumbnail of at most 32 px a side (JPEGs shrunk on load first).
 At upload that thumbnail is a by-product of the decode ingest does anyway (see
-`imgpro.media.ingest`), so a placeholder costs a millisecond or two; :func:`of_file` makes the same
+`imgpro.media.ingest`), so a placeholder costs about a millisecond; :func:`of_file` makes the same
 one from a stored file (animations: their first frame), for the paths without such a decode and
 for the backfill.
 """
@@ -24,7 +24,10 @@ from PIL import Image
 
 from imgpro.media import thumbhash
 
-SIDE = thumbhash.MAX_SIDE
+#: Long side of the thumbnail both are made from. A ThumbHash keeps at most 7 cosines a side,
+#: which 32 samples resolve: the encoder's 100 px limit costs a millisecond more per upload
+#: for the same placeholder.
+SIDE = 32
 
 
 @dataclass(frozen=True)
@@ -46,7 +49,7 @@ def data_url(thumbhash_b64: str) -> str:
 
 
 def of_rgba(rgba: npt.NDArray[np.uint8]) -> Placeholder:
-    """From (h, w, 4) RGBA pixels of at most 100 px a side."""
+    """From (h, w, 4) RGBA pixels of at most 100 px a side (the encoder's limit)."""
     return Placeholder(base64.b64encode(thumbhash.encode(rgba)).decode(), dominant_color(rgba))
 
 
@@ -64,12 +67,12 @@ def dominant_color(rgba: npt.NDArray[np.uint8]) -> str:
 
 
 def jpeg_shrink(width: int, height: int) -> int:
-    """The largest JPEG shrink-on-load factor that still leaves 100 px on the long side."""
+    """The largest JPEG shrink-on-load factor that still leaves SIDE px on the long side."""
     return next(f for f in (8, 4, 2, 1) if f == 1 or max(width, height) // f >= SIDE)
 
 
 def of_decoded(image: pyvips.Image) -> Placeholder:
-    """From a (lazily) decoded image: a box shrink to at most 100 px reads every pixel once,
+    """From a (lazily) decoded image: a box shrink to at most SIDE px reads every pixel once,
     so when the image streams from its loader this is also a full decode."""
     factor = math.ceil(max(image.width, image.height) / SIDE)
     small = image.shrink(factor, factor, ceil=True) if factor > 1 else image

@@ -196,7 +196,9 @@ def _eight_bit(image: pyvips.Image) -> pyvips.Image:
     return image.colourspace("b-w" if grey else "srgb").cast("uchar")
 
 
-def _crop(image: pyvips.Image, size: tuple[int, int], gravity: str, deadline: _Deadline):
+def _crop(
+    image: pyvips.Image, size: tuple[int, int], gravity: str, deadline: _Deadline
+) -> pyvips.Image:
     width, height = min(size[0], image.width), min(size[1], image.height)
     if gravity == "auto":
         return deadline.materialise(image).smartcrop(width, height, interesting="attention")
@@ -207,7 +209,9 @@ def _with_alpha(image: pyvips.Image) -> pyvips.Image:
     return image if image.hasalpha() else image.bandjoin_const([255])
 
 
-def _colour_for(image: pyvips.Image, rgba: tuple[int, int, int, int]):
+def _colour_for(
+    image: pyvips.Image, rgba: tuple[int, int, int, int]
+) -> tuple[pyvips.Image, list[int]]:
     """(image, background values) with matching bands; grey turns sRGB for a coloured bg."""
     r, g, b, a = rgba
     grey = image.interpretation == "b-w"
@@ -223,7 +227,9 @@ def _flatten(image: pyvips.Image, rgba: tuple[int, int, int, int]) -> pyvips.Ima
     return image.flatten(background=colour[: image.bands - 1])
 
 
-def _on_background(image: pyvips.Image, rgba: tuple[int, int, int, int], alpha_out: bool):
+def _on_background(
+    image: pyvips.Image, rgba: tuple[int, int, int, int], alpha_out: bool
+) -> pyvips.Image:
     """Composite an image with alpha onto bg: kept transparent when bg and output allow it."""
     if not image.hasalpha() or (alpha_out and rgba[3] == 0):
         return image
@@ -234,7 +240,13 @@ def _on_background(image: pyvips.Image, rgba: tuple[int, int, int, int], alpha_o
     return backdrop.composite2(image, "over").cast("uchar")
 
 
-def _pad(image, canvas, gravity, rgba, alpha_out):
+def _pad(
+    image: pyvips.Image,
+    canvas: tuple[int, int],
+    gravity: str,
+    rgba: tuple[int, int, int, int],
+    alpha_out: bool,
+) -> pyvips.Image:
     if not alpha_out or rgba[3] == 255:
         image = _flatten(image, rgba) if image.hasalpha() else image
         rgba = (*rgba[:3], 255) if rgba[3] else (255, 255, 255, 255)
@@ -285,7 +297,15 @@ def _sharpen(image: pyvips.Image, amount: float) -> pyvips.Image:
     return sharp if alpha is None else sharp.bandjoin(alpha)
 
 
-def _frame(image, spec, geometry, deadline, alpha_out, *, upscale_crop):
+def _frame(
+    image: pyvips.Image,
+    spec: TransformSpec,
+    geometry: Plan,
+    deadline: _Deadline,
+    alpha_out: bool,
+    *,
+    upscale_crop: bool,
+) -> pyvips.Image:
     """Every step after the resize, for one (still) frame."""
     if spec.rotate or spec.flip in ("v", "hv"):  # reads rows out of order: no sequential source
         image = deadline.materialise(image)
@@ -321,15 +341,18 @@ def _frame(image, spec, geometry, deadline, alpha_out, *, upscale_crop):
 
 def _save(image: pyvips.Image, fmt: str, spec: TransformSpec) -> bytes:
     quality = spec.q or _DEFAULT_Q.get(fmt, 80)
+    saved: bytes  # pyvips is untyped: say what its savers return
     if fmt == "jpg":
-        return image.jpegsave_buffer(Q=quality, optimize_coding=True, keep=_KEEP_NONE)
-    if fmt == "png":
-        return image.pngsave_buffer(keep=_KEEP_NONE)
-    if fmt == "webp":
-        return image.webpsave_buffer(Q=quality, keep=_KEEP_NONE)
-    if fmt == "avif":
-        return image.heifsave_buffer(Q=quality, compression="av1", effort=2, keep=_KEEP_NONE)
-    return image.gifsave_buffer(keep=_KEEP_NONE)
+        saved = image.jpegsave_buffer(Q=quality, optimize_coding=True, keep=_KEEP_NONE)
+    elif fmt == "png":
+        saved = image.pngsave_buffer(keep=_KEEP_NONE)
+    elif fmt == "webp":
+        saved = image.webpsave_buffer(Q=quality, keep=_KEEP_NONE)
+    elif fmt == "avif":
+        saved = image.heifsave_buffer(Q=quality, compression="av1", effort=2, keep=_KEEP_NONE)
+    else:
+        saved = image.gifsave_buffer(keep=_KEEP_NONE)
+    return saved
 
 
 # the stored format is the default output; HEIC (normally converted at upload) is served as JPEG
@@ -436,7 +459,14 @@ def fits_working_copy(
     return load_w <= copy[0] and load_h <= copy[1]
 
 
-def _render(data, fmt, spec, deadline, limits: _Limits, original_size) -> Rendered:
+def _render(
+    data: bytes,
+    fmt: str,
+    spec: TransformSpec,
+    deadline: _Deadline,
+    limits: _Limits,
+    original_size: tuple[int, int] | None,
+) -> Rendered:
     source = _open(data, limits.pixels)
     width, height = original_size or (source.width, source.height)
     if width * height > limits.pixels:
@@ -472,7 +502,15 @@ def _has_frame_steps(spec: TransformSpec, geometry: Plan) -> bool:
     return any(step is not None for step in (*adjustments, *filters))
 
 
-def _each_frame(strip, frames, spec, geometry, deadline, alpha_out, upscale_crop):
+def _each_frame(
+    strip: pyvips.Image,
+    frames: int,
+    spec: TransformSpec,
+    geometry: Plan,
+    deadline: _Deadline,
+    alpha_out: bool,
+    upscale_crop: bool,
+) -> pyvips.Image:
     """Run the per-frame steps on every page of an animation and stack them again."""
     strip = deadline.materialise(strip)
     page_height = strip.height // frames

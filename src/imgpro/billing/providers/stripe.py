@@ -7,7 +7,7 @@ from typing import Any
 
 import stripe
 
-from imgpro.billing.providers import CheckoutContext
+from imgpro.billing.providers.base import CheckoutContext
 from imgpro.errors import ApiError
 from imgpro.logs import log
 from imgpro.settings import Settings
@@ -59,7 +59,7 @@ class StripeProvider:
                 headers={"Retry-After": "5"},
             ) from None
         finally:
-            await http.close_async()
+            await http.close_async()  # type: ignore[no-untyped-call]  # stripe's is untyped
 
     async def start_checkout(self, context: CheckoutContext) -> str:
         checkout, plan = context.checkout, context.plan
