@@ -100,6 +100,7 @@ class Stack:
     base_url: str
     _clients: list[httpx.Client] = field(default_factory=list)
     _contract: Contract | None = None
+    pid: int | None = None  # the server process, when `served` started one
 
     @property
     def contract(self) -> Contract:
@@ -279,7 +280,7 @@ def served(tmp: Path, workers: int, **env: Any) -> Iterator[Stack]:
         redis.Redis.from_url(settings.redis_url).flushdb()
     command = [str(Path(sys.executable).with_name("imgpro")), "serve", "--port", str(port)]
     process = subprocess.Popen([*command, "--workers", str(workers)], env=environ, cwd=tmp)
-    running = Stack(f"served-{workers}", settings, base)
+    running = Stack(f"served-{workers}", settings, base, pid=process.pid)
     try:
         deadline = time.time() + 180  # N workers importing libvips and onnxruntime on a busy box
         while True:

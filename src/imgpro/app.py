@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from imgpro import __doc__ as package_doc
 from imgpro.apps.routes import router as apps_router
+from imgpro.apps.rules import ConnectRefused
 from imgpro.billing.pages import router as billing_pages
 from imgpro.billing.plans import catalogue
 from imgpro.billing.routes import router as billing_router
@@ -36,6 +37,7 @@ from imgpro.ops.metrics import Measured, metrics
 from imgpro.ops.outages import RETRY_AFTER_SECONDS, unavailable
 from imgpro.runtime import Runtime
 from imgpro.settings import Settings
+from imgpro.web.connect import connect_refused_page
 from imgpro.web.connect import router as connect_router
 from imgpro.web.dashboard import router as dashboard_router
 from imgpro.web.pages import STATIC_DIR, error_page, not_found_page, redirect
@@ -160,6 +162,7 @@ def build_web(runtime: Runtime) -> FastAPI:
             **ENVELOPE_HANDLERS,
             HTTPException: _web_http_error,
             CsrfRefused: _csrf_refused,
+            ConnectRefused: connect_refused_page,
             SignInRequired: _sign_in_required,
             Exception: _web_server_error,
         },

@@ -10,10 +10,10 @@ import httpx
 import pytest
 
 from imgpro.http import nests_deeper_than, parse_json
-from tests.api.test_images_api import upload
-from tests.api.test_upload_refusals import assert_refused
 from tests.conftest import Stack
 from tests.factories import images as make
+from tests.images.test_images_api import upload
+from tests.images.test_upload_refusals import assert_refused
 
 ABYSS = "[" * 100_000 + "]" * 100_000
 

@@ -8,8 +8,8 @@ import secrets
 import pytest
 
 from imgpro.http import client_ip
-from tests.api.test_upload_refusals import assert_refused
 from tests.conftest import Stack
+from tests.images.test_upload_refusals import assert_refused
 
 
 def scope(peer: str, *forwarded: str) -> dict:
