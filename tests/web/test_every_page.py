@@ -202,7 +202,7 @@ def pages_of(world: World) -> dict[str, list[tuple[str, str, int]]]:
         "signed-out": [
             ("home", "/", 200),
             ("signin", "/signin", 200),
-            ("docs", "/api", 200),
+            ("docs-overview", "/api", 200),
             ("viewer", f"/{world.image_id}", 200),
             ("not-found", "/nope", 404),
             ("connect", idf.connect_url(app, state="s1"), 200),
