@@ -60,7 +60,8 @@ async def _key_principal(
     db: AsyncSession, token: str, user_header: str | None, ip: str
 ) -> Principal:
     """Key (401; its user disabled → 401) → for app keys: app suspended (App-wide, 403) →
-    X-Img-User (App-wide: 422 / 403 user_forbidden; App storage only: 403 forbidden)."""
+    X-Img-User (App-wide: 422 / 403 user_forbidden; App storage only: 403 forbidden); a
+    personal key with X-Img-User → 422."""
     key = await keys.find_active_key(db, token)
     owner = await accounts.get_user(db, key.user_id) if key else None
     if key is None or owner is None or owner.status != "active":
@@ -80,4 +81,11 @@ async def _key_principal(
     workspace = await accounts.get_workspace(db, key.workspace_id)
     if workspace is None:
         raise ApiError("unauthorized")
+    if user_header:  # an empty header names nobody
+        # a personal key only ever acts on its own workspace: refuse rather than ignore the header
+        problem = (
+            "X-Img-User is for app credentials (a machine secret or an App-wide app key); "
+            "a personal API key acts on its own workspace. Remove the header."
+        )
+        raise ApiError("validation_error", problem, details={"X-Img-User": [problem]})
     return Principal.api_key(key.id, workspace, abilities, ip, user_id=owner.id)

@@ -53,8 +53,9 @@ ImgUser = Annotated[
     str | None,
     Header(
         alias="X-Img-User",
-        description="With an app secret: the id of the connected user the call acts for "
-        "(from auth/exchange). Ignored with an API key.",
+        description="With an app secret or an App-wide app key: the id of the connected user "
+        "the call acts for (from auth/exchange). A personal API key with this header gets 422 "
+        "validation_error.",
     ),
 ]
 

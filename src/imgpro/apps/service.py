@@ -397,7 +397,11 @@ async def resolve_connect(db: AsyncSession, request: ConnectRequest) -> App:
         raise ConnectRefused(
             400,
             "This sign-in link is not valid",
-            "The redirect_uri is not one this app registered (it must match exactly).",
+            f"{app.name} sent you to an address it hasn't registered with img.pro, so the "
+            "sign-in stopped here to keep your account safe.",
+            received_redirect_uri=request.redirect_uri,
+            registered_redirect_uris=app.redirect_uris,
+            owner_id=app.owner_id,
         )
     owner = await accounts.get_user(db, app.owner_id)
     if app.status != "active" or owner is None or owner.status != "active":

@@ -52,8 +52,14 @@ def _form_items(form: FormData) -> list[tuple[str, str]]:
 
 async def connect_refused_page(request: Request, exc: Exception) -> Response:
     """The web surface's handler for ConnectRefused: a bad sign-in link is an error page, never
-    a redirect (the redirect URI is not trusted yet)."""
+    a redirect (the redirect URI is not trusted yet). The app's owner, signed in, also sees the
+    registered redirect URIs (a visitor must not learn them)."""
     assert isinstance(exc, ConnectRefused)
+    viewer = None
+    if exc.owner_id is not None:
+        async with request.app.state.runtime.sessions() as db:
+            viewer = await sessions.resolve(db, request.cookies.get(SESSION_COOKIE))
+    is_owner = viewer is not None and exc.owner_id == viewer.id
     return error_page(
         request,
         exc.status,
@@ -61,6 +67,11 @@ async def connect_refused_page(request: Request, exc: Exception) -> Response:
         exc.message,
         "Go back to the app and start the sign-in again; if this keeps happening, tell the "
         "app's developer.",
+        developer={
+            "received": exc.received_redirect_uri,
+            "registered": exc.registered_redirect_uris if is_owner else (),
+            "is_owner": is_owner,
+        },
     )
 
 

@@ -85,6 +85,7 @@ async def _images_page(
         status,
         images=[image_object(rt.settings, image) for image in page.images],
         next_cursor=page.next_cursor,
+        cursor=cursor,
         plan=catalogue(rt.settings).get(workspace.plan),
         **context,
     )
