@@ -18,9 +18,6 @@ from tests.factories.identity import connected_user, register_app
 
 MAX_EXAMPLES = 15
 CONFIG = Path(__file__).with_name("schemathesis.toml")
-# the 405 answers gain their Allow header in the sec-http work; until it lands, that one check
-# is left out (every other check runs)
-EXCLUDED_CHECKS = "unsupported_method"
 
 
 @pytest.fixture(scope="module")
@@ -48,8 +45,6 @@ def schemathesis(stack: Stack, report: Path, *headers: str) -> subprocess.Comple
         f"{stack.settings.api_url}/openapi.json",
         "--checks",
         "all",
-        "--exclude-checks",
-        EXCLUDED_CHECKS,
         "--max-examples",
         str(MAX_EXAMPLES),
         "--seed",
