@@ -34,6 +34,7 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check src tests bench sdk/src examples
 	$(VENV)/bin/ruff format --check src tests bench sdk/src examples
 	$(VENV)/bin/mypy src
+	$(VENV)/bin/lint-imports
 	cd sdk && ../$(VENV)/bin/mypy src
 
 bench: $(VENV)/.installed

@@ -1,27 +1,38 @@
-"""CDN transform benchmark: one 12 MP JPEG to a 640 px WebP, four ways, side by side.
+"""CDN benchmark: what users meet, against thumbor, bare pyvips and nginx, in one run.
 
-    (a) bare libvips: `thumbnail_buffer` + `webpsave_buffer` in this process, on threads;
-    (b) imgpro cold renders over HTTP (every request a new variant: `w=640&h=<distinct>` keeps
-        the output a 640 px WebP while giving each request its own cache key); imgpro renders
-        them from the 2560 px working copy it stored at upload (`imgpro.media.working_copy`);
-    (c) imgpro cached hits over HTTP (one stored variant, `wrk` when installed);
-    (d) thumbor 7 cold renders (file loader, no storage, no result storage, `unsafe` URLs).
+1. Cold renders: sources of 1, 3, 6, 12 and 24 MP (JPEG, PNG, WebP, HEIC) to 320/640/1280 px
+   WebP, AVIF and JPEG, each cell run by three peers in alternating batches (so whatever else
+   the machine runs weighs on all alike):
+     bare    `thumbnail_buffer` + save in this process (libvips' own shrink-on-load choices);
+     imgpro  `imgpro serve` (one worker and its render processes), every request a new variant
+             (`w=640&h=<distinct>` is a 640 px output with its own cache key);
+     thumbor 7 (file loader, no storage, no result storage, `unsafe` URLs), one process.
+   The headline is CPU seconds per request of each server's process tree (this process for
+   bare): unlike req/s it hardly moves with the machine's other load. req/s is printed beside.
+   HEIC is converted at upload (to JPEG), so imgpro's HEIC rows render that conversion.
+2. Uploads: CPU of each source's upload, and of the first variant made from it.
+3. Cached hits: one stored variant under wrk, against nginx serving the same bytes.
+4. Cutout: imgpro's `cutout=1` at 1024 px against the same steps bare (resize, u2netp, PNG).
+5. Memory: RSS of imgpro's process tree every 100 of `--renders` mixed renders (sizes,
+   formats, animated GIF), first without cutout, then with cutout in the mix.
 
-Then 1,000 mixed renders (formats, fits, tone, blur, rotate, animation, a few cutouts) and the
-server's RSS before, halfway and after. imgpro runs as `imgpro serve --workers 2`; thumbor with
-`--processes 2`. thumbor is pip-installed into its own venv (`$THUMBOR_VENV`, default
-`/tmp/imgpro-bench-thumbor`); when that fails (d) is skipped with a message.
+thumbor is pip-installed into its own venv (`$THUMBOR_VENV`, default /tmp/imgpro-bench-thumbor,
+with pillow-heif); nginx and wrk come from apt (`apt-get install nginx-light wrk`). A peer that
+is missing is skipped with a message.
 
-Usage: python bench/transform.py [--cold 80] [--hits-seconds 10] [--mixed 1000] [--no-thumbor]
+Usage: python bench/transform.py [--quick] [--requests N] [--hits-seconds S] [--renders N]
+       [--no-thumbor] [--only renders,uploads,hits,cutout,memory]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import io
 import json
 import os
 import resource
+import shutil
 import signal
 import socket
 import statistics
@@ -29,16 +40,21 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pyvips
 
-CONCURRENCY = 4  # clients for the render rows: two workers with two render threads each
-WORKERS = 2
+CONCURRENCY = 2  # clients: one per core, as many as imgpro's render processes
+SIZES = {1: (1224, 816), 3: (2048, 1536), 6: (3000, 2000), 12: (4000, 3000), 24: (6000, 4000)}
+SOURCE_FORMATS = ("jpg", "png", "webp", "heic")
+WIDTHS = (320, 640, 1280)
+OUTPUTS = ("webp", "avif", "jpg")
+QUALITY = {"webp": 80, "avif": 55, "jpg": 80}  # imgpro's defaults; thumbor and bare are told
 WRK_SCRIPT = """
 done = function(summary, latency, requests)
   local e = summary.errors
@@ -50,47 +66,39 @@ end
 
 
 @dataclass
-class Row:
-    name: str
-    requests: int
-    seconds: float
-    p50: float  # ms
-    p95: float
-    cpu: float = 0.0  # CPU seconds the server (or this process, for the bare row) spent
+class Tally:
+    """Requests, wall seconds, CPU seconds and latencies of one peer on one cell."""
 
-    @property
-    def rps(self) -> float:
-        return self.requests / self.seconds
+    requests: int = 0
+    seconds: float = 0.0
+    cpu: float = 0.0
+    latencies: list[float] = field(default_factory=list)
 
-    @classmethod
-    def of(cls, name: str, latencies: list[float], seconds: float) -> Row:
-        ordered = sorted(latencies)
-        p95 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))]
-        return cls(name, len(ordered), seconds, statistics.median(ordered) * 1000, p95 * 1000)
+    def add(self, other: Tally) -> None:
+        self.requests += other.requests
+        self.seconds += other.seconds
+        self.cpu += other.cpu
+        self.latencies += other.latencies
 
     @property
     def cpu_ms(self) -> float:
-        """CPU per request: unlike req/s, not skewed by whatever else the machine runs."""
-        return self.cpu / self.requests * 1000
+        return self.cpu / max(1, self.requests) * 1000
 
-    def merged(self, other: Row) -> Row:
-        """Two batches of the same row as one (p50/p95 recomputed by the caller)."""
-        return Row(self.name, self.requests + other.requests, self.seconds + other.seconds,
-                   0, 0, self.cpu + other.cpu)  # fmt: skip
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
 
-    def line(self) -> str:
-        return (
-            f"{self.name:<34} {self.rps:>8.1f} req/s  p50 {self.p50:>7.1f} ms"
-            f"  p95 {self.p95:>7.1f} ms  CPU {self.cpu_ms:>7.2f} ms/req  ({self.requests} req)"
-        )
+    @property
+    def p50(self) -> float:
+        return statistics.median(self.latencies) * 1000 if self.latencies else 0.0
 
 
 # -- sources ------------------------------------------------------------------------------------
 
 
-def photo(width: int = 4000, height: int = 3000, seed: int = 3) -> bytes:
-    """A photo-like JPEG (q 90): smooth shading, texture and grain, so decoding and
-    shrink-on-load cost what a camera file costs (12 MP at the default size)."""
+def photo(width: int = 4000, height: int = 3000, seed: int = 3) -> pyvips.Image:
+    """Photo-like pixels: smooth shading, texture and grain, so decoding and shrink-on-load
+    cost what a camera file costs."""
     base = pyvips.Image.gaussnoise(width // 16 + 1, height // 16 + 1, sigma=40, mean=128, seed=seed)
     shading = base.resize(16, kernel="cubic").extract_area(0, 0, width, height)
     xy = pyvips.Image.xyz(width, height)
@@ -99,7 +107,24 @@ def photo(width: int = 4000, height: int = 3000, seed: int = 3) -> bytes:
     blue = 255 - shading * 0.7
     grain = pyvips.Image.gaussnoise(width, height, sigma=9, mean=0, seed=seed + 1)
     colour = red.bandjoin([green, blue]) + grain
-    return colour.cast("uchar").copy(interpretation="srgb").jpegsave_buffer(Q=90)
+    return colour.cast("uchar").copy(interpretation="srgb").copy_memory()
+
+
+def encode(image: pyvips.Image, fmt: str) -> bytes:
+    """A source file as a camera or an editor writes it."""
+    if fmt == "jpg":
+        return image.jpegsave_buffer(Q=90)
+    if fmt == "png":
+        return image.pngsave_buffer(compression=6)
+    if fmt == "webp":
+        return image.webpsave_buffer(Q=90)
+    from PIL import Image
+    from pillow_heif import register_heif_opener
+
+    register_heif_opener()
+    out = io.BytesIO()
+    Image.fromarray(image.numpy()).save(out, format="HEIF", quality=90)
+    return out.getvalue()
 
 
 def animation(frames: int = 24) -> bytes:
@@ -111,107 +136,12 @@ def animation(frames: int = 24) -> bytes:
     return strip.gifsave_buffer()
 
 
-# -- load ---------------------------------------------------------------------------------------
-
-
-async def fetch_all(
-    urls: list[str], concurrency: int, name: str, sink: list[float] | None = None
-) -> Row:
-    """GET every URL with `concurrency` clients; every answer must be a 200."""
-    pending = iter(urls)
-    latencies: list[float] = []
-
-    async def client_loop(client: httpx.AsyncClient) -> None:
-        for url in pending:
-            started = time.perf_counter()
-            response = await client.get(url)
-            latencies.append(time.perf_counter() - started)
-            if response.status_code != 200:
-                raise RuntimeError(f"{url}: {response.status_code} {response.text[:200]}")
-
-    limits = httpx.Limits(max_connections=concurrency)
-    async with httpx.AsyncClient(timeout=120, limits=limits) as client:
-        started = time.perf_counter()
-        await asyncio.gather(*(client_loop(client) for _ in range(concurrency)))
-        seconds = time.perf_counter() - started
-    if sink is not None:
-        sink.extend(latencies)
-    return Row.of(name, latencies, seconds)
-
-
-def bare_libvips(data: bytes, count: int, concurrency: int) -> Row:
-    def one(_: int) -> float:
-        started = time.perf_counter()
-        image = pyvips.Image.thumbnail_buffer(data, 640)
-        image.webpsave_buffer(Q=80, keep=pyvips.enums.ForeignKeep.NONE)
-        return time.perf_counter() - started
-
-    pyvips.cache_set_max(0)  # as in imgpro: no operation cache
-    one(0)
-    with ThreadPoolExecutor(concurrency) as pool:
-        cpu = process_cpu()
-        started = time.perf_counter()
-        latencies = list(pool.map(one, range(count)))
-        seconds = time.perf_counter() - started
-        cpu = process_cpu() - cpu
-    row = Row.of("(a) bare libvips, in process", latencies, seconds)
-    row.cpu = cpu
-    return row
+# -- processes ----------------------------------------------------------------------------------
 
 
 def process_cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
-
-
-def wrk(url: str, seconds: int, connections: int, workdir: Path) -> Row:
-    script = workdir / "report.lua"
-    script.write_text(WRK_SCRIPT)
-    command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "-s", str(script), url]
-    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
-    report = json.loads(output.strip().splitlines()[-1])
-    if report["errors"]:
-        raise RuntimeError(f"wrk saw {report['errors']} errors:\n{output}")
-    return Row("(c) imgpro cached hits (wrk)", report["requests"], report["seconds"],
-               report["p50"], report["p95"])  # fmt: skip
-
-
-# -- servers ------------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_until_up(url: str, process: subprocess.Popen, what: str) -> None:
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{what} exited with {process.returncode}")
-        try:
-            httpx.get(url, timeout=1)
-            return
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    raise RuntimeError(f"{what} did not start")
-
-
-def stop(process: subprocess.Popen) -> None:
-    """Stop a server started by `launch`, its forked workers included (its own process group)."""
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(15)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-
-
-def launch(command: list[str], log: Path, env: dict[str, str] | None = None) -> subprocess.Popen:
-    with open(log, "wb") as output:  # the child keeps its own descriptor
-        return subprocess.Popen(
-            command, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
-        )
 
 
 def process_tree(pid: int) -> list[int]:
@@ -233,7 +163,6 @@ def process_tree(pid: int) -> list[int]:
 
 
 def tree_rss_mb(pid: int) -> float:
-    """Resident memory of `pid` and its descendants, in MB."""
     total = 0
     for member in process_tree(pid):
         try:
@@ -257,29 +186,67 @@ def tree_cpu(pid: int) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
-def start_imgpro(workdir: Path) -> tuple[subprocess.Popen, str]:
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def launch(command: list[str], log: Path, env: dict[str, str] | None = None) -> subprocess.Popen:
+    with open(log, "wb") as output:  # the child keeps its own descriptor
+        return subprocess.Popen(
+            command, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+
+def wait_until_up(url: str, process: subprocess.Popen, what: str) -> None:
+    deadline = time.time() + 90
+    while time.time() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{what} exited with {process.returncode}")
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    raise RuntimeError(f"{what} did not start")
+
+
+def stop(process: subprocess.Popen) -> None:
+    """Stop a server started by `launch`, its children included (its own process group)."""
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(15)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+
+
+class Server:
+    def __init__(self, name: str, process: subprocess.Popen, base: str) -> None:
+        self.name, self.process, self.base = name, process, base
+
+    @property
+    def cpu(self) -> float:
+        return tree_cpu(self.process.pid)
+
+
+def start_imgpro(workdir: Path, name: str = "imgpro") -> Server:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = {
         **os.environ,
-        "IMGPRO_DATA_DIR": str(workdir / "imgpro"),
+        "IMGPRO_DATA_DIR": str(workdir / name),
         "IMGPRO_WEB_URL": base,
         "IMGPRO_API_URL": base,
         "IMGPRO_CDN_URL": f"{base}/src",
         "IMGPRO_ANONYMOUS_UPLOADS_PER_HOUR": "1000",
         "IMGPRO_RENDERS_PER_MINUTE": "1000000",  # every request of the cold rows is a render
+        "IMGPRO_MAX_UPLOAD_BYTES": str(200 * 1024 * 1024),
     }
     command = [str(Path(sys.executable).parent / "imgpro"), "serve", "--port", str(port)]
-    command += ["--workers", str(WORKERS)]
-    process = launch(command, workdir / "imgpro.log", env)
-    wait_until_up(base + "/openapi.json", process, "imgpro")
-    return process, base
-
-
-def upload(base: str, data: bytes, name: str) -> str:
-    response = httpx.post(f"{base}/v1/images", files={"file": (name, data)}, timeout=120)
-    response.raise_for_status()
-    return response.json()["url"]
+    process = launch(command, workdir / f"{name}.log", env)
+    wait_until_up(base + "/healthz", process, "imgpro")
+    return Server("imgpro", process, base)
 
 
 def thumbor_binary() -> Path | None:
@@ -290,45 +257,349 @@ def thumbor_binary() -> Path | None:
     print(f"installing thumbor into {venv} ...", flush=True)
     try:
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-        pip = [str(venv / "bin" / "pip"), "install", "-q", "thumbor>=7,<8"]
+        pip = [str(venv / "bin" / "pip"), "install", "-q", "thumbor>=7,<8", "pillow-heif"]
         subprocess.run(pip, check=True, capture_output=True, timeout=900)
     except (subprocess.SubprocessError, OSError) as error:
-        print(f"thumbor could not be installed ({error}); row (d) is skipped")
+        print(f"thumbor could not be installed ({error}); its rows are skipped")
         return None
     return binary if binary.exists() else None
 
 
-def start_thumbor(binary: Path, workdir: Path, source: Path) -> tuple[subprocess.Popen, str]:
+def start_thumbor(binary: Path, workdir: Path, root: Path) -> Server:
     port = free_port()
     conf = workdir / "thumbor.conf"
     conf.write_text(
         "LOADER = 'thumbor.loaders.file_loader'\n"
-        f"FILE_LOADER_ROOT_PATH = '{source.parent}'\n"
+        f"FILE_LOADER_ROOT_PATH = '{root}'\n"
         "STORAGE = 'thumbor.storages.no_storage'\n"
         "RESULT_STORAGE = None\n"
         "ALLOW_UNSAFE_URL = True\n"
-        "QUALITY = 80\n"
         "MAX_AGE = 0\n"
+        "MAX_PIXELS = 100000000\n"
     )
     command = [str(binary), "-p", str(port), "-i", "127.0.0.1", "-c", str(conf), "-l", "error"]
-    command += ["--processes", str(WORKERS)]
     process = launch(command, workdir / "thumbor.log")
     base = f"http://127.0.0.1:{port}"
     wait_until_up(base + "/healthcheck", process, "thumbor")
-    return process, base
+    return Server("thumbor", process, base)
 
 
-# -- the mixed workload -------------------------------------------------------------------------
+def start_nginx(workdir: Path, root: Path) -> Server | None:
+    binary = shutil.which("nginx") or (
+        "/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None
+    )
+    if binary is None:
+        print("nginx not installed (apt-get install nginx-light): its row is skipped")
+        return None
+    port = free_port()
+    conf = workdir / "nginx.conf"
+    conf.write_text(
+        f"worker_processes 1; daemon off; pid {workdir}/nginx.pid; error_log {workdir}/nginx.err;\n"
+        "events { worker_connections 1024; }\n"
+        "http { include /etc/nginx/mime.types; sendfile on; tcp_nopush on;\n"
+        "  keepalive_requests 100000;\n"
+        f"  access_log {workdir}/nginx.access combined buffer=64k;\n"
+        f"  client_body_temp_path {workdir};\n"
+        f"  proxy_temp_path {workdir}; fastcgi_temp_path {workdir}; uwsgi_temp_path {workdir};\n"
+        f"  scgi_temp_path {workdir};\n"
+        f"  server {{ listen 127.0.0.1:{port}; root {root};\n"
+        '    add_header Cache-Control "public, max-age=31536000, immutable"; } }\n'
+    )
+    process = launch(
+        [binary, "-c", str(conf), "-e", str(workdir / "nginx.err")], workdir / "nginx.log"
+    )
+    base = f"http://127.0.0.1:{port}"
+    wait_until_up(base + "/", process, "nginx")
+    return Server("nginx", process, base)
 
 
-def mixed_queries(count: int) -> Iterable[tuple[int, str]]:
+# -- load ---------------------------------------------------------------------------------------
+
+
+async def fetch_all(urls: list[str], concurrency: int = CONCURRENCY) -> Tally:
+    """GET every URL with `concurrency` clients; every answer must be a 200."""
+    pending = iter(urls)
+    latencies: list[float] = []
+
+    async def client_loop(client: httpx.AsyncClient) -> None:
+        for url in pending:
+            started = time.perf_counter()
+            response = await client.get(url)
+            latencies.append(time.perf_counter() - started)
+            if response.status_code != 200:
+                raise RuntimeError(f"{url}: {response.status_code} {response.text[:300]}")
+
+    limits = httpx.Limits(max_connections=concurrency)
+    async with httpx.AsyncClient(timeout=180, limits=limits) as client:
+        started = time.perf_counter()
+        await asyncio.gather(*(client_loop(client) for _ in range(concurrency)))
+        seconds = time.perf_counter() - started
+    return Tally(len(latencies), seconds, 0.0, latencies)
+
+
+def over_http(server: Server, urls: list[str]) -> Tally:
+    cpu = server.cpu
+    tally = asyncio.run(fetch_all(urls))
+    tally.cpu = server.cpu - cpu
+    return tally
+
+
+def in_process(work: Callable[[], object], count: int) -> Tally:
+    def one(_: int) -> float:
+        started = time.perf_counter()
+        work()
+        return time.perf_counter() - started
+
+    with ThreadPoolExecutor(CONCURRENCY) as pool:
+        cpu = process_cpu()
+        started = time.perf_counter()
+        latencies = list(pool.map(one, range(count)))
+        seconds = time.perf_counter() - started
+        cpu = process_cpu() - cpu
+    return Tally(count, seconds, cpu, latencies)
+
+
+def wrk(url: str, seconds: int, connections: int, workdir: Path) -> Tally:
+    script = workdir / "report.lua"
+    script.write_text(WRK_SCRIPT)
+    command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "-s", str(script), url]
+    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    report = json.loads(output.strip().splitlines()[-1])
+    if report["errors"]:
+        raise RuntimeError(f"wrk saw {report['errors']} errors:\n{output}")
+    return Tally(report["requests"], report["seconds"], 0.0, [report["p50"] / 1000])
+
+
+def distinct(serial: Iterable[int]) -> int:
+    """A height that changes the cache key but not a scale-down output (every source here is
+    landscape, so the width decides), within the 8192 px a side that imgpro accepts."""
+    return 2000 + next(iter(serial)) % 6000
+
+
+# -- 1. cold renders ----------------------------------------------------------------------------
+
+
+def save(image: pyvips.Image, fmt: str) -> bytes:
+    """What a bare pyvips user writes: imgpro's encoder settings, nothing else."""
+    keep = pyvips.enums.ForeignKeep.NONE
+    if fmt == "webp":
+        return image.webpsave_buffer(Q=QUALITY[fmt], keep=keep)
+    if fmt == "avif":
+        return image.heifsave_buffer(Q=QUALITY[fmt], compression="av1", effort=2, keep=keep)
+    return image.jpegsave_buffer(Q=QUALITY[fmt], optimize_coding=True, keep=keep)
+
+
+@dataclass
+class Source:
+    mp: int
+    format: str
+    data: bytes
+    file: str  # its name under the thumbor/nginx root
+    url: str = ""  # imgpro's CDN URL once uploaded
+    upload_cpu: float = 0.0
+    first_variant_cpu: float = 0.0
+
+
+def cells(quick: bool) -> list[tuple[int, str, int, str]]:
+    """(MP, source format, width, output format) to measure."""
+    if not quick:
+        return [
+            (mp, src, width, out)
+            for mp in SIZES
+            for src in SOURCE_FORMATS
+            for width in WIDTHS
+            for out in OUTPUTS
+        ]
+    chosen = [(mp, "jpg", 640, "webp") for mp in SIZES]
+    chosen += [(6, src, 640, "webp") for src in ("png", "webp", "heic")]
+    chosen += [(6, "jpg", 640, "avif"), (6, "jpg", 640, "jpg"), (6, "jpg", 320, "webp")]
+    chosen += [(6, "jpg", 1280, "webp"), (1, "jpg", 320, "jpg")]
+    return chosen
+
+
+def render_rows(
+    sources: dict[tuple[int, str], Source],
+    imgpro: Server,
+    thumbor: Server | None,
+    chosen: list[tuple[int, str, int, str]],
+    per_peer: int,
+    rounds: int = 2,
+) -> list[tuple[tuple[int, str, int, str], dict[str, Tally]]]:
+    results = []
+    serial = iter(range(10**9))
+    for cell in chosen:
+        mp, src, width, out = cell
+        source = sources[(mp, src)]
+        decoded_heic = None
+        if src == "heic":  # libvips here has no HEVC decoder: bare decodes with pillow-heif
+            from PIL import Image
+
+            decoded_heic = pyvips.Image.new_from_array(
+                np.asarray(Image.open(io.BytesIO(source.data)).convert("RGB"))
+            )
+
+        def bare(
+            source: Source = source,
+            width: int = width,
+            out: str = out,
+            decoded_heic: pyvips.Image | None = decoded_heic,
+        ) -> None:
+            if decoded_heic is not None:
+                save(pyvips.Image.thumbnail_image(decoded_heic, width), out)
+            else:
+                save(pyvips.Image.thumbnail_buffer(source.data, width), out)
+
+        thumbor_url = (
+            f"/unsafe/{width}x0/filters:format({'jpeg' if out == 'jpg' else out})"
+            f":quality({QUALITY[out]})/{source.file}"
+        )
+        peers: dict[str, Callable[[int], Tally]] = {
+            "bare": lambda n, bare=bare: in_process(bare, n),
+            "imgpro": lambda n, source=source, width=width, out=out: over_http(
+                imgpro,
+                [f"{source.url}?w={width}&h={distinct(serial)}&format={out}" for _ in range(n)],
+            ),
+        }
+        if thumbor is not None and thumbor_ok(thumbor, thumbor_url):
+            peers["thumbor"] = lambda n, url=thumbor_url: over_http(
+                thumbor, [thumbor.base + url] * n
+            )
+        for run in peers.values():  # warm-up: a request each, not counted
+            run(1)
+        totals = {name: Tally() for name in peers}
+        batch = max(1, per_peer // rounds)
+        for _ in range(rounds):
+            for name, run in peers.items():
+                totals[name].add(run(batch))
+        results.append((cell, totals))
+        print(cell_line(cell, totals), flush=True)
+    return results
+
+
+_thumbor_ok: dict[str, bool] = {}
+
+
+def thumbor_ok(thumbor: Server, url: str) -> bool:
+    if url not in _thumbor_ok:
+        response = httpx.get(thumbor.base + url, timeout=120)
+        _thumbor_ok[url] = response.status_code == 200
+        if response.status_code != 200:
+            print(f"  thumbor cannot serve {url}: {response.status_code}; skipped")
+    return _thumbor_ok[url]
+
+
+def cell_line(cell: tuple[int, str, int, str], totals: dict[str, Tally]) -> str:
+    mp, src, width, out = cell
+    parts = [f"{mp:>2} MP {src:<4} → {width:>4} {out:<4}"]
+    for name in ("bare", "imgpro", "thumbor"):
+        tally = totals.get(name)
+        parts.append(
+            f"{name} {tally.cpu_ms:6.1f} ms {tally.rps:5.1f}/s" if tally else f"{name} {'—':>17}"
+        )
+    imgpro, bare, thumbor = totals["imgpro"], totals["bare"], totals.get("thumbor")
+    parts.append(f"imgpro/bare {imgpro.cpu_ms / bare.cpu_ms:4.2f}")
+    if thumbor:
+        parts.append(
+            f"imgpro/thumbor {imgpro.cpu_ms / thumbor.cpu_ms:4.2f}"
+            f" (req/s {imgpro.rps / thumbor.rps:4.2f}×)"
+        )
+    return "  ".join(parts)
+
+
+# -- 2. uploads ---------------------------------------------------------------------------------
+
+
+def upload(server: Server, source: Source) -> None:
+    cpu = server.cpu
+    name = f"source.{source.format}"
+    response = httpx.post(
+        f"{server.base}/v1/images", files={"file": (name, source.data)}, timeout=300
+    )
+    response.raise_for_status()
+    source.upload_cpu = server.cpu - cpu
+    source.url = response.json()["url"]
+    cpu = server.cpu
+    assert httpx.get(f"{source.url}?w=640&format=webp", timeout=300).status_code == 200
+    source.first_variant_cpu = server.cpu - cpu
+
+
+# -- 3. cached hits -----------------------------------------------------------------------------
+
+
+def hit_rows(imgpro: Server, source: Source, seconds: int, workdir: Path) -> dict[str, Tally]:
+    if shutil.which("wrk") is None:
+        print("wrk not installed (apt-get install wrk): hits are skipped")
+        return {}
+    hit = f"{source.url}?w=640&format=webp"
+    body = httpx.get(hit, timeout=60).content
+    root = workdir / "static"
+    root.mkdir(exist_ok=True)
+    (root / "hit.webp").write_bytes(body)
+    nginx = start_nginx(workdir, root)
+    peers = {"imgpro": (imgpro, hit)}
+    if nginx is not None:
+        peers["nginx"] = (nginx, nginx.base + "/hit.webp")
+    totals = {name: Tally() for name in peers}
+    try:
+        for _ in range(2):  # alternating halves
+            for name, (server, url) in peers.items():
+                cpu = server.cpu
+                tally = wrk(url, max(1, seconds // 2), 16, workdir)
+                tally.cpu = server.cpu - cpu
+                totals[name].add(tally)
+    finally:
+        if nginx is not None:
+            stop(nginx.process)
+    print(f"cached hit of {len(body) / 1000:.0f} KB, wrk -t1 -c16:")
+    for name, tally in totals.items():
+        print(f"  {name:<7} {tally.rps:8.0f} req/s  CPU {tally.cpu_ms:6.3f} ms/hit")
+    return totals
+
+
+# -- 4. cutout ----------------------------------------------------------------------------------
+
+
+def cutout_rows(imgpro: Server, source: Source, count: int) -> dict[str, Tally]:
+    from imgpro.media import cutout
+
+    def bare() -> None:
+        image = pyvips.Image.thumbnail_buffer(source.data, 1024).copy_memory()
+        small = image.resize(320 / image.width, vscale=320 / image.height).numpy()
+        alpha = pyvips.Image.new_from_array(cutout.mask(small))
+        alpha = alpha.resize(image.width / 320, vscale=image.height / 320)
+        image.bandjoin(alpha).pngsave_buffer()
+
+    serial = iter(range(10**9))
+    peers: dict[str, Callable[[int], Tally]] = {
+        "bare": lambda n: in_process(bare, n),
+        "imgpro": lambda n: over_http(
+            imgpro,
+            [f"{source.url}?w=1024&h={distinct(serial)}&cutout=1&format=png" for _ in range(n)],
+        ),
+    }
+    for run in peers.values():
+        run(2)
+    totals = {name: Tally() for name in peers}
+    for _ in range(2):
+        for name, run in peers.items():
+            totals[name].add(run(max(1, count // 2)))
+    print(
+        f"cutout 1024 px PNG: bare {totals['bare'].cpu_ms:.0f} ms,"
+        f" imgpro {totals['imgpro'].cpu_ms:.0f} ms "
+        f"CPU per request ({totals['imgpro'].cpu_ms / totals['bare'].cpu_ms:.2f}×)"
+    )
+    return totals
+
+
+# -- 5. memory ----------------------------------------------------------------------------------
+
+
+def mixed_queries(count: int, cutout: bool) -> Iterable[tuple[int, str]]:
     """(source index, query) pairs: every query distinct, a spread of what a CDN sees."""
     fits = ["scale-down", "contain", "cover", "crop", "pad"]
     formats = ["webp", "jpg", "png", "avif", "webp", "jpg"]
     for i in range(count):
-        query = f"w={200 + i}&fit={fits[i % 5]}&format={formats[i % 6]}"
-        if fits[i % 5] != "scale-down":
-            query += f"&h={150 + i % 97}"
+        query = f"w={200 + i % 1800}&h={150 + i}&fit={fits[i % 5]}&format={formats[i % 6]}"
         if i % 7 == 0:
             query += "&blur=3"
         if i % 11 == 0:
@@ -337,21 +608,28 @@ def mixed_queries(count: int) -> Iterable[tuple[int, str]]:
             query += "&contrast=1.2&saturation=1.3"
         if i % 17 == 0:
             query += "&gravity=auto"
-        if i % 50 == 0:
-            query = f"w={256 + i}&cutout=1&format=png"
-        source = 0 if i % 5 == 0 else 1 + i % 3  # a fifth are the 12 MP photo
+        if cutout and i % 50 == 0:
+            query = f"w={256 + i % 700}&h={150 + i}&cutout=1&format=png"
+        source = i % 4
         if source == 3:
-            query = f"w={20 + i}&format={'gif' if i % 2 else 'webp'}"
+            query = f"w={20 + i % 200}&h={150 + i}&format={'gif' if i % 2 else 'webp'}"
         yield source, query
 
 
-async def mixed(urls: list[str], count: int, process: subprocess.Popen) -> list[float]:
-    queries = [f"{urls[source]}?{query}" for source, query in mixed_queries(count)]
-    rss = [tree_rss_mb(process.pid)]
-    for half in (queries[: count // 2], queries[count // 2 :]):
-        await fetch_all(half, CONCURRENCY, "mixed")
-        rss.append(tree_rss_mb(process.pid))
-    return rss
+def memory_series(imgpro: Server, urls: list[str], renders: int, cutout: bool) -> list[float]:
+    queries = [f"{urls[source]}?{query}" for source, query in mixed_queries(renders, cutout)]
+    series = [tree_rss_mb(imgpro.process.pid)]
+    for start in range(0, renders, 100):
+        asyncio.run(fetch_all(queries[start : start + 100]))
+        series.append(tree_rss_mb(imgpro.process.pid))
+    return series
+
+
+def series_line(name: str, series: list[float]) -> str:
+    third = series[len(series) * 2 // 3]
+    growth = (series[-1] - third) / third * 100
+    values = " ".join(f"{value:.0f}" for value in series)
+    return f"{name}: peak {max(series):.0f} MB, last third {growth:+.1f} %\n  {values}"
 
 
 # -- main ---------------------------------------------------------------------------------------
@@ -359,112 +637,82 @@ async def mixed(urls: list[str], count: int, process: subprocess.Popen) -> list[
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cold", type=int, default=80, help="cold renders per row")
+    parser.add_argument("--quick", action="store_true", help="a dozen cells and short sections")
+    parser.add_argument("--requests", type=int, default=0, help="cold renders per peer per cell")
     parser.add_argument("--hits-seconds", type=int, default=10)
-    parser.add_argument("--mixed", type=int, default=1000, help="mixed renders for the RSS")
+    parser.add_argument("--renders", type=int, default=0, help="mixed renders per memory series")
     parser.add_argument("--no-thumbor", action="store_true")
+    parser.add_argument("--only", default="renders,uploads,hits,cutout,memory")
     args = parser.parse_args()
+    only = set(args.only.split(","))
+    per_peer = args.requests or (8 if args.quick else 6)
+    renders = args.renders or (500 if args.quick else 3000)
 
+    pyvips.cache_set_max(0)  # as in imgpro: no operation cache
+    pyvips.concurrency_set(1)  # as in imgpro's render processes: one libvips thread each
     workdir = Path(tempfile.mkdtemp(prefix="imgpro-bench-"))
-    data = photo()
-    source = workdir / "photos" / "photo.jpg"
-    source.parent.mkdir()
-    source.write_bytes(data)
-    print(f"source: 4000×3000 JPEG, {len(data) / 1e6:.1f} MB; {os.cpu_count()} CPUs; {workdir}")
-    print(f"load average before: {os.getloadavg()[0]:.1f}")
+    root = workdir / "sources"
+    root.mkdir()
+    chosen = cells(args.quick)
+    needed = sorted({(mp, src) for mp, src, _, _ in chosen} | {(12, "jpg"), (1, "jpg"), (3, "png")})
+    print(f"{os.cpu_count()} CPUs; {workdir}; load average {os.getloadavg()[0]:.1f}", flush=True)
+    pixels: dict[int, pyvips.Image] = {}
+    sources: dict[tuple[int, str], Source] = {}
+    for mp, src in needed:
+        if mp not in pixels:
+            pixels[mp] = photo(*SIZES[mp], seed=mp)
+        data = encode(pixels[mp], src)
+        name = f"{mp}mp.{src}"
+        (root / name).write_bytes(data)
+        sources[(mp, src)] = Source(mp, src, data, name)
 
-    rows: dict[str, Row] = {"a": bare_libvips(data, args.cold, CONCURRENCY)}
-    print(rows["a"].line(), flush=True)
-
-    binary = None if args.no_thumbor else thumbor_binary()
-    servers: list[subprocess.Popen] = []
+    binary = None if args.no_thumbor or "renders" not in only else thumbor_binary()
+    servers: list[Server] = []
     try:
-        imgpro, base = start_imgpro(workdir)
+        imgpro = start_imgpro(workdir)
         servers.append(imgpro)
-        url = upload(base, data, "photo.jpg")
-        cold = [f"{url}?w=640&h={5000 + i}&format=webp" for i in range(args.cold + 4)]
-        peers = {"b": (imgpro, cold, "(b) imgpro cold renders, HTTP")}
+        for source in sources.values():
+            upload(imgpro, source)
+        if "uploads" in only:
+            print("\nupload CPU and first 640 px WebP variant CPU (imgpro process tree):")
+            for source in sources.values():
+                size = f"{source.mp} MP {source.format} ({len(source.data) / 1e6:.1f} MB)"
+                print(
+                    f"  {size:<24} upload {source.upload_cpu * 1000:6.0f} ms"
+                    f"  first variant {source.first_variant_cpu * 1000:6.0f} ms"
+                )
+        thumbor = None
         if binary is not None:
-            thumbor, thumbor_base = start_thumbor(binary, workdir, source)
+            thumbor = start_thumbor(binary, workdir, root)
             servers.append(thumbor)
-            thumbor_url = f"{thumbor_base}/unsafe/640x0/filters:format(webp)/photo.jpg"
-            peers["d"] = (thumbor, [thumbor_url] * (args.cold + 4), "(d) thumbor 7 cold renders")
-        rows.update(cold_rounds(peers, rounds=4))
-        for key in peers:
-            print(rows[key].line(), flush=True)
-
-        hit = f"{url}?w=640&format=webp"
-        assert httpx.get(hit, timeout=60).status_code == 200
-        cpu = tree_cpu(imgpro.pid)
-        if subprocess.run(["which", "wrk"], capture_output=True).returncode == 0:
-            rows["c"] = wrk(hit, args.hits_seconds, 8, workdir)
-        else:
-            print("wrk not installed (apt-get install wrk): hits measured with httpx instead")
-            rows["c"] = asyncio.run(fetch_all([hit] * 3000, 16, "(c) imgpro cached hits (httpx)"))
-        rows["c"].cpu = tree_cpu(imgpro.pid) - cpu
-        print(rows["c"].line(), flush=True)
-
-        sources = [url, upload(base, photo(1600, 1200, seed=5), "b.jpg")]
-        sources.append(upload(base, pyvips.Image.new_from_buffer(photo(1200, 900, seed=9), "")
-                              .bandjoin(128).pngsave_buffer(), "c.png"))  # fmt: skip
-        sources.append(upload(base, animation(), "d.gif"))
-        started = time.perf_counter()
-        rss = asyncio.run(mixed(sources, args.mixed, imgpro))
-        mixed_seconds = time.perf_counter() - started
+        if "renders" in only:
+            print(f"\ncold renders, {per_peer} per peer per cell, CPU per request and req/s:")
+            render_rows(sources, imgpro, thumbor, chosen, per_peer)
+        if "hits" in only:
+            print(f"\nload average {os.getloadavg()[0]:.1f}")
+            hit_rows(imgpro, sources[(12, "jpg")], args.hits_seconds, workdir)
+        if "cutout" in only:
+            print(f"\nload average {os.getloadavg()[0]:.1f}")
+            cutout_rows(imgpro, sources[(1, "jpg")], 4 if args.quick else 10)
+        if "memory" in only:  # a fresh server: one worker's memory from its start
+            stop(imgpro.process)
+            servers.remove(imgpro)
+            imgpro = start_imgpro(workdir, "imgpro-memory")
+            servers.append(imgpro)
+            mixed = [sources[(12, "jpg")], sources[(1, "jpg")], sources[(3, "png")]]
+            mixed.append(Source(0, "gif", animation(), "a.gif"))
+            for source in mixed:
+                upload(imgpro, source)
+            urls = [source.url for source in mixed]
+            print(
+                f"\nload average {os.getloadavg()[0]:.1f}; RSS of imgpro's tree every 100 renders:"
+            )
+            print(series_line("without cutout", memory_series(imgpro, urls, renders, cutout=False)))
+            print(series_line("with cutout", memory_series(imgpro, urls, renders, cutout=True)))
     finally:
         for server in servers:
-            stop(server)
-    print(f"load average after: {os.getloadavg()[0]:.1f}")
-    report(rows, rss, args.mixed, mixed_seconds)
-
-
-def cold_rounds(
-    peers: dict[str, tuple[subprocess.Popen, list[str], str]], rounds: int
-) -> dict[str, Row]:
-    """Cold renders of every peer in alternating batches, so that whatever else the machine
-    runs meanwhile weighs on all of them alike. The first few URLs of each warm up."""
-    latencies: dict[str, list[float]] = {key: [] for key in peers}
-    totals: dict[str, Row] = {}
-    for _server, urls, _name in peers.values():
-        asyncio.run(fetch_all(urls[:4], CONCURRENCY, "warm-up"))
-    for index in range(rounds):
-        for key, (server, urls, name) in peers.items():
-            batch = urls[4:][index::rounds]
-            cpu = tree_cpu(server.pid)
-            row = asyncio.run(fetch_all(batch, CONCURRENCY, name, latencies[key]))
-            row.cpu = tree_cpu(server.pid) - cpu
-            totals[key] = totals[key].merged(row) if key in totals else row
-    for key, total in totals.items():
-        ordered = Row.of(total.name, latencies[key], total.seconds)
-        ordered.cpu = total.cpu
-        totals[key] = ordered
-    return totals
-
-
-def report(rows: dict[str, Row], rss: list[float], mixed_count: int, mixed_seconds: float) -> None:
-    print("\n" + "\n".join(rows[key].line() for key in sorted(rows)))
-    bare, cold, hits = rows["a"], rows["b"], rows["c"]
-    print(
-        f"\ncold render cost vs bare libvips: {bare.rps / cold.rps:.2f}× by throughput, "
-        f"{cold.cpu_ms / bare.cpu_ms:.2f}× by CPU per render  (target ≤ 1.3×)"
-    )
-    if "d" in rows:
-        thumbor = rows["d"]
-        print(
-            f"cold throughput vs thumbor:       {cold.rps / thumbor.rps:.2f}× by throughput, "
-            f"{thumbor.cpu_ms / cold.cpu_ms:.2f}× by CPU per render  (target ≥ 1.5×)"
-        )
-    capacity = os.cpu_count() or 1
-    print(
-        f"cached hits: {hits.rps:.0f} req/s at p50 {hits.p50:.1f} ms, p95 {hits.p95:.1f} ms; "
-        f"{hits.cpu_ms:.2f} ms server CPU each = {capacity * 1000 / hits.cpu_ms:.0f} req/s on "
-        f"{capacity} idle cores  (target ≥ 1500 at p50 ≤ 5 ms)"
-    )
-    print(
-        f"server RSS ({WORKERS} workers + supervisor): {rss[0]:.0f} MB before, "
-        f"{rss[1]:.0f} MB after {mixed_count // 2}, {rss[2]:.0f} MB after {mixed_count} mixed "
-        f"renders ({mixed_count / mixed_seconds:.1f} renders/s)"
-    )
+            stop(server.process)
+    print(f"\nload average after: {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

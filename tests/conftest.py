@@ -34,6 +34,7 @@ from imgpro.db import migrate
 from imgpro.ids import new_id
 from imgpro.keys import service as keys
 from imgpro.runtime import Runtime
+from imgpro.server import ServerConfig
 from imgpro.settings import Settings
 from tests.contract import Contract
 
@@ -99,6 +100,7 @@ class Stack:
     base_url: str
     _clients: list[httpx.Client] = field(default_factory=list)
     _contract: Contract | None = None
+    pid: int | None = None  # the server process, when `served` started one
 
     @property
     def contract(self) -> Contract:
@@ -174,10 +176,17 @@ class Stack:
 
 
 class ServerThread(threading.Thread):
-    def __init__(self, app: Any, port: int) -> None:
+    def __init__(self, app: Any, settings: Settings, port: int) -> None:
         super().__init__(daemon=True)
-        config = uvicorn.Config(
-            app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", loop="asyncio"
+        # the server configuration `imgpro serve` uses (header limits, no uvicorn proxy headers)
+        config = ServerConfig(
+            app,
+            settings,
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            lifespan="on",
+            loop="asyncio",
         )
         self.server = uvicorn.Server(config)
 
@@ -216,7 +225,7 @@ def start_stack(name: str, tmp: Path, **overrides: Any) -> tuple[Stack, ServerTh
     if settings.redis_url:
         redis.Redis.from_url(settings.redis_url).flushdb()
     migrate.upgrade(settings.database_url)
-    server = ServerThread(create_app(settings), port)
+    server = ServerThread(create_app(settings), settings, port)
     server.start_and_wait()
     return Stack(name, settings, base), server
 
@@ -271,7 +280,7 @@ def served(tmp: Path, workers: int, **env: Any) -> Iterator[Stack]:
         redis.Redis.from_url(settings.redis_url).flushdb()
     command = [str(Path(sys.executable).with_name("imgpro")), "serve", "--port", str(port)]
     process = subprocess.Popen([*command, "--workers", str(workers)], env=environ, cwd=tmp)
-    running = Stack(f"served-{workers}", settings, base)
+    running = Stack(f"served-{workers}", settings, base, pid=process.pid)
     try:
         deadline = time.time() + 180  # N workers importing libvips and onnxruntime on a busy box
         while True:

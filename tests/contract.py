@@ -26,6 +26,17 @@ class Operation:
     spec: dict[str, Any]
 
 
+def _path_patterns(operations: dict[str, Any]) -> dict[str, str]:
+    """Each path parameter's documented pattern (any segment when it has none)."""
+    patterns: dict[str, str] = {}
+    for operation in operations.values():
+        for parameter in operation.get("parameters", []):
+            if parameter["in"] == "path":
+                found = parameter.get("schema", {}).get("pattern", "^[^/]+$")
+                patterns[parameter["name"]] = found.strip("^$")
+    return patterns
+
+
 class ContractBroken(AssertionError):
     """The server answered something /openapi.json does not document."""
 
@@ -36,8 +47,11 @@ class Contract:
         self.paths: list[tuple[re.Pattern[str], str, dict[str, Any]]] = []
         # literal paths first: /v1/images/batch is not /v1/images/{image_id}
         for template in sorted(document["paths"], key=lambda t: (t.count("{"), t)):
-            pattern = re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template))
-            self.paths.append((re.compile(f"^{pattern}$"), template, document["paths"][template]))
+            operations = document["paths"][template]
+            pattern = re.escape(template)
+            for name, value in _path_patterns(operations).items():
+                pattern = pattern.replace(re.escape("{" + name + "}"), value)
+            self.paths.append((re.compile(f"^{pattern}$"), template, operations))
 
     def operation(self, method: str, path: str) -> Operation | None:
         # GET /v1/images/batch is GET /v1/images/{image_id}: the first template with the method

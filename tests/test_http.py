@@ -14,6 +14,7 @@ from imgpro.app import Surfaces
 from imgpro.http import RequestContext
 from imgpro.runtime import Runtime
 from imgpro.settings import Settings
+from tests.conftest import Stack
 
 
 async def exploding_app(scope: Scope, receive: Receive, send: Send) -> None:
@@ -175,3 +176,20 @@ def test_production_refuses_a_short_secret_and_a_plain_http_web_url(tmp_path) ->
     problems = " ".join(settings.production_problems())
     assert "IMGPRO_SECRET_KEY" in problems and "32" in problems
     assert "IMGPRO_WEB_URL" in problems and "https" in problems
+
+
+@pytest.mark.parametrize(
+    "method, path, allowed",
+    [
+        ("PUT", "/v1/images", {"GET", "POST"}),  # api
+        ("POST", "/v1/usage", {"GET"}),
+        ("POST", "/src/abc/abcdefgh.jpg", {"GET", "HEAD"}),  # cdn
+        ("DELETE", "/signin", {"GET", "POST"}),  # web
+    ],
+)
+def test_a_405_says_which_methods_are_allowed(
+    stack: Stack, method: str, path: str, allowed: set[str]
+) -> None:
+    response = stack.client().request(method, path)
+    assert response.status_code == 405
+    assert {m.strip() for m in response.headers["Allow"].split(",")} >= allowed

@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from imgpro import __doc__ as package_doc
 from imgpro.apps.routes import router as apps_router
+from imgpro.apps.rules import ConnectRefused
 from imgpro.billing.pages import router as billing_pages
 from imgpro.billing.plans import catalogue
 from imgpro.billing.routes import router as billing_router
@@ -27,7 +28,7 @@ from imgpro.cdn import service as cdn_service
 from imgpro.cdn.routes import routes as cdn_routes
 from imgpro.cdn.variants import Variants
 from imgpro.docs.routes import router as docs_router
-from imgpro.http import ENVELOPE_HANDLERS, BodyLimit, RequestContext
+from imgpro.http import ENVELOPE_HANDLERS, BodyLimit, RequestContext, allowed_methods
 from imgpro.images.routes import router as images_router
 from imgpro.logs import configure as configure_logs
 from imgpro.logs import log
@@ -36,6 +37,7 @@ from imgpro.ops.metrics import Measured, metrics
 from imgpro.ops.outages import RETRY_AFTER_SECONDS, unavailable
 from imgpro.runtime import Runtime
 from imgpro.settings import Settings
+from imgpro.web.connect import connect_refused_page
 from imgpro.web.connect import router as connect_router
 from imgpro.web.dashboard import router as dashboard_router
 from imgpro.web.pages import STATIC_DIR, error_page, not_found_page, redirect
@@ -109,7 +111,11 @@ async def _web_http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     if exc.status_code == 404:
         return not_found_page(request)
-    return error_page(request, exc.status_code, "Request refused", str(exc.detail))
+    page = error_page(request, exc.status_code, "Request refused", str(exc.detail))
+    page.headers.update(exc.headers or {})
+    if exc.status_code == 405:
+        page.headers["Allow"] = allowed_methods(request)
+    return page
 
 
 async def _csrf_refused(request: Request, _exc: Exception) -> Response:
@@ -156,6 +162,7 @@ def build_web(runtime: Runtime) -> FastAPI:
             **ENVELOPE_HANDLERS,
             HTTPException: _web_http_error,
             CsrfRefused: _csrf_refused,
+            ConnectRefused: connect_refused_page,
             SignInRequired: _sign_in_required,
             Exception: _web_server_error,
         },

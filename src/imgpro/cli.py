@@ -131,7 +131,7 @@ def serve(
     workers: Annotated[int, typer.Option(help="Worker processes.", min=1)] = 1,
 ) -> None:
     """Start the web, api and cdn surfaces (applies migrations first)."""
-    import uvicorn
+    from imgpro import server
 
     settings = Settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -146,15 +146,15 @@ def serve(
         f"imgpro on http://{host}:{port}  (web {settings.web_url}, api {settings.api_url}, "
         f"cdn {settings.cdn_url})"
     )
-    uvicorn.run(
+    server.serve(
         "imgpro.app:create_app",
+        settings,
         factory=True,
         host=host,
         port=port,
         workers=workers,
         log_level="warning",
         access_log=False,
-        proxy_headers=False,
     )
 
 

@@ -15,9 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from imgpro.apps import service as apps
 from imgpro.apps.tables import App
-from imgpro.auth import Principal, authenticate, bearer_token
+from imgpro.auth import authenticate, bearer_token
 from imgpro.errors import ApiError
 from imgpro.idempotency.service import MAX_KEY_LENGTH, WINDOW
+from imgpro.principal import Principal
 from imgpro.runtime import Runtime
 
 
@@ -52,8 +53,9 @@ ImgUser = Annotated[
     str | None,
     Header(
         alias="X-Img-User",
-        description="With an app secret: the id of the connected user the call acts for "
-        "(from auth/exchange). Ignored with an API key.",
+        description="With an app secret or an App-wide app key: the id of the connected user "
+        "the call acts for (from auth/exchange). A personal API key with this header gets 422 "
+        "validation_error.",
     ),
 ]
 

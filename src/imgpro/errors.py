@@ -39,6 +39,7 @@ ErrorCode = Literal[
     "bad_request",
     "not_found",
     "method_not_allowed",
+    "headers_too_large",
     "invalid_code",
     "invalid_target_url",
     "media_failed",
@@ -78,6 +79,9 @@ CATALOGUE: dict[ErrorCode, ErrorKind] = {
     ),
     "invalid_target_url": ErrorKind(
         422, "invalid_request_error", "return_url must be an absolute http(s) URL."
+    ),
+    "headers_too_large": ErrorKind(
+        431, "invalid_request_error", "The request's headers are too large."
     ),
     "media_failed": ErrorKind(422, "invalid_request_error", "Processing of this image failed."),
     # authentication_error

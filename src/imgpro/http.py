@@ -1,9 +1,11 @@
 """ASGI plumbing shared by the surfaces: request ids, access logs, the error envelope for
-everything (unknown routes, wrong methods, malformed bodies, unexpected exceptions) and the
-streaming body-size cap."""
+everything (unknown routes, wrong methods, malformed bodies, unexpected exceptions), the
+streaming body-size cap, the caller's address and the one JSON body reader."""
 
 from __future__ import annotations
 
+import functools
+import ipaddress
 import json
 import secrets
 import time
@@ -15,11 +17,14 @@ from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from imgpro.errors import ApiError, ErrorCode, invalid
 from imgpro.logs import log
 from imgpro.ops.outages import is_outage, unavailable
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 _HTTP_CODES: dict[int, ErrorCode] = {404: "not_found", 405: "method_not_allowed"}
 
@@ -33,10 +38,31 @@ async def api_error_handler(_request: Request, exc: Exception) -> Response:
     return error_response(exc)
 
 
-async def http_exception_handler(_request: Request, exc: Exception) -> Response:
+async def http_exception_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     code = _HTTP_CODES.get(exc.status_code, "bad_request")
-    return error_response(ApiError(code))
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = allowed_methods(request)
+    return error_response(ApiError(code, headers=headers))
+
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def allowed_methods(request: Request) -> str:
+    """The Allow header of a 405: every method some route of the app serves at this path.
+    (Starlette's own names only the first route that matched the path, so `GET` alone where
+    `GET, POST` are served.)"""
+    routes = request.app.router.routes
+    allowed = [
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes
+        )
+    ]
+    return ", ".join(allowed)
 
 
 def _validation_error(problems: Any, skip: int, whole: str) -> ApiError:
@@ -78,14 +104,84 @@ ENVELOPE_HANDLERS: dict[Any, Any] = {
 }
 
 
+MAX_JSON_DEPTH = 40  # request bodies: room for a field's own 32 levels (fields.MAX_JSON_DEPTH)
+
+
+class BadJson(ValueError):
+    """Text that is not JSON, or nests deeper than allowed; the message completes "... is"."""
+
+
+def parse_json(data: bytes | str, max_depth: int = MAX_JSON_DEPTH) -> Any:
+    """JSON from an untrusted caller. Depth is bounded: the decoder recurses per level, so
+    100,000 `[` would otherwise end in RecursionError (a 500), and every later walk would too."""
+    try:
+        value = json.loads(data)
+    except RecursionError:
+        raise BadJson(f"nested more than {max_depth} levels deep") from None
+    except ValueError:  # includes UnicodeDecodeError
+        raise BadJson("not valid JSON") from None
+    if nests_deeper_than(value, max_depth):
+        raise BadJson(f"nested more than {max_depth} levels deep")
+    return value
+
+
+def nests_deeper_than(value: Any, max_depth: int) -> bool:
+    """Whether arrays/objects in `value` nest more than `max_depth` levels (iterative: no
+    recursion to exhaust)."""
+    pending = [(value, 0)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, dict):
+            item = list(item.values())
+        elif not isinstance(item, list):
+            continue
+        if depth + 1 > max_depth:
+            return True
+        pending.extend((child, depth + 1) for child in item)
+    return False
+
+
+async def read_json(request: Request) -> Any:
+    """The request body as JSON; 422 on the field `body` when it isn't (or nests too deep)."""
+    try:
+        return parse_json(await request.body())
+    except BadJson as exc:
+        raise invalid("body", f"The body is {exc}.") from None
+
+
 def client_ip(scope: Scope, trusted_proxies: list[str]) -> str:
-    """The caller's address; X-Forwarded-For only counts when it comes from a trusted proxy."""
-    peer = (scope.get("client") or ("unknown", 0))[0]
-    if peer in trusted_proxies:
-        for name, value in scope.get("headers", []):
-            if name == b"x-forwarded-for":
-                return value.decode("latin-1").split(",")[0].strip() or peer
-    return peer
+    """The caller's address. X-Forwarded-For only counts when the peer is a trusted proxy, and
+    is read from the right: each trusted hop appends the address it saw, so the first entry
+    from the right that is not a trusted proxy is the client; what stands left of it was
+    written by the client and proves nothing."""
+    peer: str = (scope.get("client") or ("unknown", 0))[0]
+    networks = _networks(tuple(trusted_proxies))
+    if not _is_trusted(peer, networks):
+        return peer
+    hops: list[str] = [
+        hop.strip()
+        for name, value in scope.get("headers", [])
+        if name == b"x-forwarded-for"
+        for hop in value.decode("latin-1").split(",")
+    ]
+    hops = [hop for hop in hops if hop]
+    for hop in reversed(hops):
+        if not _is_trusted(hop, networks):
+            return hop
+    return hops[0] if hops else peer
+
+
+@functools.cache
+def _networks(trusted_proxies: tuple[str, ...]) -> tuple[IPNetwork, ...]:
+    return tuple(ipaddress.ip_network(entry, strict=False) for entry in trusted_proxies)
+
+
+def _is_trusted(address: str, networks: tuple[IPNetwork, ...]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in networks)
 
 
 class RequestContext:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # a shorter key signs sessions and links with too little secret to resist guessing offline
@@ -66,11 +67,20 @@ class Settings(BaseSettings):
     secret_key: str = Field("", description="Signs sessions and links; generated once if unset.")
     trusted_proxies: list[str] = Field(
         default_factory=list,
-        description="Client addresses whose X-Forwarded-For is believed (e.g. a load balancer).",
+        description=(
+            "Proxy addresses or networks (CIDR) whose X-Forwarded-For is believed, read from "
+            "the right (e.g. a load balancer)."
+        ),
     )
     import_allow_networks: list[str] = Field(
         default_factory=list,
         description="Networks URL import may reach although not public (operators, tests).",
+    )
+    max_header_bytes: int = Field(
+        64 * 1024, description="Largest request header section; beyond, 431 and the socket closes."
+    )
+    header_timeout: float = Field(
+        10.0, description="Seconds a connection may take to finish its headers; then it is closed."
     )
     import_timeout_seconds: float = Field(
         30.0, description="Longest URL import fetch; a source slower than this answers 504."
@@ -127,6 +137,13 @@ class Settings(BaseSettings):
     webhook_poll_seconds: float = Field(
         1.0, description="How often a node looks for due webhooks it was not woken for."
     )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _parse_networks(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            ipaddress.ip_network(entry, strict=False)  # a typo fails the start, not every request
+        return value
 
     @model_validator(mode="after")
     def _fill_defaults(self) -> Settings:

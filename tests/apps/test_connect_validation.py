@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 from urllib.parse import urlencode
 
@@ -204,3 +205,37 @@ def test_stale_consent_form_after_sign_out_asks_again(stack: Stack) -> None:
     response = client.post("/connect/consent", data={**fields, "decision": "allow"})
     assert response.status_code == 303
     assert response.headers["location"].startswith("/connect?")
+
+
+def test_a_mismatch_shows_what_was_received_escaped_and_the_registered_ones_to_the_owner(
+    stack: Stack,
+) -> None:
+    owner = stack.user("pro")
+    app = idf.register_app(stack, owner=owner, name="Demo Gallery")
+    received = 'https://elsewhere.example/cb?x="><script>alert(1)</script>'
+    query = {"app": app.id, "redirect_uri": received}
+    text = _refused(stack, query)
+    assert "Demo Gallery sent you to an address it hasn&#39;t registered" in text
+    shown = html.unescape(re.search(r"<pre class=\"wrap\"><code>(.*?)</code>", text).group(1))  # type: ignore[union-attr]
+    assert shown == received and "<script>alert(1)" not in text
+    assert idf.CALLBACK not in text  # a visitor does not learn the registered addresses
+    stranger = stack.client()
+    idf.sign_in(stack, stranger, stack.user().email)
+    assert idf.CALLBACK not in stranger.get("/connect?" + urlencode(query)).text
+    owner_client = stack.client()
+    idf.sign_in(stack, owner_client, owner.email)
+    as_owner = owner_client.get("/connect?" + urlencode(query))
+    assert as_owner.status_code == 400
+    assert "You own this app" in as_owner.text and f"<code>{idf.CALLBACK}</code>" in as_owner.text
+
+
+def test_the_consent_screen_says_plainly_when_an_app_is_not_verified(stack: Stack) -> None:
+    app = idf.register_app(stack, name="Demo Gallery")
+    client = stack.client()
+    idf.sign_in(stack, client, stack.user().email)
+    consent = client.get(idf.connect_url(app)).text
+    assert "Connect Demo Gallery to img.pro?" in consent  # apps.md §3, word for word
+    assert "Demo Gallery is not verified." in consent and "Not verified" in consent
+    _verify(stack, app.id)
+    verified = client.get(idf.connect_url(app)).text
+    assert "✓ Verified" in verified and "not verified" not in verified.lower()

@@ -38,6 +38,25 @@ def test_missing_x_img_user_is_a_validation_error(
     assert upload.status_code == 422
 
 
+@pytest.mark.parametrize(("method", "path", "body"), ENDPOINTS)
+def test_a_personal_api_key_with_x_img_user_is_refused_not_ignored(
+    stack: Stack, method: str, path: str, body: object
+) -> None:
+    owner = stack.user()
+    key_client = stack.client(stack.key(owner))
+    kept = key_client.post("/v1/images", files={"file": ("a.png", make.png(8, 8))}).json()
+    key_client.headers["X-Img-User"] = owner.id  # even the key's own user
+    response = _call(key_client, method, path, body)
+    assert response.status_code == 422  # type: ignore[attr-defined]
+    error = response.json()["error"]  # type: ignore[attr-defined]
+    assert error["code"] == "validation_error"
+    assert "X-Img-User is for app credentials" in error["details"]["X-Img-User"][0]
+    upload = key_client.post("/v1/images", files={"file": ("b.png", make.png(8, 8))})
+    assert upload.status_code == 422
+    del key_client.headers["X-Img-User"]
+    assert [image["id"] for image in key_client.get("/v1/images").json()["data"]] == [kept["id"]]
+
+
 def _set_user_status(stack: Stack, user_id: str, status: str) -> None:
     async def work(rt: Runtime) -> None:
         async with rt.sessions() as db:

@@ -102,8 +102,16 @@ def test_upgrade_through_the_local_test_checkout_changes_the_plan_at_once(stack:
     assert plan_of(stack, key) == "free"
     paid = pay(browser, url)
     assert paid.status_code == 303
-    assert paid.headers["location"] == f"{stack.settings.web_url}/billing?workspace={workspace_id}"
+    assert paid.headers["location"] == (
+        f"{stack.settings.web_url}/billing?workspace={workspace_id}&done=upgraded"
+    )
     assert plan_of(stack, key) == "scale"
+    confirmed = browser.get(paid.headers["location"]).text
+    assert "Payment received: the new plan is active" in confirmed
+    # the change picker offers the other plans and periods, never the current one
+    options = re.findall(r'<option value="([a-z]+:[a-z]+)"', confirmed)
+    assert "scale:monthly" not in options and {"pro:monthly", "scale:annual"} <= set(options)
+    assert " selected" not in confirmed.split('name="plan"', 1)[1].split("</select>", 1)[0]
     row = subscription(stack, workspace_id)
     assert row is not None and row["provider"] == "local" and row["status"] == "active"
     assert row["current_period_end"] > utcnow() + timedelta(days=27)
@@ -123,6 +131,7 @@ def test_a_cancelled_checkout_changes_nothing(stack: Stack) -> None:
     page = browser.get(url)
     cancelled = browser.post(f"{path}/cancel", data={"csrf_token": idf.csrf_of(page.text)})
     assert cancelled.status_code == 303
+    assert "nothing was charged" in browser.get(cancelled.headers["location"]).text
     paid = browser.post(f"{path}/pay", data={"csrf_token": idf.csrf_of(page.text)})
     assert paid.status_code == 410
     assert plan_of(stack, key) == "free" and subscription(stack, workspace_id) is None
@@ -159,6 +168,13 @@ def test_a_live_local_subscription_renews_at_the_period_end(stack: Stack) -> Non
     set_period_end(stack, workspace_id, utcnow() - timedelta(days=1))
     assert plan_of(stack, key) == "pro"
     assert subscription(stack, workspace_id)["current_period_end"] > utcnow()  # type: ignore[index]
+
+
+def test_empty_meters_draw_no_bar(stack: Stack) -> None:
+    person = stack.user()
+    page = signed_in(stack, person).get("/billing").text
+    fills = re.findall(r'class="meter-fill" style="width: ([0-9.]+)%"', page)
+    assert fills and all(float(width) == 0 for width in fills)
 
 
 def test_forms_need_the_csrf_token_and_the_owner(stack: Stack) -> None:

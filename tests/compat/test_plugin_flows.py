@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import re
 import socket
+import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from email.parser import BytesParser
 from urllib.parse import urlsplit
@@ -164,6 +166,29 @@ def test_a_retry_with_the_same_key_replays_and_a_changed_file_conflicts(plugin: 
 
     rewritten = failed(plugin.upload(3, key="bs-retry"), 409, "idempotency_key_conflict")
     assert decide(rewritten) == "requeue"
+    assert ok(plugin.api.get_usage())["limits"]["images"]["used"] == 1
+
+
+def test_concurrent_retries_of_one_upload_store_it_once(
+    plugin: Plugin, plugin_with: Callable[[str], PluginApi]
+) -> None:
+    """Two runs of the plugin sending the same file version at once: one stores it, the other
+    replays it or is told the first is still running (and waits)."""
+    twins = [plugin.api, *(plugin_with(plugin.api.api_key) for _ in range(3))]
+    start = threading.Barrier(len(twins))
+
+    def send(api: PluginApi) -> dict | Failure:
+        start.wait()
+        return Plugin(api, plugin.app, plugin.stack).upload(7, key="bs-twins")
+
+    with ThreadPoolExecutor(len(twins)) as pool:
+        results = list(pool.map(send, twins))
+    stored = {result["id"] for result in results if isinstance(result, dict)}
+    assert len(stored) == 1
+    for result in results:
+        if isinstance(result, Failure):
+            assert (result.status, result.code) == (409, "idempotency_key_in_progress")
+            assert decide(result) == f"wait-{max(30, result.retry_after)}"
     assert ok(plugin.api.get_usage())["limits"]["images"]["used"] == 1
 
 

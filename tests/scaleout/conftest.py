@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
@@ -44,7 +43,3 @@ def assert_unavailable(response: httpx.Response) -> None:
     assert int(response.headers["retry-after"]) > 0
     if response.headers["content-type"].startswith("application/json"):
         assert response.json()["error"]["code"] == "service_unavailable"
-
-
-def data_dir(tmp_path_factory: pytest.TempPathFactory, name: str) -> Path:
-    return tmp_path_factory.mktemp(name)

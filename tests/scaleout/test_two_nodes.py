@@ -20,11 +20,29 @@ from tests.scaleout.conftest import Backends
 
 TOKEN = "two-node-metrics"
 ANONYMOUS_PER_HOUR = 3
+PRO_UPLOADS = 3  # a month, in this test's plan catalogue
+PLANS = f"""
+[[plans]]
+id = "free"
+name = "Free"
+monthly_uploads = 100000
+storage_bytes = 10737418240
+
+[[plans]]
+id = "pro"
+name = "Pro"
+monthly_uploads = {PRO_UPLOADS}
+storage_bytes = 10737418240
+prices.monthly = {{ amount_cents = 900, currency = "usd" }}
+"""
 
 
 @pytest.fixture(scope="module")
 def nodes(backends: Backends, tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Node]]:
+    plans = tmp_path_factory.mktemp("plans") / "plans.toml"
+    plans.write_text(PLANS)
     shared = {
+        "plans_file": str(plans),
         "database_url": backends.direct_database_url,
         "storage_url": backends.s3.url(backends.s3.new_bucket()),
         "redis_url": backends.redis.url,
@@ -136,3 +154,15 @@ def test_usage_and_idempotency_hold_across_nodes(nodes: list[Node]) -> None:
     listed = {image["id"] for image in on_a.get("/v1/images").json()["data"]}
     assert len(listed) == 2  # the retry stored nothing
     assert on_a.get("/v1/usage").json() == on_b.get("/v1/usage").json()
+
+
+def test_a_plan_quota_counts_uploads_on_every_node(nodes: list[Node]) -> None:
+    a, b = nodes
+    key = a.stack.key(a.stack.user("pro"))
+    clients = [a.stack.client(key), b.stack.client(key)]
+    statuses = [
+        clients[turn % 2].post("/v1/images", files={"file": ("a.jpg", jpeg(20, 20))})
+        for turn in range(PRO_UPLOADS + 1)
+    ]
+    assert [answer.status_code for answer in statuses] == [201] * PRO_UPLOADS + [403]
+    assert statuses[-1].json()["error"]["code"] == "quota_exceeded"

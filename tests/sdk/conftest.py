@@ -12,9 +12,9 @@ import httpx
 import pytest
 
 import imgpro_sdk
-from tests.api.test_url_import import source  # noqa: F401 - the image source fixture
 from tests.conftest import Stack
 from tests.factories import identity as idf
+from tests.images.test_url_import import source  # noqa: F401 - the image source fixture
 
 
 class Blocking:

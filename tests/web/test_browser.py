@@ -1,16 +1,14 @@
 """End to end in Debian's Chromium: the hosted login with the code read from a real SMTP sink,
 cancel, prompt=none, the redirect_uri mismatch page, registering an app and revoking one.
 
-Set IMGPRO_SCREENSHOTS=docs/screenshots to (re)write the README's screenshots."""
+The screenshots of these pages come from tests/web/test_every_page.py."""
 
 from __future__ import annotations
 
-import os
 import re
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -52,9 +50,6 @@ def callback_server() -> Iterator[None]:
     server.server_close()
 
 
-SHOTS = os.environ.get("IMGPRO_SCREENSHOTS")
-
-
 @pytest.fixture(scope="module")
 def chromium(smtp_stack: Stack) -> Iterator[Browser]:
     # Playwright's sync API keeps an event loop marked running in this thread while it is
@@ -72,12 +67,6 @@ def context(chromium: Browser, callback_server: None) -> Iterator[BrowserContext
     ctx.close()
 
 
-def shot(page: Page, name: str) -> None:
-    if SHOTS:
-        Path(SHOTS).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(SHOTS) / f"{name}.png"), full_page=True)
-
-
 def callback_query(page: Page) -> dict[str, str]:
     page.wait_for_url(re.compile(rf"^http://localhost:{CALLBACK_PORT}/auth/callback\?"))
     return {k: v[0] for k, v in parse_qs(urlsplit(page.url).query).items()}
@@ -93,7 +82,6 @@ def connect_in_browser(
     page.get_by_role("button", name="Continue", exact=True).click()
     page.get_by_role("heading", name=f"Connect {app.name} to img.pro?").wait_for()
     assert email in page.content()
-    shot(page, "consent")
     page.get_by_role("button", name="Connect", exact=True).click()
     return callback_query(page)
 
@@ -101,7 +89,6 @@ def connect_in_browser(
 def sign_in_in_browser(page: Page, stack: Stack, sink: SmtpSink, email: str) -> None:
     page.goto(stack.base_url + "/signin")
     page.get_by_label("Email").fill(email)
-    shot(page, "signin")
     page.get_by_role("button", name="Continue with img.pro").click()
     page.get_by_label("Sign-in code").fill(sink.code_for(email))
     page.get_by_role("button", name="Sign in").click()
@@ -112,7 +99,7 @@ def test_full_connect_flow_then_prompt_none_and_revoke(
     context: BrowserContext, smtp_stack: Stack, smtp_sink: SmtpSink
 ) -> None:
     app = idf.register_app(smtp_stack, name="Pixel Notes", redirect_uris=[CALLBACK])
-    email = "ana@example.org" if SHOTS else idf.new_email()
+    email = idf.new_email()
     page = context.new_page()
     query = connect_in_browser(page, smtp_stack, smtp_sink, app, email, state="s-1")
     assert query["state"] == "s-1" and "error" not in query
@@ -132,7 +119,6 @@ def test_full_connect_flow_then_prompt_none_and_revoke(
     page.goto(smtp_stack.base_url + "/dashboard/connections")
     row = page.get_by_role("row", name=re.compile("Pixel Notes"))
     assert row.get_by_role("cell").nth(1).inner_text() == "1"
-    shot(page, "connections")
     row.get_by_role("button", name="Disconnect Pixel Notes").click()
     page.get_by_text("App disconnected").wait_for()
     assert page.get_by_role("row", name=re.compile("Pixel Notes")).count() == 0
@@ -165,7 +151,6 @@ def test_redirect_uri_mismatch_shows_an_error_page(
     assert response is not None and response.status == 400
     page.get_by_role("heading", name="This sign-in link is not valid").wait_for()
     assert page.url.startswith(smtp_stack.base_url)
-    shot(page, "connect-error")
 
 
 def test_register_an_app_secret_shown_once(
@@ -181,16 +166,13 @@ def test_register_an_app_secret_shown_once(
         page.get_by_label("Caption").fill(name.capitalize())
         page.get_by_role("button", name="Upload").click()
         page.get_by_text("Image uploaded.").wait_for()
-    shot(page, "dashboard")
 
     page.get_by_role("link", name="Apps", exact=True).click()
     page.get_by_label("Name").fill("Pixel Notes")
     page.get_by_label("Redirect URIs").fill(CALLBACK + "\nhttps://pixelnotes.example/auth/callback")
-    shot(page, "apps")
     page.get_by_role("button", name="Register app").click()
     secret = page.locator("#secret").inner_text()
     assert re.fullmatch(r"img_sk_live_[0-9A-Za-z]{32}", secret)
-    shot(page, "app-secret")
     page.get_by_role("link", name=re.compile("I stored it")).click()
     assert secret not in page.content()
     page.get_by_role("link", name="Apps", exact=True).click()

@@ -7,7 +7,7 @@ from pydantic import BaseModel
 
 from imgpro.apps import service as apps
 from imgpro.deps import CallingApp, Db
-from imgpro.images.routes import read_json
+from imgpro.http import read_json
 from imgpro.openapi import json_body, responses
 
 router = APIRouter(prefix="/v1", tags=["apps"])

@@ -123,11 +123,25 @@ def with_params(redirect_uri: str, params: Mapping[str, str | None]) -> str:
 class ConnectRefused(Exception):
     """`/connect` cannot go on: an error page with this status, never a redirect."""
 
-    def __init__(self, status: int, heading: str, message: str) -> None:
+    def __init__(
+        self,
+        status: int,
+        heading: str,
+        message: str,
+        *,
+        received_redirect_uri: str | None = None,
+        registered_redirect_uris: Sequence[str] = (),
+        owner_id: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.heading = heading
         self.message = message
+        # for the app's developer: what arrived, and (shown only to the app's owner) what
+        # would have matched
+        self.received_redirect_uri = received_redirect_uri
+        self.registered_redirect_uris = tuple(registered_redirect_uris)
+        self.owner_id = owner_id
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ from imgpro.db.base import utcnow
 from imgpro.errors import ApiError, invalid
 from imgpro.ids import is_id, new_id, new_shard, random_token
 from imgpro.images import service as images
+from imgpro.images.tables import Image
 from imgpro.keys import service as keys
 from imgpro.keys.tables import ApiKey
 from imgpro.storage import BlobStore
@@ -256,8 +257,6 @@ async def connect(db: AsyncSession, app: App, user: User) -> Workspace:
 
 
 async def connections(db: AsyncSession, user: User) -> list[Connection]:
-    from imgpro.images.tables import Image  # images sit above apps; counted here only
-
     rows = await db.execute(
         select(App, Workspace, func.count(Image.id))
         .join(AppConnection, AppConnection.app_id == App.id)
@@ -398,7 +397,11 @@ async def resolve_connect(db: AsyncSession, request: ConnectRequest) -> App:
         raise ConnectRefused(
             400,
             "This sign-in link is not valid",
-            "The redirect_uri is not one this app registered (it must match exactly).",
+            f"{app.name} sent you to an address it hasn't registered with img.pro, so the "
+            "sign-in stopped here to keep your account safe.",
+            received_redirect_uri=request.redirect_uri,
+            registered_redirect_uris=app.redirect_uris,
+            owner_id=app.owner_id,
         )
     owner = await accounts.get_user(db, app.owner_id)
     if app.status != "active" or owner is None or owner.status != "active":

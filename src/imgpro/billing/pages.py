@@ -27,6 +27,7 @@ NOTICES = {
     "canceled": "Cancelled: the plan stays until the end of the period, then becomes Free.",
     "resumed": "Your subscription continues.",
     "checkout_canceled": "Checkout cancelled; nothing was charged or changed.",
+    "upgraded": "Payment received: the new plan is active, with its limits, from now on.",
 }
 CLOSED = {
     "paid": ("This checkout is already paid", "The plan is active."),
@@ -134,7 +135,7 @@ async def _set_cancel(
     if workspace is None:
         return await _billing_page(request, user, db, rt, 404, "No such workspace on your account.")
     try:
-        await billing.cancel_at_period_end(db, workspace, cancel)
+        await billing.cancel_at_period_end(db, rt.settings, workspace, cancel)
     except ApiError as exc:
         return await _billing_page(request, user, db, rt, exc.status, _explain(exc))
     return _back(workspace.id, "canceled" if cancel else "resumed")
@@ -206,7 +207,7 @@ async def pay(token: str, request: Request, form: CheckedForm, db: Db, rt: Rt) -
         return_url = await billing.pay_local_checkout(db, rt.settings, token[:128])
     except billing.CheckoutClosed as closed:
         return _closed_page(request, closed.reason)
-    return redirect(return_url)
+    return redirect(_with_notice(rt, return_url, "upgraded"))
 
 
 @router.post("/billing/checkout/{token}/cancel")
@@ -219,7 +220,15 @@ async def cancel_checkout(
         return_url = await billing.cancel_local_checkout(db, rt.settings, token[:128])
     except billing.CheckoutClosed as closed:
         return _closed_page(request, closed.reason)
-    return redirect(return_url)
+    return redirect(_with_notice(rt, return_url, "checkout_canceled"))
+
+
+def _with_notice(rt: Rt, return_url: str, done: str) -> str:
+    """Back on our own billing page, say what happened; an app's return_url is its own
+    business and goes back unchanged."""
+    if not return_url.startswith(f"{rt.settings.web_url}/billing?"):
+        return return_url
+    return f"{return_url}&{urlencode({'done': done})}"
 
 
 # ---- signed upgrade links -------------------------------------------------------------------

@@ -27,10 +27,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from imgpro.settings import Settings
+from imgpro.settings import Settings
 
 GIB = 1024**3
 INTERVALS = ("monthly", "annual")

@@ -10,9 +10,10 @@ from imgpro.billing import service as billing
 from imgpro.billing import webhooks
 from imgpro.billing.schemas import BillingStatus, CheckoutBody, CheckoutOut, WebhookReceived
 from imgpro.deps import Caller, Db, IdempotencyKey, Rt
+from imgpro.http import read_json
 from imgpro.idempotency import service as idempotency
 from imgpro.idempotency.answer import answer_once
-from imgpro.images.routes import USAGE_EXAMPLE, read_json
+from imgpro.images.routes import USAGE_EXAMPLE
 from imgpro.openapi import CALLER_ERRORS, json_body, responses
 
 router = APIRouter(prefix="/v1/billing", tags=["billing"])
@@ -75,6 +76,8 @@ async def create_checkout(
     (through the provider's webhook). A workspace already on a paid plan uses manage_url."""
     workspace = caller.require("write")
     checkout = billing.parse_checkout(rt.settings, await read_json(request))
+    if caller.app_id is not None:
+        await billing.check_app_return_url(db, caller.app_id, checkout.return_url)
 
     async def answer() -> CheckoutOut:
         url = await billing.start_checkout(db, rt.settings, workspace, checkout)

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from imgpro.accounts import service as accounts
 from imgpro.accounts.tables import User, Workspace
+from imgpro.apps import service as apps
 from imgpro.billing import meter, subscriptions
 from imgpro.billing.plans import INTERVALS, Plan, add_interval, catalogue
 from imgpro.billing.providers import CheckoutContext, provider_for
@@ -63,6 +64,7 @@ def check_return_url(value: Any) -> str:
         try:
             parts = urlsplit(value)
             host = parts.hostname
+            _ = parts.port  # raises on a port that is not a number in range
         except ValueError:
             parts, host = None, None
         if parts is None or parts.scheme not in ("http", "https") or not host:
@@ -72,6 +74,29 @@ def check_return_url(value: Any) -> str:
     if problem is not None:
         raise ApiError("invalid_target_url", problem, details={"return_url": [problem]})
     return str(value)
+
+
+_PORTS = {"http": 80, "https": 443}
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    """(scheme, host, port) of a URL that check_return_url or check_redirect_uri accepted."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    return scheme, (parts.hostname or "").lower(), parts.port or _PORTS.get(scheme)
+
+
+async def check_app_return_url(db: AsyncSession, app_id: str, return_url: str) -> None:
+    """In app mode, checkout returns only to the app's own site: the origin of one of its
+    registered redirect URIs (else an app secret could make img.pro's checkout page an open
+    redirect to anywhere). An API key acts for its owner and may name any URL."""
+    from imgpro.apps import service as apps  # apps sits beside billing; only its URIs are used
+
+    app = await apps.get_app(db, app_id)
+    origins = {_origin(uri) for uri in (app.redirect_uris if app is not None else [])}
+    if _origin(return_url) not in origins:
+        problem = "In app mode, return_url must be on the origin of one of the app's redirect URIs."
+        raise ApiError("invalid_target_url", problem, details={"return_url": [problem]})
 
 
 def parse_checkout(settings: Settings, body: Any) -> CheckoutRequest:
@@ -232,21 +257,26 @@ async def _payer(db: AsyncSession, workspace: Workspace) -> User | None:
     """Who pays for the workspace: its user, or for an app's own storage the app's owner."""
     if workspace.user_id is not None:
         return await accounts.get_user(db, workspace.user_id)
-    from imgpro.apps import service as apps  # apps sits beside billing; only its owner is used
-
     app = await apps.get_app(db, workspace.app_id) if workspace.app_id else None
     return await accounts.get_user(db, app.owner_id) if app else None
 
 
 async def _managed(db: AsyncSession, user: User) -> list[Workspace]:
-    from imgpro.apps import service as apps  # apps sits beside billing; only its lookup is used
-
     return await accounts.workspaces_of(db, user.id) + await apps.storage_workspaces_owned(db, user)
 
 
-async def _local_subscription(db: AsyncSession, workspace: Workspace) -> Subscription:
+async def _local_subscription(
+    db: AsyncSession, settings: Settings, workspace: Workspace
+) -> Subscription:
+    """The subscription the billing page may change: only the local provider's, and only while
+    the local provider runs (under Stripe, a test subscription left from before would
+    otherwise be a free way onto any paid plan)."""
     subscription = await subscriptions.get_subscription(db, workspace.id)
-    if subscription is None or subscription.provider != "local":
+    if (
+        subscription is None
+        or subscription.provider != "local"
+        or settings.billing_provider != "local"
+    ):
         raise ApiError("not_found", "This workspace has no subscription to change here.")
     return subscription
 
@@ -260,7 +290,7 @@ async def change_plan(
         raise invalid("plan", "Choose a paid plan and one of its intervals.")
     locked = await subscriptions.lock_workspace(db, workspace.id)
     assert locked is not None
-    subscription = await _local_subscription(db, locked)
+    subscription = await _local_subscription(db, settings, locked)
     await subscriptions.put_on_plan(db, locked, plan.id)
     subscription.plan, subscription.interval = plan.id, interval
     subscription.cancel_at_period_end = False
@@ -269,11 +299,13 @@ async def change_plan(
     return plan
 
 
-async def cancel_at_period_end(db: AsyncSession, workspace: Workspace, cancel: bool) -> None:
+async def cancel_at_period_end(
+    db: AsyncSession, settings: Settings, workspace: Workspace, cancel: bool
+) -> None:
     """Local provider: cancel (or resume) — the plan stays until the period ends."""
     locked = await subscriptions.lock_workspace(db, workspace.id)
     assert locked is not None
-    subscription = await _local_subscription(db, locked)
+    subscription = await _local_subscription(db, settings, locked)
     subscription.cancel_at_period_end = cancel
     subscription.updated_at = utcnow()
     await db.commit()
@@ -304,8 +336,6 @@ class WorkspaceBilling:
 async def workspace_label(db: AsyncSession, workspace: Workspace) -> str:
     if workspace.kind == "personal" or workspace.app_id is None:
         return "Personal workspace"
-    from imgpro.apps import service as apps  # apps sits beside billing; only its name is used
-
     app = await apps.get_app(db, workspace.app_id)
     name = app.name if app is not None else "App workspace"
     return f"{name} · App storage" if workspace.kind == "app_storage" else name

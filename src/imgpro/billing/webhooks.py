@@ -11,7 +11,7 @@ about an old subscription never touches a newer one.
 
 from __future__ import annotations
 
-import json
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -26,6 +26,7 @@ from imgpro.billing.plans import Catalogue, Plan, catalogue
 from imgpro.billing.tables import BillingEvent, Subscription
 from imgpro.db.base import utcnow
 from imgpro.errors import ApiError
+from imgpro.http import BadJson, parse_json
 from imgpro.logs import log
 from imgpro.settings import Settings
 
@@ -36,6 +37,7 @@ PAYMENT_FAILED = "invoice.payment_failed"
 LIVE = ("active", "trialing", "past_due")
 OVER = ("canceled", "unpaid", "incomplete_expired")
 INTERVAL_OF = {"month": "monthly", "year": "annual"}
+SIGNATURE_TOLERANCE = 300  # seconds a signature may be old (or, for a fast clock, early)
 
 
 def verify(settings: Settings, payload: bytes, signature: str | None) -> dict[str, Any]:
@@ -45,12 +47,22 @@ def verify(settings: Settings, payload: bytes, signature: str | None) -> dict[st
     if settings.billing_provider != "stripe" or not settings.stripe_webhook_secret:
         raise ApiError("not_found", "Stripe webhooks are not enabled on this server.")
     try:
-        stripe.Webhook.construct_event(payload, signature, settings.stripe_webhook_secret)
-        event = json.loads(payload)
+        stripe.WebhookSignature.verify_header(
+            payload, signature, settings.stripe_webhook_secret, SIGNATURE_TOLERANCE
+        )
     except (ValueError, stripe.SignatureVerificationError):
         raise ApiError(
             "bad_request", "The Stripe-Signature header does not verify this payload."
         ) from None
+    assert signature is not None  # verify_header refuses a missing one
+    # Stripe's check only bounds the past; a delivery signed for the future would stay
+    # replayable until long after it was captured
+    if _signed_at(signature) > time.time() + SIGNATURE_TOLERANCE:
+        raise ApiError("bad_request", "The Stripe-Signature timestamp is in the future.")
+    try:
+        event = parse_json(payload)
+    except BadJson as exc:
+        raise ApiError("bad_request", f"The payload is {exc}.") from None
     data = event.get("data") if isinstance(event, dict) else None
     if (
         not _stripe_id(event.get("id"))
@@ -61,6 +73,12 @@ def verify(settings: Settings, payload: bytes, signature: str | None) -> dict[st
     ):
         raise ApiError("bad_request", "The event lacks id, type, created or data.object.")
     return dict(event)
+
+
+def _signed_at(signature: str) -> int:
+    """The `t=` of a Stripe-Signature header that verified (so it has one, an integer)."""
+    stamps = [item[2:] for item in signature.split(",") if item.startswith("t=")]
+    return int(stamps[0])
 
 
 def _stripe_id(value: Any) -> bool:

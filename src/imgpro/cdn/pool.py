@@ -17,13 +17,17 @@ costs one render, not the server.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ctypes
 import ctypes.util
 import importlib
 import multiprocessing
 import os
 import signal
-from collections.abc import Callable
+import sys
+import threading
+import types
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from multiprocessing.connection import Connection
 from queue import SimpleQueue
@@ -55,6 +59,24 @@ if _LIBC is not None:
     # a render process goes idle, keep memory near the live pixels (this module is imported by
     # the server and by every render process).
     _LIBC.mallopt(-8, 2)  # M_ARENA_MAX
+
+
+_main_swap = threading.Lock()
+
+
+@contextlib.contextmanager
+def _bare_main() -> Iterator[None]:
+    """While a render process is spawned, the parent's `__main__` is an empty module. spawn
+    re-runs the parent's main script in the child (for pickles that name its functions; ours
+    name none), and the server's is the `imgpro` command, which imports the whole app: about a
+    second and 40 MB per render process for nothing a render uses."""
+    with _main_swap:
+        main = sys.modules["__main__"]
+        sys.modules["__main__"] = types.ModuleType("__main__")
+        try:
+            yield
+        finally:
+            sys.modules["__main__"] = main
 
 
 def _release_memory() -> None:
@@ -149,7 +171,8 @@ class RenderProcess:
             name="imgpro-render",
             daemon=True,
         )
-        process.start()
+        with _bare_main():
+            process.start()
         theirs.close()
         self._process, self._connection = process, ours
         try:

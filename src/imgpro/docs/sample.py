@@ -9,11 +9,11 @@ import pyvips
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from imgpro.accounts import service as accounts
-from imgpro.auth import Principal
 from imgpro.ids import new_id
 from imgpro.images import service as images
 from imgpro.images.schemas import ImageFields
 from imgpro.images.tables import Image
+from imgpro.principal import Principal
 from imgpro.runtime import Runtime
 
 WIDTH, HEIGHT = 1200, 800
@@ -44,7 +44,7 @@ async def sample_image(db: AsyncSession, runtime: Runtime) -> Image:
     path = runtime.workdir / f"docs-sample-{new_id()}.jpg"
     try:
         draw(path)
-        docs = Principal("key", workspace, frozenset({"write"}), "docs", "127.0.0.1")
+        docs = Principal.system(workspace, "docs-sample")
         return await images.create_from_upload(
             db,
             runtime,

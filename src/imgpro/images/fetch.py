@@ -26,9 +26,9 @@ from imgpro.images.netguard import (
     IPNetwork,
     Refused,
     check_host,
-    private_address_message,
     refusal,
 )
+from imgpro.logs import log
 
 Resolver = Callable[[str, int], Awaitable[list[str]]]
 
@@ -265,7 +265,13 @@ async def _resolve_checked(
             raise _UrlRefused(f"The host {name} resolves to an unusable address.") from None
         reason = refusal(address, allow_networks)
         if reason is not None:
-            raise _UrlRefused(private_address_message(name, reason))
+            # say only that it is not public: where a name points inside our network is not
+            # the caller's to map; the operator's log has the address
+            log.info("import_refused", host=name, reason=reason)
+            raise _UrlRefused(
+                f"The host {name} does not resolve to a public address; "
+                "only public addresses can be imported."
+            )
         if address not in addresses:
             addresses.append(address)
     return addresses

@@ -8,6 +8,7 @@ import re
 from typing import Any
 
 from imgpro.errors import invalid
+from imgpro.http import BadJson, nests_deeper_than, parse_json
 from imgpro.ids import ID_PATTERN
 
 MAX_CAPTION = 2000
@@ -26,6 +27,7 @@ LABEL_KEY_PATTERN = r"^[^\[\]\x00-\x1f\x7f]+$"
 _LABEL_KEY = re.compile(LABEL_KEY_PATTERN)
 LIST_IDS_PATTERN = rf"^{_ID}(,{_ID}){{0,{MAX_LIST_IDS - 1}}}$"
 _LIST_IDS = re.compile(LIST_IDS_PATTERN)
+MAX_JSON_DEPTH = 32  # labels and metadata
 
 
 def check_text(field: str, value: str) -> str:
@@ -48,13 +50,16 @@ def _check_json_text(field: str, value: Any) -> None:
 
 
 def json_object(field: str, value: Any) -> dict[str, Any]:
+    """A JSON object, given as one or as its JSON text (multipart fields)."""
     if isinstance(value, str):
         try:
-            value = json.loads(value)
-        except ValueError:
-            raise invalid(field, f"{field} must be a JSON object.") from None
+            value = parse_json(value, MAX_JSON_DEPTH)
+        except BadJson as exc:
+            raise invalid(field, f"{field} must be a JSON object; this is {exc}.") from None
     if not isinstance(value, dict):
         raise invalid(field, f"{field} must be a JSON object.")
+    if nests_deeper_than(value, MAX_JSON_DEPTH):
+        raise invalid(field, f"{field} may nest at most {MAX_JSON_DEPTH} levels deep.")
     return value
 
 

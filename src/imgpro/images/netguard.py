@@ -207,7 +207,8 @@ def check_host(raw: str, allow_networks: Sequence[IPNetwork] = ()) -> Host | Ref
 
 
 def private_address_message(host: str, reason: str) -> str:
-    """The user-facing refusal for a host that is or resolves to a non-public address."""
+    """The user-facing refusal for a host written as a non-public address (the caller wrote
+    it, so naming its kind tells them nothing new; resolved names get no such detail)."""
     return (
         f"The host {host} resolves to a private or reserved address ({reason}); "
         "only public addresses can be imported."

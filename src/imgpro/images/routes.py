@@ -7,20 +7,20 @@ import json
 import re
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Path, Request
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.datastructures import FormData, UploadFile
 from starlette.responses import Response
 
-from imgpro.auth import Principal
 from imgpro.deps import Caller, Db, IdempotencyKey, Rt
 from imgpro.errors import invalid
-from imgpro.http import parse_as
+from imgpro.http import parse_as, read_json
 from imgpro.idempotency import service as idempotency
 from imgpro.idempotency.answer import answer_once
-from imgpro.ids import new_id
+from imgpro.ids import ID_PATTERN, new_id
 from imgpro.images import fields as parse
 from imgpro.images import service as images
 from imgpro.images.schemas import (
@@ -39,19 +39,30 @@ from imgpro.images.schemas import (
 )
 from imgpro.images.tables import Image
 from imgpro.openapi import CALLER_ERRORS, json_body, responses
+from imgpro.principal import Principal
 from imgpro.runtime import Runtime
 
 router = APIRouter(prefix="/v1", tags=["images"])
 
+
+class _ImageIdConvertor(Convertor[str]):
+    """{image_id} routes only an image id, so /v1/images/batch is a path of its own (a GET
+    there is a 405 listing DELETE, not an image lookup)."""
+
+    regex = ID_PATTERN.strip("^$")
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("image_id", _ImageIdConvertor())
+ImageIdPath = Annotated[str, Path(pattern=ID_PATTERN, description="The image's id.")]
+
 _LABEL_PARAM = re.compile(r"^label\[(.*)\]$")
 _FORM_FIELDS = {"file", "caption", "public", "labels", "metadata"}
-
-
-async def read_json(request: Request) -> Any:
-    try:
-        return json.loads(await request.body())
-    except (ValueError, UnicodeDecodeError):
-        raise invalid("body", "The body is not valid JSON.") from None
 
 
 async def _spool(upload: UploadFile, rt: Rt) -> tuple[images.UploadedFile, str]:
@@ -257,25 +268,27 @@ async def delete_batch(request: Request, caller: Caller, db: Db, rt: Rt) -> Batc
 
 
 @router.get(
-    "/images/{image_id}",
+    "/images/{image_id:image_id}",
     response_model=ImageOut,
     summary="Get one image",
     responses=responses(200, IMAGE_EXAMPLE, *CALLER_ERRORS, "not_found"),
 )
-async def get_image(image_id: str, caller: Caller, db: Db, rt: Rt) -> ImageOut:
+async def get_image(image_id: ImageIdPath, caller: Caller, db: Db, rt: Rt) -> ImageOut:
     """One image of the caller's workspace; another workspace's image is `not_found`."""
     workspace = caller.require("read")
     return ImageOut.of(rt.settings, await images.get(db, workspace, image_id))
 
 
 @router.patch(
-    "/images/{image_id}",
+    "/images/{image_id:image_id}",
     response_model=ImageOut,
     summary="Update caption, labels, metadata or public",
     openapi_extra={"requestBody": {"required": True, "content": json_body(ImagePatch)}},
     responses=responses(200, IMAGE_EXAMPLE, *CALLER_ERRORS, "not_found"),
 )
-async def update_image(image_id: str, request: Request, caller: Caller, db: Db, rt: Rt) -> ImageOut:
+async def update_image(
+    image_id: ImageIdPath, request: Request, caller: Caller, db: Db, rt: Rt
+) -> ImageOut:
     """Change the fields sent; absent fields stay, null clears caption, labels or metadata.
     Labels are replaced as a whole."""
     workspace = caller.require("write")
@@ -285,14 +298,14 @@ async def update_image(image_id: str, request: Request, caller: Caller, db: Db, 
 
 
 @router.delete(
-    "/images/{image_id}",
+    "/images/{image_id:image_id}",
     response_model=Deleted,
     summary="Delete one image",
     responses=responses(
         200, {"id": "k3Xa9QpZ", "object": "image", "deleted": True}, *CALLER_ERRORS, "not_found"
     ),
 )
-async def delete_image(image_id: str, caller: Caller, db: Db, rt: Rt) -> Deleted:
+async def delete_image(image_id: ImageIdPath, caller: Caller, db: Db, rt: Rt) -> Deleted:
     """Delete the image, its variants and its CDN files; its URLs answer 404 from now on."""
     workspace = caller.require("write")
     await images.remove(db, rt, workspace, image_id)

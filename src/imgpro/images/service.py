@@ -7,7 +7,7 @@ import ipaddress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pyvips
 from sqlalchemy import and_, delete, func, or_, select
@@ -29,13 +29,11 @@ from imgpro.logs import log
 from imgpro.media import placeholder, working_copy
 from imgpro.media.ingest import Ingested, ingest
 from imgpro.ops.metrics import UPLOADS
+from imgpro.principal import Principal
 from imgpro.runtime import Runtime
 from imgpro.settings import Settings
 from imgpro.storage import BlobNotFound, BlobStore
 from imgpro.webhooks import service as webhooks
-
-if TYPE_CHECKING:  # auth resolves app callers through apps, which deletes images through us
-    from imgpro.auth import Principal
 
 ANONYMOUS_RETENTION = timedelta(days=30)
 
@@ -147,7 +145,7 @@ async def _store(
         workspace = principal.workspace or await accounts.anonymous_workspace(db)
         now = utcnow()
         image_id = new_id()
-        public = True if principal.kind != "key" or _in_app(workspace) else fields.public
+        public = fields.public if principal.chooses_visibility and not _in_app(workspace) else True
         image = Image(
             id=image_id,
             workspace_id=workspace.id,

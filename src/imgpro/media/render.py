@@ -96,6 +96,15 @@ class _Source:
         """The image at exactly width×height: oriented, sRGB, resized premultiplied."""
         if self.decoded is not None:
             return pyvips.Image.thumbnail_image(self.decoded, width, height=height, size="force")
+        shrink = _dct_shrink(self.width, self.height, width, height)
+        if self.loader == "jpegload" and shrink > 1:
+            # decode at the DCT scale that leaves at least the target (as Pillow's draft mode
+            # does): libvips' thumbnail keeps a further factor of two in hand, which costs up
+            # to twice the decode for no visible difference once the result is resized
+            reduced = pyvips.Image.jpegload_buffer(
+                self.data, shrink=shrink, access="sequential", fail_on="truncated"
+            )
+            return pyvips.Image.thumbnail_image(reduced, width, height=height, size="force")
         return pyvips.Image.thumbnail_buffer(
             self.data,
             width,
@@ -104,6 +113,13 @@ class _Source:
             # the loader's options: thumbnail's own fail_on is not passed on to it
             option_string="n=-1,fail_on=truncated" if animated else "fail_on=truncated",
         )
+
+
+def _dct_shrink(width: int, height: int, target_width: int, target_height: int) -> int:
+    """The largest JPEG DCT scale (1, 2, 4 or 8) that still decodes a width×height image to at
+    least target_width×target_height."""
+    ratio = min(width / max(1, target_width), height / max(1, target_height))
+    return next((shrink for shrink in (8, 4, 2) if ratio >= shrink), 1)
 
 
 def _open(data: bytes, max_pixels: int) -> _Source:

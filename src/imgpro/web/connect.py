@@ -50,7 +50,16 @@ def _form_items(form: FormData) -> list[tuple[str, str]]:
     return [(k, v) for k, v in form.multi_items() if k in _PARAM_NAMES and isinstance(v, str)]
 
 
-def _refused(request: Request, exc: ConnectRefused) -> Response:
+async def connect_refused_page(request: Request, exc: Exception) -> Response:
+    """The web surface's handler for ConnectRefused: a bad sign-in link is an error page, never
+    a redirect (the redirect URI is not trusted yet). The app's owner, signed in, also sees the
+    registered redirect URIs (a visitor must not learn them)."""
+    assert isinstance(exc, ConnectRefused)
+    viewer = None
+    if exc.owner_id is not None:
+        async with request.app.state.runtime.sessions() as db:
+            viewer = await sessions.resolve(db, request.cookies.get(SESSION_COOKIE))
+    is_owner = viewer is not None and exc.owner_id == viewer.id
     return error_page(
         request,
         exc.status,
@@ -58,6 +67,11 @@ def _refused(request: Request, exc: ConnectRefused) -> Response:
         exc.message,
         "Go back to the app and start the sign-in again; if this keeps happening, tell the "
         "app's developer.",
+        developer={
+            "received": exc.received_redirect_uri,
+            "registered": exc.registered_redirect_uris if is_owner else (),
+            "is_owner": is_owner,
+        },
     )
 
 
@@ -86,10 +100,7 @@ def _back_with_error(connect: ConnectRequest, error: str) -> Response:
 
 @router.get("/connect")
 async def connect_page(request: Request, db: Db, viewer: Viewer) -> Response:
-    try:
-        connect, app = await _resolve(db, request.query_params.multi_items())
-    except ConnectRefused as exc:
-        return _refused(request, exc)
+    connect, app = await _resolve(db, request.query_params.multi_items())
     if connect.prompt == "none":
         if viewer is not None and await apps.connection_of(db, app.id, viewer.id):
             return await _finish(db, connect, app, viewer)
@@ -101,10 +112,7 @@ async def connect_page(request: Request, db: Db, viewer: Viewer) -> Response:
 
 @router.post("/connect/email")
 async def connect_send_code(request: Request, form: CheckedForm, db: Db, rt: Rt) -> Response:
-    try:
-        connect, app = await _resolve(db, _form_items(form))
-    except ConnectRefused as exc:
-        return _refused(request, exc)
+    connect, app = await _resolve(db, _form_items(form))
     email = form_text(form, "email", 320)
     try:
         email = await signin.send_code(
@@ -119,10 +127,7 @@ async def connect_send_code(request: Request, form: CheckedForm, db: Db, rt: Rt)
 
 @router.post("/connect/code")
 async def connect_check_code(request: Request, form: CheckedForm, db: Db, rt: Rt) -> Response:
-    try:
-        connect, app = await _resolve(db, _form_items(form))
-    except ConnectRefused as exc:
-        return _refused(request, exc)
+    connect, app = await _resolve(db, _form_items(form))
     email = form_text(form, "email", 320)
     ip = client_ip(request.scope, rt.settings.trusted_proxies)
     try:
@@ -141,10 +146,7 @@ async def connect_check_code(request: Request, form: CheckedForm, db: Db, rt: Rt
 
 @router.post("/connect/consent")
 async def connect_consent(request: Request, form: CheckedForm, db: Db, viewer: Viewer) -> Response:
-    try:
-        connect, app = await _resolve(db, _form_items(form))
-    except ConnectRefused as exc:
-        return _refused(request, exc)
+    connect, app = await _resolve(db, _form_items(form))
     decision = form_text(form, "decision")
     if decision == "deny":
         return _back_with_error(connect, "access_denied")
@@ -157,19 +159,13 @@ async def connect_consent(request: Request, form: CheckedForm, db: Db, viewer: V
 
 @router.post("/connect/cancel")
 async def connect_cancel(request: Request, form: CheckedForm, db: Db) -> Response:
-    try:
-        connect, _app = await _resolve(db, _form_items(form))
-    except ConnectRefused as exc:
-        return _refused(request, exc)
+    connect, _app = await _resolve(db, _form_items(form))
     return _back_with_error(connect, "access_denied")
 
 
 @router.post("/connect/switch")
 async def connect_switch_account(request: Request, form: CheckedForm, db: Db) -> Response:
-    try:
-        connect, _app = await _resolve(db, _form_items(form))
-    except ConnectRefused as exc:
-        return _refused(request, exc)
+    connect, _app = await _resolve(db, _form_items(form))
     await sessions.end(db, request.cookies.get(SESSION_COOKIE))
     response = redirect(_connect_url(connect))
     clear_session_cookie(response)

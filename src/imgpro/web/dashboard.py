@@ -13,7 +13,6 @@ from imgpro.accounts import service as accounts
 from imgpro.accounts.tables import User
 from imgpro.apps import service as apps
 from imgpro.apps.tables import App
-from imgpro.auth import Principal
 from imgpro.billing import meter
 from imgpro.billing.plans import catalogue
 from imgpro.deps import Db, Rt
@@ -24,6 +23,7 @@ from imgpro.images import fields as parse
 from imgpro.images import service as images
 from imgpro.images.schemas import ImageFields, image_object
 from imgpro.keys import service as keys
+from imgpro.principal import Principal
 from imgpro.web.pages import form_text, redirect, render
 from imgpro.web.security import CheckedForm, SignedIn, clear_session_cookie
 from imgpro.web.signin import explain
@@ -85,6 +85,7 @@ async def _images_page(
         status,
         images=[image_object(rt.settings, image) for image in page.images],
         next_cursor=page.next_cursor,
+        cursor=cursor,
         plan=catalogue(rt.settings).get(workspace.plan),
         **context,
     )
@@ -103,13 +104,8 @@ async def upload_image(
     if not isinstance(upload, UploadFile) or not upload.filename:
         return await _images_page(request, db, rt, user, 422, error="Choose an image to upload.")
     workspace = await accounts.personal_workspace(db, user.id)
-    caller = Principal(
-        "key",
-        workspace,
-        frozenset({"read", "write"}),
-        f"web:{user.id}",
-        client_ip(request.scope, rt.settings.trusted_proxies),
-        user_id=user.id,
+    caller = Principal.web_user(
+        user.id, workspace, client_ip(request.scope, rt.settings.trusted_proxies)
     )
     path = rt.workdir / f"web-upload-{new_id()}"
     try:

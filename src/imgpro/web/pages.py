@@ -30,7 +30,16 @@ def placeholder_style(image: dict[str, Any]) -> str:
     return f"background:{found['color']} url({drawn}) center/cover no-repeat"
 
 
+def human_bytes(size: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024  # type: ignore[assignment]
+    return f"{size} B"
+
+
 TEMPLATES.env.filters["placeholder_style"] = placeholder_style
+TEMPLATES.env.globals["human_bytes"] = human_bytes
 STATIC_DIR = Path(__file__).parent / "static"
 
 PAGE_HEADERS = {
@@ -62,12 +71,17 @@ def render(
 
 
 def error_page(
-    request: Request, status_code: int, heading: str, message: str, next_step: str = ""
+    request: Request,
+    status_code: int,
+    heading: str,
+    message: str,
+    next_step: str = "",
+    **context: Any,
 ) -> HTMLResponse:
     return render(
         request,
         "error.html",
-        {"heading": heading, "message": message, "next_step": next_step},
+        {"heading": heading, "message": message, "next_step": next_step, **context},
         status_code,
     )
 

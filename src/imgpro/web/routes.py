@@ -2,28 +2,25 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
-from starlette.responses import FileResponse, Response
+import mimetypes
+from urllib.parse import quote
 
+from fastapi import APIRouter, Request
+from starlette.responses import FileResponse, Response, StreamingResponse
+
+from imgpro.accounts import service as accounts
 from imgpro.billing.plans import bytes_label, catalogue, price_label
+from imgpro.cdn.layout import original_key
 from imgpro.deps import Db, Rt
 from imgpro.docs.sample import sample_image
 from imgpro.ids import is_id
 from imgpro.images import service as images
 from imgpro.images.schemas import image_object
 from imgpro.media.transform import named_size
-from imgpro.web.pages import STATIC_DIR, not_found_page, render
+from imgpro.web.pages import STATIC_DIR, human_bytes, not_found_page, render
 from imgpro.web.security import Viewer
 
 router = APIRouter()
-
-
-def human_bytes(size: int) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if size < 1024 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024  # type: ignore[assignment]
-    return f"{size} B"
 
 
 @router.get("/healthz")
@@ -72,6 +69,8 @@ async def viewer_page(image_id: str, request: Request, viewer: Viewer, db: Db, r
     image = await images.find_public(db, image_id) if is_id(image_id) else None
     if image is None:
         return not_found_page(request, viewer)
+    workspace = await accounts.get_workspace(db, image.workspace_id) if viewer else None
+    owned_by = workspace.kind if workspace and viewer and workspace.user_id == viewer.id else None
     width, height = (
         named_size(image.width, image.height, "l")
         if image.transformable
@@ -82,9 +81,35 @@ async def viewer_page(image_id: str, request: Request, viewer: Viewer, db: Db, r
         "viewer.html",
         {
             "viewer": viewer,
+            "owned_by": owned_by,  # personal | app, when the visitor owns the image
             "image": image,
             "object": image_object(rt.settings, image),
             "display": {"width": width, "height": height},
             "size_label": human_bytes(image.bytes),
+        },
+    )
+
+
+def attachment(filename: str) -> str:
+    """A Content-Disposition that saves under `filename` (RFC 6266: an ASCII fallback and
+    the exact UTF-8 name)."""
+    fallback = "".join(c for c in filename if c.isascii() and c.isprintable() and c not in '"\\')
+    return f"attachment; filename=\"{fallback or 'image'}\"; filename*=UTF-8''{quote(filename)}"
+
+
+@router.get("/{image_id}/download")
+async def download(image_id: str, request: Request, viewer: Viewer, db: Db, rt: Rt) -> Response:
+    """The original, saved under its own file name (the CDN URL opens it in the browser)."""
+    image = await images.find_public(db, image_id) if is_id(image_id) else None
+    if image is None:
+        return not_found_page(request, viewer)
+    media_type = mimetypes.guess_type(f"x.{image.format}")[0] or "application/octet-stream"
+    return StreamingResponse(
+        rt.blobs.stream(original_key(image.shard, image.id, image.format)),
+        media_type=media_type,
+        headers={
+            "Content-Disposition": attachment(image.filename),
+            "X-Content-Type-Options": "nosniff",
+            "Cache-Control": "public, max-age=3600",
         },
     )

@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 
-from imgpro.billing.providers import CheckoutContext
+from imgpro.billing.providers.base import CheckoutContext
 from imgpro.errors import ApiError
 from imgpro.settings import Settings
 

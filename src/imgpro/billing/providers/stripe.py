@@ -7,7 +7,7 @@ from typing import Any
 
 import stripe
 
-from imgpro.billing.providers import CheckoutContext
+from imgpro.billing.providers.base import CheckoutContext
 from imgpro.errors import ApiError
 from imgpro.logs import log
 from imgpro.settings import Settings

@@ -1,6 +1,8 @@
-// A copy button on every code block, [data-copy] buttons that copy an element, and the docs
-// menu closed on small screens. No request leaves the page.
+// A copy button on every code block, [data-copy] buttons that copy an element (or their
+// data-copy-text), and the docs menu closed on small screens. No request leaves the page.
 (function () {
+  if (window.imgproCopy) return; // pages may include this script twice; one set of buttons
+  window.imgproCopy = true;
   function addCopy(pre) {
     var button = document.createElement("button");
     button.type = "button";
@@ -17,10 +19,15 @@
     pre.appendChild(button);
   }
   document.querySelectorAll("pre").forEach(addCopy);
-  document.querySelectorAll("[data-copy]").forEach(function (button) {
+  // data-copy names the element whose text to copy; data-copy-text holds the text itself
+  document.querySelectorAll("[data-copy], [data-copy-text]").forEach(function (button) {
     button.addEventListener("click", function () {
-      var target = document.getElementById(button.getAttribute("data-copy"));
-      navigator.clipboard.writeText(target.innerText).then(function () {
+      var text = button.getAttribute("data-copy-text");
+      if (text === null) {
+        var target = document.getElementById(button.getAttribute("data-copy"));
+        text = target.value !== undefined ? target.value : target.innerText;
+      }
+      navigator.clipboard.writeText(text).then(function () {
         var label = button.textContent;
         button.textContent = "Copied";
         setTimeout(function () { button.textContent = label; }, 1500);

@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from tests.api.test_upload_refusals import assert_refused, stored_count
 from tests.conftest import Stack
 from tests.factories import images as make
+from tests.images.test_upload_refusals import assert_refused, stored_count
 
 
 def upload(client: httpx.Client, **data: str) -> dict:

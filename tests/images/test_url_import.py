@@ -9,9 +9,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from tests.api.test_upload_refusals import assert_refused, stored_count
 from tests.conftest import Stack
 from tests.factories import images as make
+from tests.images.test_upload_refusals import assert_refused, stored_count
 
 PHOTO = make.jpeg(320, 240)
 
