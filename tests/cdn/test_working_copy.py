@@ -1,10 +1,12 @@
-"""Working copies of large originals: made at upload, used for every variant that needs no more
-pixels than they have (same geometry, near-identical pixels), skipped for bigger ones, deleted
-with the image; sidecars written before they existed still serve."""
+"""Working copies of large originals: none at upload, made by the first variant that would render
+from one, then used for every variant that needs no more pixels than they have (same geometry,
+near-identical pixels), skipped for bigger ones, deleted with the image; sidecars written before
+they existed still serve."""
 
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import httpx
@@ -36,9 +38,23 @@ def pixels(data: bytes) -> np.ndarray:
     return pyvips.Image.new_from_buffer(data, "").numpy().astype(np.float64)
 
 
+def copy_made(stack: Stack, image: dict) -> OriginalMeta:
+    """The sidecar once the working copy the image's first fitting variant started is stored
+    (made in the background: waited for, at most a minute on a busy machine)."""
+    meta_file = image_folder(stack, image["url"]) / "meta.json"
+    deadline = time.monotonic() + 60
+    while (meta := OriginalMeta.loads(meta_file.read_bytes())).working_size is None:
+        assert time.monotonic() < deadline, "no working copy was made"
+        time.sleep(0.05)
+    return meta
+
+
 @pytest.fixture(scope="module")
 def large(stack: Stack) -> dict:
-    return upload(stack.client(stack.key()), make.jpeg(*LARGE, quality=90))
+    image = upload(stack.client(stack.key()), make.jpeg(*LARGE, quality=90))
+    assert stack.client().get(image["url"] + "?w=500").status_code == 200
+    copy_made(stack, image)
+    return image
 
 
 class RecordedRenders:
@@ -56,9 +72,20 @@ class RecordedRenders:
         monkeypatch.setattr(RenderProcess, "call", recorded)
 
 
-def test_a_large_upload_gets_a_working_copy(stack: Stack, large: dict) -> None:
-    folder = image_folder(stack, large["url"])
-    meta = OriginalMeta.loads((folder / "meta.json").read_bytes())
+def test_the_first_fitting_variant_of_a_large_upload_makes_its_working_copy(
+    stack: Stack, client: httpx.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    image = upload(client, make.jpeg(*LARGE, quality=90))
+    folder = image_folder(stack, image["url"])
+    assert not list(folder.glob("work.*"))  # the upload paid for none
+    renders = RecordedRenders(monkeypatch)
+    assert_image(client.get(image["url"] + "?w=3000&format=png"), "image/png")  # bigger: none
+    assert_image(client.get(image["url"] + "?w=640&format=webp"), "image/webp")
+    meta = copy_made(stack, image)
+    assert renders.original_sizes[:2] == [None, None]  # both from the original
+    assert len(renders.original_sizes) == 3  # and then the copy, once
+    assert_image(client.get(image["url"] + "?w=641&format=webp"), "image/webp")
+    assert renders.original_sizes[3] == LARGE  # from the copy
     assert (meta.width, meta.height) == LARGE
     assert meta.working_size == (working_copy.SIDE, round(LARGE[1] * working_copy.SIDE / LARGE[0]))
     copy = pyvips.Image.new_from_file(str(folder / "work.jpg"))
@@ -135,8 +162,9 @@ def test_a_variant_bigger_than_the_copy_renders_from_the_original(
 def test_deleting_the_image_removes_the_copy(stack: Stack, client: httpx.Client) -> None:
     image = upload(client, make.jpeg(*LARGE))
     folder = image_folder(stack, image["url"])
-    assert (folder / "work.jpg").exists()
     assert client.get(image["url"] + "?w=300").status_code == 200
+    copy_made(stack, image)
+    assert (folder / "work.jpg").exists()
     assert client.delete(f"/v1/images/{image['id']}").status_code == 200
     assert not folder.exists() or not list(folder.rglob("*"))
     assert client.get(image["url"] + "?w=301").status_code == 404
@@ -156,7 +184,8 @@ def test_an_old_sidecar_without_a_copy_still_serves(
     response = client.get(image["url"] + "?w=320&format=webp")
     assert_image(response, "image/webp")
     assert pyvips.Image.new_from_buffer(response.content, "").width == 320
-    assert renders.original_sizes == [None]
+    assert renders.original_sizes[0] is None
+    assert copy_made(stack, image).working_size is not None  # and it gets its copy now
 
 
 def test_sidecars_load_without_and_with_unknown_fields() -> None:

@@ -305,3 +305,30 @@ def _upgrade(page: Page) -> None:
     page.get_by_text("Payment received: the new plan is active").wait_for()
     picker = page.get_by_label("Change plan").first
     assert "Pro — $9/month" not in picker.inner_text()  # the plan it is on is not offered
+
+
+def test_an_image_dropped_on_the_upload_zone_is_uploaded(chromium: Browser, site: Stack) -> None:
+    person = site.user()
+    context = context_for(chromium, site, "desktop", signed_in_client(site, person))
+    try:
+        page, visit = open_page(context, urljoin(site.base_url, "/dashboard"))
+        png = list(make.png(64, 48))
+        page.evaluate(
+            """bytes => {
+                const file = new File([new Uint8Array(bytes)], "dropped.png", {type: "image/png"});
+                const data = new DataTransfer();
+                data.items.add(file);
+                const zone = document.querySelector(".dropzone");
+                zone.dispatchEvent(new DragEvent("dragover", {dataTransfer: data, bubbles: true}));
+                zone.dispatchEvent(new DragEvent("drop", {dataTransfer: data, bubbles: true}));
+            }""",
+            png,
+        )
+        assert page.locator("#dz-title").inner_text().startswith("dropped.png")
+        page.get_by_label("Caption").fill("Dropped in")
+        page.get_by_role("button", name="Upload").click()
+        page.get_by_text("Image uploaded.").wait_for()
+        assert page.get_by_text("Dropped in").is_visible()
+        assert not visit.console_errors and not visit.failed
+    finally:
+        context.close()

@@ -81,3 +81,56 @@ def test_upload_answers_compact_json_like_every_endpoint(stack: Stack) -> None:
     created = stack.client().post("/v1/images", files={"file": ("a.png", make.png(8, 8))})
     assert created.status_code == 201
     assert "\n" not in created.text and '": ' not in created.text
+
+
+def _signed_in(stack: Stack) -> tuple[httpx.Client, httpx.Client, str]:
+    person = stack.user()
+    browser = stack.client()
+    idf.sign_in(stack, browser, person.email)
+    return browser, stack.client(stack.key(person)), person.id
+
+
+def test_image_cards_show_caption_size_named_sizes_and_a_copy_button(stack: Stack) -> None:
+    browser, api, _ = _signed_in(stack)
+    image = api.post(
+        "/v1/images", files={"file": ("harbour.png", make.png(640, 420))}, data={"caption": "Dusk"}
+    ).json()
+    page = browser.get("/dashboard").text
+    assert ">Dusk" in page and "640 × 420 · PNG" in page
+    assert f'data-copy-text="{image["url"]}"' in page and ">Copy URL</button>" in page
+    for name in ("small", "medium", "large"):
+        assert f'href="{image["sizes"][name]["url"]}"' in page
+    assert 'id="file"' in page and "Drop an image here" in page
+
+
+def test_images_are_paged(stack: Stack) -> None:
+    browser, api, _ = _signed_in(stack)
+    for _ in range(49):  # one more than a page
+        assert api.post("/v1/images", files={"file": ("a.png", make.png(8, 8))}).status_code == 201
+    first = browser.get("/dashboard").text
+    older = re.search(r'href="([^"]+\?cursor=[^"]+)">Older images', first)
+    assert older and "← Newest" not in first
+    second = browser.get(older.group(1).replace("&amp;", "&")).text
+    assert second.count('class="tile"') == 1 and "← Newest" in second
+
+
+def test_viewer_offers_download_copy_link_sizes_and_an_embed_with_srcset(stack: Stack) -> None:
+    browser, api, _ = _signed_in(stack)
+    image = api.post(
+        "/v1/images", files={"file": ("Hafen am Abend.png", make.png(640, 420))}
+    ).json()
+    visitor = stack.client().get(f"/{image['id']}").text
+    assert "You own this image" not in visitor
+    assert f'data-copy-text="{image["page_url"]}"' in visitor
+    assert f'href="{stack.settings.web_url}/{image["id"]}/download"' in visitor
+    for name in ("small", "medium", "large"):
+        assert f'href="{image["sizes"][name]["url"]}"' in visitor
+        assert f"{image['sizes'][name]['url']} {image['sizes'][name]['width']}w" in visitor
+    assert "&lt;img src=" in visitor and "srcset=" in visitor
+    assert "You own this image" in browser.get(f"/{image['id']}").text
+    download = stack.client().get(f"/{image['id']}/download")
+    assert download.status_code == 200 and download.content[:8] == b"\x89PNG\r\n\x1a\n"
+    assert download.headers["content-disposition"] == (
+        "attachment; filename=\"Hafen am Abend.png\"; filename*=UTF-8''Hafen%20am%20Abend.png"
+    )
+    assert stack.client().get("/zzzzzzzz/download").status_code == 404

@@ -30,11 +30,30 @@ def file_etag(path: Path) -> str:
 async def publish(
     blobs: BlobStore, shard: str, image_id: str, path: Path, meta: OriginalMeta
 ) -> None:
-    """Store the served original, its working copy when it is large, then its sidecar (the
-    sidecar last: it makes it visible)."""
+    """Store the served original, then its sidecar (the sidecar last: it makes it visible). A
+    large one's working copy is made later, by its first variant that fits one."""
     await blobs.put_file(original_key(shard, image_id, meta.format), path)
-    meta = await _store_working_copy(blobs, shard, image_id, path, meta)
     await blobs.put_bytes(meta_key(shard, image_id), meta.dumps())
+
+
+async def store_working_copy(
+    blobs: BlobStore, shard: str, image_id: str, copy: working_copy.WorkingCopy
+) -> bool:
+    """Store a working copy made after upload and name it in the sidecar; False (and nothing
+    left behind) when the image was deleted meanwhile."""
+    try:
+        meta = OriginalMeta.loads(await blobs.get_bytes(meta_key(shard, image_id)))
+    except BlobNotFound:
+        return False
+    await blobs.put_bytes(work_key(shard, image_id, meta.format), copy.data)
+    updated = replace(meta, work_width=copy.width, work_height=copy.height)
+    await blobs.put_bytes(meta_key(shard, image_id), updated.dumps())
+    META_CACHE.forget(shard, image_id)
+    if await blobs.size(original_key(shard, image_id, meta.format)) is None:  # deleted meanwhile
+        await blobs.delete_prefix(image_prefix(shard, image_id))
+        await blobs.delete(meta_key(shard, image_id))
+        return False
+    return True
 
 
 async def _store_working_copy(
@@ -81,6 +100,8 @@ async def unpublish(blobs: BlobStore, shard: str, image_id: str) -> None:
 
 @dataclass(frozen=True)
 class Located:
+    shard: str
+    image_id: str
     key: str
     meta: OriginalMeta
     work_key: str | None = None  # the working copy, when the original has one
@@ -137,7 +158,7 @@ async def locate(blobs: BlobStore, shard: str, image_id: str, ext: str) -> Locat
     if meta.format != ext or (meta.expires_at is not None and meta.expires_at <= time.time()):
         return None
     work = work_key(shard, image_id, meta.format) if meta.working_size else None
-    return Located(original_key(shard, image_id, meta.format), meta, work)
+    return Located(shard, image_id, original_key(shard, image_id, meta.format), meta, work)
 
 
 async def etag_of(path: Path) -> str:

@@ -13,6 +13,9 @@
   remembered for a few minutes so a hot broken URL does not burn a worker per request.
 * Every stored variant is accounted in the `VariantCache`, which evicts the least recently used
   beyond the per-image and per-store caps (`cdn.cache`).
+* A large original's working copy is made by its first variant that would render from it: that
+  variant renders from the original as usual, then the copy is made in the pool in the
+  background (once per image in this process), and later variants render from it.
 """
 
 from __future__ import annotations
@@ -27,11 +30,14 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
+from imgpro.cdn import service as cdn
 from imgpro.cdn.cache import LEDGER_KEY, VariantCache
 from imgpro.cdn.layout import OriginalMeta, variant_key
 from imgpro.cdn.pool import PoolBusy, RenderKilled, RenderPool
 from imgpro.cdn.service import Located
+from imgpro.logs import log
 from imgpro.media import render as renderer
+from imgpro.media import working_copy
 from imgpro.media.transform import TransformSpec, canonical, is_identity, parse
 from imgpro.ops.metrics import RENDER_DURATION, RENDER_QUEUE, RENDERS
 from imgpro.settings import Settings
@@ -129,6 +135,7 @@ class Variants:
         )
         self.max_per_image = settings.variant_max_per_image
         self._inflight: dict[str, asyncio.Task[bytes | None]] = {}
+        self._copying: dict[str, asyncio.Task[None]] = {}  # working copies being made, by image
         self._refused: OrderedDict[str, tuple[float, str]] = OrderedDict()
 
     async def ensure(self, located: Located, variant: Variant) -> bytes | None:
@@ -168,8 +175,11 @@ class Variants:
         if await self.blobs.size(variant.key) is not None:  # another process stored it meanwhile
             return None
         key, original_size = located.key, None
-        if located.work_key is not None and self._fits_working_copy(located.meta, variant.spec):
-            key, original_size = located.work_key, (located.meta.width, located.meta.height)
+        meta = located.meta
+        if located.work_key is not None and self._fits_working_copy(meta, variant.spec):
+            key, original_size = located.work_key, (meta.width, meta.height)
+        elif self._wants_working_copy(meta, variant.spec):
+            self._make_working_copy_soon(located)
         source: bytes | Path | None = self.blobs.local_path(key)
         try:
             if source is None:
@@ -229,6 +239,39 @@ class Variants:
             spec,
             max_output_pixels=self.max_output_pixels,
         )
+
+    def _wants_working_copy(self, meta: OriginalMeta, spec: TransformSpec) -> bool:
+        """Whether the original should have a working copy now: it has none, gets one, and this
+        variant would render from it."""
+        if meta.working_size is not None or not meta.transformable:
+            return False
+        if not working_copy.wanted(meta.format, meta.width, meta.height, meta.frames):
+            return False
+        return renderer.fits_working_copy(
+            (meta.width, meta.height),
+            working_copy.size(meta.width, meta.height),
+            spec,
+            max_output_pixels=self.max_output_pixels,
+        )
+
+    def _make_working_copy_soon(self, located: Located) -> None:
+        image = f"{located.shard}/{located.image_id}"
+        if image in self._copying:
+            return
+        task = asyncio.create_task(self._make_working_copy(located))
+        self._copying[image] = task
+        task.add_done_callback(lambda _: self._copying.pop(image, None))
+
+    async def _make_working_copy(self, located: Located) -> None:
+        source: bytes | Path | None = self.blobs.local_path(located.key)
+        try:
+            if source is None:
+                source = await self.blobs.get_bytes(located.key)
+            copy = await self.pool.run(working_copy.make, source, located.meta.format)
+            await cdn.store_working_copy(self.blobs, located.shard, located.image_id, copy)
+        except Exception as error:  # noqa: BLE001 -- only an optimisation: the original serves
+            # (busy pool, deleted image, killed render): a later variant tries again
+            log.warning("working_copy_failed", original=located.key, error=str(error)[:200])
 
     def close(self) -> None:
         self.pool.close()

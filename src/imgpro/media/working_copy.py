@@ -1,6 +1,9 @@
 """Working copies: a large still original is also stored at most `SIDE` pixels a side, and the CDN
 renders every variant that needs no more pixels than that from the copy.
 
+Made lazily, by the first variant that would render from it (`cdn.variants`), not at upload:
+a 12 MP copy costs about five small variants' CPU, and most uploads never get that many.
+
 Decoding costs about what the compressed size costs, even with JPEG shrink-on-load (the entropy
 decoder reads every byte), so a 12 MP camera JPEG costs several times its 2560 px copy for the
 same 640 px variant. The copy keeps the original's format at a quality no variant shows: JPEG Q 92
@@ -37,11 +40,20 @@ def wanted(fmt: str, width: int, height: int, frames: int) -> bool:
     return fmt in ("jpg", "png", "webp", "avif") and frames == 1 and max(width, height) > ABOVE
 
 
-def make(path: Path, fmt: str) -> WorkingCopy:
+def size(width: int, height: int) -> tuple[int, int]:
+    """The size of the copy of a width×height original."""
+    scale = SIDE / max(width, height)
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def make(original: bytes | Path, fmt: str) -> WorkingCopy:
     """The working copy of a stored original (oriented, sRGB, no metadata: as ingest left it).
-    CPU work: run it off the event loop."""
-    # a Source, not a filename: libvips would parse "[options]" out of a path
-    source = pyvips.Source.new_from_file(str(path))
+    CPU work: run it in a render process."""
+    # bytes or a Source, not a filename: libvips would parse "[options]" out of a path
+    if isinstance(original, Path):
+        source = pyvips.Source.new_from_file(str(original))
+    else:
+        source = pyvips.Source.new_from_memory(original)
     image = pyvips.Image.thumbnail_source(
         source, SIDE, height=SIDE, size="down", option_string="fail_on=truncated"
     )
