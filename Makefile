@@ -11,7 +11,7 @@ $(VENV)/.installed: pyproject.toml sdk/pyproject.toml
 	$(PY) -m pip install -q -e '.[dev]' -e ./sdk
 	touch $@
 
-.PHONY: install run demo test test-fast lint bench
+.PHONY: install run demo test test-fast coverage lint bench
 install: $(VENV)/.installed
 
 # the base URLs follow the port unless the environment (or .env) sets them
@@ -29,6 +29,10 @@ test: $(VENV)/.installed  ## the whole suite, on SQLite and on PostgreSQL + Redi
 
 test-fast: $(VENV)/.installed  ## the quick loop: SQLite only, no browser
 	$(PY) -m pytest -q -m "not browser" -k "not postgresql" $(PYTEST_ARGS)
+
+coverage: $(VENV)/.installed  ## line coverage of src/imgpro on the quick loop (pytest-cov)
+	$(PY) -m pytest -q -m "not browser" -k "not postgresql" --cov=imgpro \
+		--cov-report=term:skip-covered $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check src tests bench sdk/src examples

@@ -10,6 +10,7 @@ from openapi_spec_validator import validate
 
 from imgpro.errors import CATALOGUE, ErrorCode
 from tests.conftest import Stack
+from tests.contract import Contract
 
 APP_CALLABLE = {
     ("/v1/images", "get"),
@@ -77,3 +78,14 @@ def test_every_catalogued_code_is_documented_and_nothing_else(stack: Stack) -> N
     for code, kind in CATALOGUE.items():
         assert 400 <= kind.status < 600, code
         assert kind.type.endswith("_error"), code
+
+
+def test_every_example_is_a_true_answer(stack: Stack) -> None:
+    """The examples are what the docs show: each validates against its own response schema."""
+    document = stack.client().get("/openapi.json").json()
+    contract = Contract(document)
+    for path, method, operation in operations(document):
+        for status, response in operation["responses"].items():
+            media = response.get("content", {}).get("application/json", {})
+            if "example" in media:
+                contract.validate(media["schema"], media["example"], f"{method} {path} {status}")

@@ -61,7 +61,10 @@ def schemathesis(stack: Stack, report: Path, *headers: str) -> subprocess.Comple
     ]
     for header in headers:
         command += ["-H", header]
-    return subprocess.run(command, capture_output=True, text=True, timeout=900, check=False)
+    # run in the report folder: schemathesis keeps a cache in its working directory
+    return subprocess.run(
+        command, capture_output=True, text=True, timeout=900, check=False, cwd=report
+    )
 
 
 def failures(run: subprocess.CompletedProcess[str]) -> str:

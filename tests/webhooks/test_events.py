@@ -140,3 +140,21 @@ def test_apps_without_an_endpoint_and_personal_workspaces_queue_nothing(
     personal = hook_stack.client(hook_stack.key())
     assert personal.post("/v1/images", files={"file": ("a.png", make.png(8, 8))}).status_code == 201
     assert outbox(hook_stack, app.id) == []
+
+
+def test_a_batch_delete_tells_one_image_deleted_per_image(
+    hook_stack: Stack, receiver: Receiver
+) -> None:
+    app = idf.register_app(hook_stack)
+    point_app_at(hook_stack, app, receiver)
+    user_id = idf.connected_user(hook_stack, app)
+    api = idf.act_as(hook_stack, app, user_id)
+    ids = [
+        api.post("/v1/images", files={"file": ("a.png", make.png(8, 8))}).json()["id"]
+        for _ in range(2)
+    ]
+    deleted = api.request("DELETE", "/v1/images/batch", json={"ids": [*ids, "gone0000"]})
+    assert deleted.status_code == 200, deleted.text
+    events = receiver.events(5)[3:]
+    assert sorted(e["data"]["image"]["id"] for e in events) == sorted(ids)
+    assert {e["type"] for e in events} == {"image.deleted"}

@@ -58,7 +58,7 @@ def database() -> Iterator[str]:
 
 
 def start_node(settings: Settings, port: int) -> ServerThread:
-    server = ServerThread(create_app(settings), port)
+    server = ServerThread(create_app(settings), settings, port)
     server.start_and_wait()
     return server
 

@@ -33,7 +33,7 @@ STATUS_EXAMPLE = {
                 "monthly": {"amount_cents": 900, "currency": "usd"},
                 "annual": {"amount_cents": 9000, "currency": "usd"},
             },
-            "limits": {"monthly_uploads": 5000, "storage_bytes": 53687091200},
+            "limits": {"monthly_uploads": 5000, "storage_bytes": 53687091200, "images": 50000},
         }
     ],
 }

@@ -319,7 +319,7 @@ USAGE_EXAMPLE = {
     "limits": {
         "monthly_uploads": {"used": 12, "limit": 100},
         "storage_bytes": {"used": 18432000, "limit": 1073741824},
-        "images": {"used": 40, "limit": None},
+        "images": {"used": 40, "limit": 1000},
     },
     "limits_enforced": True,
     "totals": {"images_stored": 40},

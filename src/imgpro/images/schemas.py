@@ -119,7 +119,8 @@ IMAGE_EXAMPLE: dict[str, Any] = {
     "status": "ready",
     "public": True,
     "published_at": "2026-11-29T08:00:00Z",
-    "expires_at": None,
+    # FastAPI leaves nulls out of the document, so the example is an expiring (anonymous) upload
+    "expires_at": "2026-12-29T08:00:00Z",
     "created_at": "2026-11-29T08:00:00Z",
     "caption": "Boats at dawn",
     "metadata": {"album": "summer"},
