@@ -98,7 +98,10 @@ def test_backfill_fills_what_older_versions_did_not_store(
     _forget_placeholders_and_working_copies(stack, [small["id"], large["id"], svg["id"]])
     assert client.get(f"/v1/images/{small['id']}").json()["placeholder"] is None
 
-    assert backfill(stack, monkeypatch) == {"images": 2, "failed": 0}
+    # at least our two: every large still the suite stored earlier (tests/cdn runs first) is
+    # visited again on each run, since its working copy is only known from its sidecar
+    filled = backfill(stack, monkeypatch)
+    assert filled["images"] >= 2 and filled["failed"] == 0
 
     for image in (small, large):
         assert (
