@@ -19,6 +19,7 @@ from playwright.sync_api import Browser, Page
 from imgpro.accounts import service as accounts
 from imgpro.apps import service as apps
 from imgpro.runtime import Runtime
+from imgpro.settings import Settings
 from imgpro_sdk import AsyncImgPro
 from tests.browser import launch_chromium
 from tests.conftest import ServerThread, SmtpSink, Stack, free_port
@@ -42,7 +43,10 @@ class PhotoApp:
             api_url=stack.settings.api_url,
             web_url=stack.settings.web_url,
         )
-        self.server = ServerThread(create_app(Config(self.url, "test-session-key"), client), port)
+        # served with imgpro's server configuration (header limits), like every test server
+        self.server = ServerThread(
+            create_app(Config(self.url, "test-session-key"), client), Settings(env="test"), port
+        )
 
 
 @pytest.fixture(scope="module")
