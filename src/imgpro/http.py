@@ -7,7 +7,6 @@ from __future__ import annotations
 import functools
 import ipaddress
 import json
-import secrets
 import time
 from typing import Any, TypeVar
 
@@ -20,6 +19,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from imgpro import tokens
 from imgpro.errors import ApiError, ErrorCode, invalid
 from imgpro.logs import log
 from imgpro.ops.outages import is_outage, unavailable
@@ -195,7 +195,7 @@ class RequestContext:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = _incoming_request_id(scope) or secrets.token_hex(8)
+        request_id = _incoming_request_id(scope) or tokens.hex_token(8)
         scope.setdefault("state", {})["request_id"] = request_id
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-import secrets
+
+from imgpro.tokens import random_string
 
 ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
 ID_LENGTH = 8
@@ -13,16 +14,12 @@ _ID_RE = re.compile(ID_PATTERN)
 _SHARD_RE = re.compile(rf"^[0-9a-z]{{{SHARD_LENGTH}}}$")
 
 
-def random_token(length: int, alphabet: str = ALPHABET) -> str:
-    return "".join(secrets.choice(alphabet) for _ in range(length))
-
-
 def new_id() -> str:
-    return random_token(ID_LENGTH)
+    return random_string(ID_LENGTH, ALPHABET)
 
 
 def new_shard() -> str:
-    return random_token(SHARD_LENGTH)
+    return random_string(SHARD_LENGTH, ALPHABET)
 
 
 def is_id(value: str) -> bool:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import ipaddress
-import secrets
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from imgpro import tokens
 
 # a shorter key signs sessions and links with too little secret to resist guessing offline
 MIN_SECRET_KEY_LENGTH = 32
@@ -168,7 +169,7 @@ class Settings(BaseSettings):
         path = self.data_dir / "secret_key"
         if not path.exists():
             self.data_dir.mkdir(parents=True, exist_ok=True)
-            path.write_text(secrets.token_urlsafe(48))
+            path.write_text(tokens.url_token(48))
             path.chmod(0o600)
         return path.read_text().strip()
 

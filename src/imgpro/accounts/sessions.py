@@ -3,13 +3,12 @@ sliding; revocable (sign out, account deletion)."""
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 from datetime import timedelta
 
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from imgpro import tokens
 from imgpro.accounts.tables import User, UserStatus, WebSession
 from imgpro.db.base import utcnow
 
@@ -18,12 +17,12 @@ TOUCH_EVERY = timedelta(minutes=10)  # how stale last_seen may be before a write
 
 
 def _hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+    return tokens.digest(token)
 
 
 async def start(db: AsyncSession, user: User) -> str:
     """A new session for `user`; returns the cookie token (shown to the browser only)."""
-    token = secrets.token_urlsafe(32)
+    token = tokens.url_token()
     now = utcnow()
     db.add(
         WebSession(id=_hash(token), user_id=user.id, last_seen_at=now, expires_at=now + LIFETIME)

@@ -15,16 +15,14 @@ Limits, and why each is counted the way it is:
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import re
-import secrets
 from datetime import timedelta
 
 from limits import parse
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from imgpro import tokens
 from imgpro.accounts import service as accounts
 from imgpro.accounts.tables import SignInCode, User, UserStatus
 from imgpro.db.base import utcnow
@@ -54,7 +52,7 @@ class SignInRefused(Exception):
 def _code_hash(runtime: Runtime, email: str, code: str) -> str:
     # keyed: a leaked table must not let anyone try the million codes offline
     key = runtime.settings.signing_key.encode()
-    return hmac.new(key, f"sign-in:{email}:{code}".encode(), hashlib.sha256).hexdigest()
+    return tokens.keyed_digest(key, f"sign-in:{email}:{code}".encode())
 
 
 async def send_code(db: AsyncSession, runtime: Runtime, email: str, ip: str) -> str:
@@ -72,7 +70,7 @@ async def send_code(db: AsyncSession, runtime: Runtime, email: str, ip: str) -> 
         CODES_PER_EMAIL_AND_IP, "sign-in-code-to-from", email, ip, message=sent_too_many
     )
     await limits.hit(CODES_PER_EMAIL, "sign-in-code-to", email, message=sent_too_many)
-    code = f"{secrets.randbelow(10**6):06d}"
+    code = tokens.numeric_code(6)
     now = utcnow()
     db.add(
         SignInCode(
@@ -132,7 +130,7 @@ async def verify_code(db: AsyncSession, runtime: Runtime, email: str, code: str,
             new_code_needed=True,
         )
     wanted = _code_hash(runtime, email, code)
-    matched = [row.id for row in tried if hmac.compare_digest(row.code_hash, wanted)]
+    matched = [row.id for row in tried if tokens.same(row.code_hash, wanted)]
     if not matched:
         await runtime.limits.hit(
             WRONG_CODES_PER_EMAIL, "sign-in-wrong", email, message=wrong_too_many

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import hmac
 import re
 import unicodedata
 from collections.abc import Mapping, Sequence
@@ -14,6 +13,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from confusables import confusable_characters
 
+from imgpro import tokens
 from imgpro.errors import invalid
 
 NAME_MAX = 64
@@ -214,4 +214,4 @@ def pkce_matches(challenge: str, verifier: str) -> bool:
         return False
     digest = hashlib.sha256(verifier.encode("ascii")).digest()
     expected = base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
-    return hmac.compare_digest(expected, challenge)
+    return tokens.same(expected, challenge)

@@ -5,7 +5,6 @@ app's own storage with the app keys that act on it (decisions.md §10)."""
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from imgpro import tokens
 from imgpro.accounts import service as accounts
 from imgpro.accounts.tables import User, UserStatus, Workspace
 from imgpro.apps.rules import (
@@ -30,7 +30,7 @@ from imgpro.apps.tables import App, AppConnection, AppStatus, ConnectCode
 from imgpro.billing.plans import FREE, Catalogue
 from imgpro.db.base import utcnow
 from imgpro.errors import ApiError, invalid
-from imgpro.ids import is_id, new_id, new_shard, random_token
+from imgpro.ids import is_id, new_id, new_shard
 from imgpro.images import service as images
 from imgpro.images.tables import Image
 from imgpro.keys import service as keys
@@ -79,7 +79,7 @@ class AppKeyReach:
 
 
 def _new_secret() -> tuple[str, str, str]:
-    secret = SECRET_PREFIX + random_token(32, keys.BASE62)
+    secret = SECRET_PREFIX + tokens.random_string(32, tokens.BASE62)
     return secret, keys.hash_secret(secret), f"{secret[:16]}…{secret[-4:]}"
 
 
@@ -291,7 +291,7 @@ async def revoke(db: AsyncSession, user: User, app_id: str) -> bool:
 
 
 def _code_hash(code: str) -> str:
-    return hashlib.sha256(code.encode()).hexdigest()
+    return tokens.digest(code)
 
 
 async def issue_connect_code(

@@ -6,17 +6,16 @@ the app's own workspace; its data access is `app` ("App storage only") or `app-w
 
 from __future__ import annotations
 
-import hashlib
-import string
 from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from imgpro import tokens
 from imgpro.accounts.tables import User, Workspace
 from imgpro.db.base import utcnow
 from imgpro.errors import invalid
-from imgpro.ids import is_id, new_id, random_token
+from imgpro.ids import is_id, new_id
 from imgpro.keys.tables import ApiKey
 
 PREFIX = "img_live_"
@@ -24,7 +23,6 @@ ABILITIES = frozenset({"read", "write"})
 APP_STORAGE = "app"  # "App storage only"
 APP_WIDE = "app-wide"
 ACCESS = (APP_STORAGE, APP_WIDE)
-BASE62 = string.digits + string.ascii_letters
 
 
 @dataclass(frozen=True)
@@ -37,7 +35,7 @@ class IssuedKey:
 
 def hash_secret(secret: str) -> str:
     # a fast hash is right here: the secret is 190 random bits, not a password
-    return hashlib.sha256(secret.encode()).hexdigest()
+    return tokens.digest(secret)
 
 
 def parse_abilities(text: str) -> frozenset[str]:
@@ -64,7 +62,7 @@ async def create_key(
 ) -> IssuedKey:
     """A key on `workspace`: the user's personal one, or (with `access`) an app's own workspace,
     which makes it a key of that app."""
-    secret = PREFIX + random_token(32, BASE62)
+    secret = PREFIX + tokens.random_string(32, tokens.BASE62)
     record = ApiKey(
         id=new_id(),
         workspace_id=workspace.id,

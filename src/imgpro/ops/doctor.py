@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import asyncio
-import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -14,6 +13,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from imgpro import tokens
 from imgpro.db.migrate import alembic_config
 from imgpro.mail.service import SmtpMailer, is_console
 from imgpro.runtime import Runtime
@@ -60,8 +60,8 @@ async def _database(runtime: Runtime) -> str:
 
 
 async def _blob_store(runtime: Runtime) -> str:
-    key = f"doctor/probe-{secrets.token_hex(8)}"
-    payload = secrets.token_bytes(32)
+    key = f"doctor/probe-{tokens.hex_token(8)}"
+    payload = tokens.random_bytes(32)
     try:
         await runtime.blobs.put_bytes(key, payload)
         read = await runtime.blobs.get_bytes(key)

@@ -8,7 +8,6 @@ Bearer token; anything else is the ordinary 404 envelope, so a scanner learns no
 
 from __future__ import annotations
 
-import hmac
 import os
 import time
 
@@ -26,6 +25,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from imgpro import tokens
 from imgpro.errors import ApiError
 
 HTTP_REQUESTS = Counter("imgpro_http_requests", "HTTP requests answered.", ["surface", "status"])
@@ -84,6 +84,6 @@ async def metrics(request: Request) -> Response:
     token = request.app.state.runtime.settings.metrics_token
     offered = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
     # compare in constant time: this is a secret
-    if not token or not hmac.compare_digest(offered.encode(), token.encode()):
+    if not token or not tokens.same(offered, token):
         raise ApiError("not_found")
     return Response(exposition(), media_type=CONTENT_TYPE_LATEST)

@@ -6,9 +6,6 @@ carries HMAC(secret, cookie) in `csrf_token`, and every POST is refused unless t
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import secrets
 from collections.abc import AsyncIterator
 from typing import Annotated
 from urllib.parse import urlsplit
@@ -17,6 +14,7 @@ from fastapi import Depends, Request
 from starlette.datastructures import FormData
 from starlette.responses import Response
 
+from imgpro import tokens
 from imgpro.accounts import sessions
 from imgpro.accounts.tables import User
 from imgpro.deps import Db, Rt
@@ -46,14 +44,14 @@ def _secure(request: Request) -> bool:
 def _csrf_nonce(request: Request) -> str:
     nonce = getattr(request.state, "csrf_nonce", None) or request.cookies.get(CSRF_COOKIE)
     if not nonce or len(nonce) > 64:
-        nonce = secrets.token_urlsafe(24)
+        nonce = tokens.url_token(24)
     request.state.csrf_nonce = nonce
     return nonce
 
 
 def csrf_token(request: Request) -> str:
     key = request.app.state.runtime.settings.signing_key.encode()
-    return hmac.new(key, b"csrf:" + _csrf_nonce(request).encode(), hashlib.sha256).hexdigest()
+    return tokens.keyed_digest(key, b"csrf:" + _csrf_nonce(request).encode())
 
 
 def remember_csrf(request: Request, response: Response) -> None:
@@ -73,7 +71,7 @@ async def checked_form(request: Request) -> AsyncIterator[FormData]:
         cookie = request.cookies.get(CSRF_COOKIE)
         if not isinstance(sent, str) or not cookie or len(cookie) > 64:
             raise CsrfRefused()
-        if not hmac.compare_digest(sent, csrf_token(request)):
+        if not tokens.same(sent, csrf_token(request)):
             raise CsrfRefused()
         yield form
     finally:

@@ -8,27 +8,25 @@ receivers can refuse replays), with the same id and body on every attempt.
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
-import secrets
+
+from imgpro import tokens
 
 SECRET_PREFIX = "whsec_"
 MESSAGE_PREFIX = "msg_"
-_ID_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 
 def new_secret() -> str:
-    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
+    return SECRET_PREFIX + base64.b64encode(tokens.random_bytes(32)).decode()
 
 
 def new_message_id() -> str:
-    return MESSAGE_PREFIX + "".join(secrets.choice(_ID_ALPHABET) for _ in range(24))
+    return MESSAGE_PREFIX + tokens.random_string(24, tokens.BASE62)
 
 
 def signature(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
     key = base64.b64decode(secret.removeprefix(SECRET_PREFIX))
     signed = f"{message_id}.{timestamp}.".encode() + body
-    return "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+    return "v1," + base64.b64encode(tokens.keyed_mac(key, signed)).decode()
 
 
 def headers(secret: str, message_id: str, timestamp: int, body: bytes) -> dict[str, str]:

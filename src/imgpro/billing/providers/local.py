@@ -5,9 +5,7 @@ the page's only credential, so paying does not need an img.pro session."""
 
 from __future__ import annotations
 
-import hashlib
-import secrets
-
+from imgpro import tokens
 from imgpro.billing.providers.base import CheckoutContext
 from imgpro.errors import ApiError
 from imgpro.settings import Settings
@@ -15,7 +13,7 @@ from imgpro.settings import Settings
 
 def token_hash(token: str) -> str:
     # a fast hash is right here: the token is 256 random bits, not a password
-    return hashlib.sha256(token.encode()).hexdigest()
+    return tokens.digest(token)
 
 
 class LocalProvider:
@@ -26,7 +24,7 @@ class LocalProvider:
         self.settings = settings
 
     async def start_checkout(self, context: CheckoutContext) -> str:
-        token = secrets.token_urlsafe(32)
+        token = tokens.url_token()
         context.checkout.token_hash = token_hash(token)
         return f"{self.settings.web_url}/billing/checkout/{token}"
 
