@@ -229,3 +229,41 @@ def test_any_changed_character_is_refused(position: int, char: str) -> None:
         return
     # base64 padding bits can absorb a change without changing the bytes: same target
     assert target == links.UpgradeTarget("abcd1234", "pro")
+
+
+def _with_pro(**fields: object) -> dict[str, object]:
+    free = {"id": "free", "name": "F", "monthly_uploads": 1, "storage_bytes": 1}
+    pro = {"id": "pro", "name": "P", "monthly_uploads": 1, "storage_bytes": 1, **fields}
+    return {"plans": [free, pro]}
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"plans": [1]}, "plan #1: each plan is a table/object"),
+        (_with_pro(colour="red"), "plan 'pro': unknown field 'colour'"),
+        (_with_pro(object="price"), "plan 'pro': object, when given, is \"plan\""),
+        (_with_pro(limits={"seats": 1}), "plan 'pro': limits has monthly_uploads"),
+        (_with_pro(prices={"monthly": 9}), "plan 'pro': prices.monthly has amount_cents"),
+        (
+            _with_pro(prices={"monthly": {"amount_cents": -5}}),
+            "plan 'pro': prices.monthly: amount_cents must be a whole number ≥ 0",
+        ),
+        (
+            _with_pro(prices={"annual": {"amount_cents": 5, "currency": "US$"}}),
+            "plan 'pro': prices.annual.currency is like usd",
+        ),
+        (
+            _with_pro(prices={"monthly": {"amount_cents": 5, "stripe_price": 7}}),
+            "plan 'pro': prices.monthly.stripe_price is a Stripe price id",
+        ),
+        (
+            _with_pro(prices={"monthly": {"amount_cents": 5}}, storage_bytes=1.5),
+            "plan 'pro': storage_bytes must be a whole number ≥ 0",
+        ),
+    ],
+)
+def test_each_refusal_names_the_plan_and_the_field(data: object, message: str) -> None:
+    with pytest.raises(PlanFileError) as refused:
+        parse_catalogue(data)
+    assert str(refused.value).startswith(message)

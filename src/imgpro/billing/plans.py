@@ -27,15 +27,28 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    StrictStr,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
+from pydantic_core import ErrorDetails
 
 from imgpro.settings import Settings
 
 GIB = 1024**3
 INTERVALS = ("monthly", "annual")
 FREE = "free"
-_PLAN_ID = re.compile(r"^[a-z][a-z0-9_-]{0,15}$")
-_CURRENCY = re.compile(r"^[a-z]{3}$")
+_PLAN_ID = r"^[a-z][a-z0-9_-]{0,15}$"
+_PLAN_ID_RE = re.compile(_PLAN_ID)
+_CURRENCY = r"^[a-z]{3}$"
 _LIMITS = ("monthly_uploads", "storage_bytes", "images")
 
 
@@ -161,71 +174,124 @@ def _more_images(plan: Plan, than: Plan) -> bool:
 DEFAULT_CATALOGUE = Catalogue(DEFAULT_PLANS)
 
 
-def _int(entry: dict[str, Any], name: str, where: str) -> int:
-    value = entry.get(name)
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise PlanFileError(f"{where}: {name} must be a whole number ≥ 0")
-    return value
+_Count = Annotated[StrictInt, Field(ge=0)]
 
 
-def _plan(entry: Any, where: str) -> Plan:
-    if not isinstance(entry, dict):
-        raise PlanFileError(f"{where}: each plan is a table/object")
-    unknown = set(entry) - {"object", "id", "name", "prices", "limits", *_LIMITS}
-    if unknown:
-        raise PlanFileError(f"{where}: unknown field {sorted(unknown)[0]!r}")
-    if entry.get("object", "plan") != "plan":
-        raise PlanFileError(f'{where}: object, when given, is "plan"')
-    limits = entry.get("limits")
-    if limits is not None:
-        if not isinstance(limits, dict) or set(limits) - set(_LIMITS):
-            raise PlanFileError(f"{where}: limits has monthly_uploads, storage_bytes and images")
-        entry = {**entry, **limits}
-    plan_id = entry.get("id")
-    if not isinstance(plan_id, str) or not _PLAN_ID.match(plan_id):
-        raise PlanFileError(f"{where}: id must be 1–16 lowercase letters, digits, - or _")
-    where = f"plan {plan_id!r}"
-    name = entry.get("name")
-    if not isinstance(name, str) or not 1 <= len(name.strip()) <= 64:
-        raise PlanFileError(f"{where}: name must be 1–64 characters")
-    raw_prices = entry.get("prices") or {}
-    if not isinstance(raw_prices, dict) or set(raw_prices) - set(INTERVALS):
-        raise PlanFileError(f"{where}: prices has only monthly and annual")
-    prices: dict[str, Price] = {}
-    for interval in INTERVALS:
-        if interval not in raw_prices:
-            continue
-        raw = raw_prices[interval]
-        if not isinstance(raw, dict) or set(raw) - {"amount_cents", "currency", "stripe_price"}:
-            raise PlanFileError(
-                f"{where}: prices.{interval} has amount_cents, currency, stripe_price"
-            )
-        amount = _int(raw, "amount_cents", f"{where} prices.{interval}")
-        currency = raw.get("currency", "usd")
-        if not isinstance(currency, str) or not _CURRENCY.match(currency):
-            raise PlanFileError(f"{where}: prices.{interval}.currency is like usd")
-        stripe_price = raw.get("stripe_price")
-        if stripe_price is not None and not isinstance(stripe_price, str):
-            raise PlanFileError(f"{where}: prices.{interval}.stripe_price is a Stripe price id")
-        if amount == 0:
-            raise PlanFileError(f"{where}: a price is above 0; leave prices out for free")
-        prices[interval] = Price(amount, currency, stripe_price)
-    return Plan(
-        plan_id,
-        name.strip(),
-        _int(entry, "monthly_uploads", where),
-        _int(entry, "storage_bytes", where),
-        prices,
-        None if entry.get("images") is None else _int(entry, "images", where),
-    )
+class _PriceIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    amount_cents: Annotated[StrictInt, Field(gt=0)]
+    currency: Annotated[str, StringConstraints(pattern=_CURRENCY)] = "usd"
+    stripe_price: StrictStr | None = None
+
+
+class _LimitsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    monthly_uploads: _Count | None = None
+    storage_bytes: _Count | None = None
+    images: _Count | None = None
+
+
+class _PlanIn(BaseModel):
+    """One entry of the plans file, shaped like an `available_plans` item."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    object: Literal["plan"] = "plan"
+    id: Annotated[StrictStr, StringConstraints(pattern=_PLAN_ID)]
+    name: Annotated[
+        StrictStr, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)
+    ]
+    prices: dict[Literal["monthly", "annual"], _PriceIn] | None = None
+    limits: _LimitsIn | None = None
+    monthly_uploads: _Count
+    storage_bytes: _Count
+    images: _Count | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _flatten_limits(cls, data: Any) -> Any:
+        """Limits may sit under `limits`, as the API shows them; they count as top-level."""
+        limits = data.get("limits") if isinstance(data, dict) else None
+        if isinstance(limits, dict):
+            return {**data, **{name: limits[name] for name in _LIMITS if name in limits}}
+        return data
+
+    def plan(self) -> Plan:
+        prices = sorted((self.prices or {}).items(), key=lambda item: INTERVALS.index(item[0]))
+        return Plan(
+            self.id,
+            self.name,
+            self.monthly_uploads,
+            self.storage_bytes,
+            {
+                interval: Price(price.amount_cents, price.currency, price.stripe_price)
+                for interval, price in prices  # in INTERVALS order, whatever the file's
+            },
+            self.images,
+        )
+
+
+class _PlansFileIn(BaseModel):
+    plans: Annotated[list[_PlanIn], Field(min_length=1)]
+
+
+def _problem(error: ErrorDetails) -> str:
+    """The operator-facing sentence for the first thing pydantic refused."""
+    loc = [str(part) for part in error["loc"]]
+    if len(loc) <= 1:
+        return 'the file needs a non-empty "plans" list'
+    field = loc[-1]
+    if len(loc) == 2:
+        return "each plan is a table/object"
+    if loc[2] == "prices" and len(loc) >= 4 and field != "[key]":
+        interval = loc[3]  # loc is plans, n, prices, interval[, field]
+        if len(loc) == 5 and field == "amount_cents":
+            if error["input"] == 0:
+                return "a price is above 0; leave prices out for free"
+            return f"prices.{interval}: amount_cents must be a whole number ≥ 0"
+        if len(loc) == 5 and field in ("currency", "stripe_price"):
+            return {
+                "currency": f"prices.{interval}.currency is like usd",
+                "stripe_price": f"prices.{interval}.stripe_price is a Stripe price id",
+            }[field]
+        return f"prices.{interval} has amount_cents, currency, stripe_price"
+    if loc[2] == "prices":
+        return "prices has only monthly and annual"
+    if loc[2] == "limits" and len(loc) == 4 and error["type"] != "extra_forbidden":
+        return f"{field} must be a whole number ≥ 0"
+    if loc[2] == "limits":
+        return "limits has monthly_uploads, storage_bytes and images"
+    if error["type"] == "extra_forbidden":
+        return f"unknown field {field!r}"
+    return {
+        "object": 'object, when given, is "plan"',
+        "id": "id must be 1–16 lowercase letters, digits, - or _",
+        "name": "name must be 1–64 characters",
+    }.get(field, f"{field} must be a whole number ≥ 0")
+
+
+def _where(data: Any, error: ErrorDetails) -> str:
+    """Which plan: by its id once that is valid, else by its position."""
+    loc = error["loc"]
+    if len(loc) < 2 or not isinstance(loc[1], int):
+        return ""
+    entry = data["plans"][loc[1]]
+    plan_id = entry.get("id") if isinstance(entry, dict) else None
+    if loc[2:3] != ("id",) and isinstance(plan_id, str) and _PLAN_ID_RE.match(plan_id):
+        return f"plan {plan_id!r}: "
+    return f"plan #{loc[1] + 1}: "
 
 
 def parse_catalogue(data: Any) -> Catalogue:
     """A catalogue from the decoded plans file, or PlanFileError saying what is wrong."""
-    entries = data.get("plans") if isinstance(data, dict) else None
-    if not isinstance(entries, list) or not entries:
-        raise PlanFileError('the file needs a non-empty "plans" list')
-    return Catalogue(tuple(_plan(entry, f"plan #{n + 1}") for n, entry in enumerate(entries)))
+    try:
+        parsed = _PlansFileIn.model_validate(data)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        raise PlanFileError(_where(data, error) + _problem(error)) from None
+    return Catalogue(tuple(entry.plan() for entry in parsed.plans))
 
 
 def load_catalogue(path: Path) -> Catalogue:
