@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 
 from imgpro.accounts import service as accounts
+from imgpro.accounts.tables import UserStatus
 from imgpro.apps import service as apps
 from imgpro.errors import ApiError
 from imgpro.http import client_ip
@@ -64,7 +65,7 @@ async def _key_principal(
     personal key with X-Img-User → 422."""
     key = await keys.find_active_key(db, token)
     owner = await accounts.get_user(db, key.user_id) if key else None
-    if key is None or owner is None or owner.status != "active":
+    if key is None or owner is None or owner.status != UserStatus.ACTIVE:
         raise ApiError("unauthorized")
     abilities = frozenset(key.abilities.split(","))
     if key.app_id is not None:

@@ -19,8 +19,9 @@ from rich.table import Table
 from rich.text import Text
 
 from imgpro.accounts import service as accounts
-from imgpro.accounts.tables import User
+from imgpro.accounts.tables import User, UserStatus
 from imgpro.apps import service as apps
+from imgpro.apps.tables import AppStatus
 from imgpro.billing.plans import catalogue
 from imgpro.db import migrate as migrations
 from imgpro.errors import ApiError
@@ -242,7 +243,7 @@ def user_set_plan(email: str, plan: str, as_json: JsonFlag = False) -> None:
     admin_command(as_json, work)
 
 
-def _status_command(status: str, verb: str) -> Callable[..., None]:
+def _status_command(status: UserStatus, verb: str) -> Callable[..., None]:
     def command(email: str, as_json: JsonFlag = False) -> None:
         async def work(rt: Runtime) -> tuple[dict[str, Any], str]:
             async with rt.sessions() as db:
@@ -253,13 +254,17 @@ def _status_command(status: str, verb: str) -> Callable[..., None]:
 
         admin_command(as_json, work)
 
-    effect = "their keys and apps stop working" if status == "disabled" else "they are active again"
+    effect = (
+        "their keys and apps stop working"
+        if status == UserStatus.DISABLED
+        else "they are active again"
+    )
     command.__doc__ = f"{verb.capitalize()} a user: {effect}."
     return command
 
 
-users.command("disable")(_status_command("disabled", "disabled"))
-users.command("enable")(_status_command("active", "enabled"))
+users.command("disable")(_status_command(UserStatus.DISABLED, "disabled"))
+users.command("enable")(_status_command(UserStatus.ACTIVE, "enabled"))
 
 
 @users.command("delete")
@@ -432,13 +437,13 @@ app_commands.command("unverify")(
 )
 app_commands.command("suspend")(
     _describe(
-        _app_switch(lambda db, a: apps.set_status(db, a, "suspended"), "is suspended"),
+        _app_switch(lambda db, a: apps.set_status(db, a, AppStatus.SUSPENDED), "is suspended"),
         "Suspend an app: its calls get 403 app_suspended and its sign-in page refuses.",
     )
 )
 app_commands.command("unsuspend")(
     _describe(
-        _app_switch(lambda db, a: apps.set_status(db, a, "active"), "is active again"),
+        _app_switch(lambda db, a: apps.set_status(db, a, AppStatus.ACTIVE), "is active again"),
         "Lift a suspension.",
     )
 )

@@ -6,7 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from imgpro.accounts.tables import User, Workspace
+from imgpro.accounts.tables import User, UserStatus, Workspace
 from imgpro.errors import invalid
 from imgpro.ids import new_id, new_shard
 from imgpro.mail.address import parse_mailbox
@@ -99,8 +99,10 @@ async def _fixed_workspace(db: AsyncSession, workspace_id: str, shard: str, kind
     )
 
 
-async def set_status(db: AsyncSession, user: User, status: str) -> User:
-    if status == "disabled" and user.status != "disabled":  # to the apps, as good as deleted
+async def set_status(db: AsyncSession, user: User, status: UserStatus) -> User:
+    if (
+        status == UserStatus.DISABLED and user.status != UserStatus.DISABLED
+    ):  # to the apps, as good as deleted
         await webhooks.emit_user_gone(db, user.id, await workspaces_of(db, user.id))
     user.status = status
     await db.flush()

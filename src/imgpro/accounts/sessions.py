@@ -9,7 +9,7 @@ from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from imgpro import tokens
-from imgpro.accounts.tables import User, WebSession
+from imgpro.accounts.tables import User, UserStatus, WebSession
 from imgpro.db.base import utcnow
 
 LIFETIME = timedelta(days=30)
@@ -44,7 +44,7 @@ async def resolve(db: AsyncSession, token: str | None) -> User | None:
         await db.commit()
         return None
     user = await db.get(User, session.user_id)
-    if user is None or user.status != "active":
+    if user is None or user.status != UserStatus.ACTIVE:
         return None
     if now - session.last_seen_at > TOUCH_EVERY:
         session.last_seen_at = now

@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from imgpro import tokens
 from imgpro.accounts import service as accounts
-from imgpro.accounts.tables import SignInCode, User
+from imgpro.accounts.tables import SignInCode, User, UserStatus
 from imgpro.db.base import utcnow
 from imgpro.ids import new_id
 from imgpro.mail.service import Mail, mailer
@@ -159,7 +159,7 @@ async def verify_code(db: AsyncSession, runtime: Runtime, email: str, code: str,
     user = await accounts.find_user_by_email(db, email)
     if user is None:
         user = await accounts.create_user(db, email)
-    if user.status != "active":
+    if user.status != UserStatus.ACTIVE:
         await db.commit()
         raise SignInRefused("This account is disabled. Contact the operator of this img.pro.")
     await db.commit()

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from imgpro.db.base import Base, UTCDateTime, utcnow
+from imgpro.db.base import Base, StrEnumColumn, UTCDateTime, utcnow
+
+
+class UserStatus(StrEnum):
+    ACTIVE = "active"
+    DISABLED = "disabled"  # by an admin: keys, sessions and app access stop working
 
 
 class User(Base):
@@ -15,7 +21,7 @@ class User(Base):
 
     id: Mapped[str] = mapped_column(String(8), primary_key=True)
     email: Mapped[str] = mapped_column(String(320), unique=True)
-    status: Mapped[str] = mapped_column(String(16), default="active")  # active | disabled
+    status: Mapped[UserStatus] = mapped_column(StrEnumColumn(UserStatus), default=UserStatus.ACTIVE)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

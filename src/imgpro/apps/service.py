@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from imgpro import tokens
 from imgpro.accounts import service as accounts
-from imgpro.accounts.tables import User, Workspace
+from imgpro.accounts.tables import User, UserStatus, Workspace
 from imgpro.apps.rules import (
     ConnectRefused,
     ConnectRequest,
@@ -26,7 +26,7 @@ from imgpro.apps.rules import (
     check_redirect_uris,
     pkce_matches,
 )
-from imgpro.apps.tables import App, AppConnection, ConnectCode
+from imgpro.apps.tables import App, AppConnection, AppStatus, ConnectCode
 from imgpro.billing.plans import FREE, Catalogue
 from imgpro.db.base import utcnow
 from imgpro.errors import ApiError, invalid
@@ -175,7 +175,7 @@ async def set_verified(db: AsyncSession, app: App, verified: bool) -> App:
     return app
 
 
-async def set_status(db: AsyncSession, app: App, status: str) -> App:
+async def set_status(db: AsyncSession, app: App, status: AppStatus) -> App:
     app.status = status
     await db.commit()
     return app
@@ -347,7 +347,11 @@ async def exchange(db: AsyncSession, app: App, code: str, verifier: str | None) 
     elif verifier is None or not pkce_matches(record.code_challenge, verifier):
         raise ApiError("invalid_code", "The code_verifier does not match the code_challenge.")
     user = await accounts.get_user(db, record.user_id)
-    if user is None or user.status != "active" or await connection_of(db, app.id, user.id) is None:
+    if (
+        user is None
+        or user.status != UserStatus.ACTIVE
+        or await connection_of(db, app.id, user.id) is None
+    ):
         raise ApiError("invalid_code")
     return {
         "object": "auth_context",
@@ -365,7 +369,7 @@ async def authenticate_app(db: AsyncSession, secret: str) -> App:
     if app is None:
         raise ApiError("unauthorized")
     owner = await accounts.get_user(db, app.owner_id)
-    if app.status != "active" or owner is None or owner.status != "active":
+    if app.status != AppStatus.ACTIVE or owner is None or owner.status != UserStatus.ACTIVE:
         raise ApiError("app_suspended")
     return app
 
@@ -382,7 +386,7 @@ async def act_for(db: AsyncSession, app: App, user_header: str | None) -> Acting
     connection = await connection_of(db, app.id, user_id)
     user = await accounts.get_user(db, user_id) if connection else None
     workspace = await accounts.get_workspace(db, connection.workspace_id) if connection else None
-    if user is None or user.status != "active" or workspace is None:
+    if user is None or user.status != UserStatus.ACTIVE or workspace is None:
         raise forbidden
     return Acting(app, user, workspace)
 
@@ -404,7 +408,7 @@ async def resolve_connect(db: AsyncSession, request: ConnectRequest) -> App:
             owner_id=app.owner_id,
         )
     owner = await accounts.get_user(db, app.owner_id)
-    if app.status != "active" or owner is None or owner.status != "active":
+    if app.status != AppStatus.ACTIVE or owner is None or owner.status != UserStatus.ACTIVE:
         raise ConnectRefused(403, "This app is suspended", f"{app.name} cannot be used right now.")
     return app
 
@@ -469,7 +473,7 @@ async def app_key_reach(db: AsyncSession, key: ApiKey, user_header: str | None) 
     if app is None or workspace is None:
         raise ApiError("unauthorized")
     if key.access == keys.APP_WIDE:
-        if app.status != "active":
+        if app.status != AppStatus.ACTIVE:
             raise ApiError("app_suspended")
         if user_header is not None:
             acting = await act_for(db, app, user_header)

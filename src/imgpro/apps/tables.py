@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import JSON, Boolean, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from imgpro.db.base import Base, UTCDateTime, utcnow
+from imgpro.db.base import Base, StrEnumColumn, UTCDateTime, utcnow
+
+
+class AppStatus(StrEnum):
+    ACTIVE = "active"
+    SUSPENDED = "suspended"  # by img.pro: its calls get 403 app_suspended
 
 
 class App(Base):
@@ -22,7 +28,7 @@ class App(Base):
     secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
     secret_hint: Mapped[str] = mapped_column(String(32))
     verified: Mapped[bool] = mapped_column(Boolean, default=False)
-    status: Mapped[str] = mapped_column(String(16), default="active")  # active | suspended
+    status: Mapped[AppStatus] = mapped_column(StrEnumColumn(AppStatus), default=AppStatus.ACTIVE)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

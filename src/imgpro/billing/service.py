@@ -20,7 +20,7 @@ from imgpro.billing.plans import INTERVALS, Plan, add_interval, catalogue
 from imgpro.billing.providers import CheckoutContext, provider_for
 from imgpro.billing.providers.local import token_hash
 from imgpro.billing.schemas import MAX_RETURN_URL
-from imgpro.billing.tables import Checkout, Subscription
+from imgpro.billing.tables import Checkout, CheckoutStatus, Subscription
 from imgpro.db.base import utcnow
 from imgpro.errors import ApiError, invalid
 from imgpro.ids import new_id
@@ -157,7 +157,7 @@ async def start_checkout(
         plan=request.plan.id,
         interval=request.interval,
         return_url=request.return_url,
-        status="open",
+        status=CheckoutStatus.OPEN,
         created_at=now,
         expires_at=now + CHECKOUT_LIFETIME,
     )
@@ -193,7 +193,7 @@ async def open_local_checkout(db: AsyncSession, settings: Settings, token: str) 
     ).scalar()
     if checkout is None or checkout.provider != "local":
         raise CheckoutClosed("unknown")
-    if checkout.status != "open":
+    if checkout.status != CheckoutStatus.OPEN:
         raise CheckoutClosed(checkout.status, checkout.return_url)
     if checkout.expires_at <= utcnow():
         raise CheckoutClosed("expired", checkout.return_url)
@@ -217,11 +217,13 @@ async def pay_local_checkout(db: AsyncSession, settings: Settings, token: str) -
     workspace = await subscriptions.lock_workspace(db, found.workspace.id)
     checkout = await db.get(Checkout, found.checkout.id, populate_existing=True)
     assert workspace is not None and checkout is not None
-    if checkout.status != "open":  # paid or cancelled meanwhile (double click, second tab)
+    if (
+        checkout.status != CheckoutStatus.OPEN
+    ):  # paid or cancelled meanwhile (double click, second tab)
         await db.commit()
         raise CheckoutClosed(checkout.status, checkout.return_url)
     if catalogue(settings).get(workspace.plan).is_paid:
-        checkout.status = "canceled"
+        checkout.status = CheckoutStatus.CANCELED
         await db.commit()
         raise CheckoutClosed("already_subscribed", checkout.return_url)
     now = utcnow()
@@ -233,14 +235,14 @@ async def pay_local_checkout(db: AsyncSession, settings: Settings, token: str) -
         provider="local",
         period_end=add_interval(now, checkout.interval),
     )
-    checkout.status = "paid"
+    checkout.status = CheckoutStatus.PAID
     await db.commit()
     return checkout.return_url
 
 
 async def cancel_local_checkout(db: AsyncSession, settings: Settings, token: str) -> str:
     found = await open_local_checkout(db, settings, token)
-    found.checkout.status = "canceled"
+    found.checkout.status = CheckoutStatus.CANCELED
     await db.commit()
     return found.checkout.return_url
 

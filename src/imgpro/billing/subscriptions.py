@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from imgpro.accounts.tables import Workspace
 from imgpro.billing.plans import FREE, Plan, add_interval
-from imgpro.billing.tables import Subscription
+from imgpro.billing.tables import Subscription, SubscriptionStatus
 from imgpro.db.base import utcnow
 from imgpro.webhooks import service as webhooks
 
@@ -66,7 +66,7 @@ async def activate(
     subscription.provider = provider
     subscription.plan = plan.id
     subscription.interval = interval
-    subscription.status = "active"
+    subscription.status = SubscriptionStatus.ACTIVE
     subscription.cancel_at_period_end = False
     subscription.current_period_end = period_end
     subscription.customer_id = customer_id or subscription.customer_id
@@ -88,7 +88,7 @@ async def put_on_plan(db: AsyncSession, workspace: Workspace, plan_id: str) -> N
 async def end(db: AsyncSession, workspace: Workspace, subscription: Subscription) -> None:
     """The subscription is over: back to the free plan (nothing is deleted)."""
     await put_on_plan(db, workspace, FREE)
-    subscription.status = "canceled"
+    subscription.status = SubscriptionStatus.CANCELED
     subscription.cancel_at_period_end = False
     subscription.updated_at = utcnow()
 
@@ -103,7 +103,7 @@ async def settle(db: AsyncSession, workspace: Workspace, now: datetime | None = 
     if (
         subscription is None
         or subscription.provider != "local"
-        or subscription.status == "canceled"
+        or subscription.status == SubscriptionStatus.CANCELED
         or subscription.current_period_end is None
         or subscription.current_period_end > now
     ):

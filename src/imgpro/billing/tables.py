@@ -3,11 +3,26 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from imgpro.db.base import Base, UTCDateTime, utcnow
+from imgpro.db.base import Base, StrEnumColumn, UTCDateTime, utcnow
+
+
+class SubscriptionStatus(StrEnum):
+    """Ours, not the provider's: webhooks map Stripe's statuses onto these three."""
+
+    ACTIVE = "active"
+    PAST_DUE = "past_due"
+    CANCELED = "canceled"
+
+
+class CheckoutStatus(StrEnum):
+    OPEN = "open"
+    PAID = "paid"
+    CANCELED = "canceled"
 
 
 class UsageMeter(Base):
@@ -37,7 +52,7 @@ class Subscription(Base):
     provider: Mapped[str] = mapped_column(String(16))  # local | stripe
     plan: Mapped[str] = mapped_column(String(16))
     interval: Mapped[str] = mapped_column(String(8))  # monthly | annual
-    status: Mapped[str] = mapped_column(String(16))  # active | past_due | canceled
+    status: Mapped[SubscriptionStatus] = mapped_column(StrEnumColumn(SubscriptionStatus))
     cancel_at_period_end: Mapped[bool] = mapped_column(Boolean, default=False)
     current_period_end: Mapped[datetime | None] = mapped_column(UTCDateTime)
     customer_id: Mapped[str | None] = mapped_column(String(255), index=True)
@@ -62,7 +77,9 @@ class Checkout(Base):
     return_url: Mapped[str] = mapped_column(Text)
     token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     provider_session_id: Mapped[str | None] = mapped_column(String(255))
-    status: Mapped[str] = mapped_column(String(16), default="open")  # open | paid | canceled
+    status: Mapped[CheckoutStatus] = mapped_column(
+        StrEnumColumn(CheckoutStatus), default=CheckoutStatus.OPEN
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
 

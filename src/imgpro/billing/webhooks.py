@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from imgpro.accounts.tables import Workspace
 from imgpro.billing import subscriptions
 from imgpro.billing.plans import Catalogue, Plan, catalogue
-from imgpro.billing.tables import BillingEvent, Subscription
+from imgpro.billing.tables import BillingEvent, Subscription, SubscriptionStatus
 from imgpro.db.base import utcnow
 from imgpro.errors import ApiError
 from imgpro.http import BadJson, parse_json
@@ -178,12 +178,16 @@ async def _guard(db: AsyncSession, settings: Settings, event: dict[str, Any]) ->
     if current is not None and current.provider == "stripe":
         last = current.last_event_at or 0
         if current.subscription_id == subscription_id:
-            if created < last or (current.status == "canceled" and kind != DELETED):
+            if created < last or (
+                current.status == SubscriptionStatus.CANCELED and kind != DELETED
+            ):
                 return "stale"  # older news, or news after the end: the end is final
             if kind == COMPLETED:  # the subscription's own events already told us more
                 current.customer_id = current.customer_id or customer_id
                 return "applied"
-        elif created < last or (current.status != "canceled" and kind != COMPLETED):
+        elif created < last or (
+            current.status != SubscriptionStatus.CANCELED and kind != COMPLETED
+        ):
             return "stale"  # about an earlier subscription than the one we hold
     obj = event["data"]["object"]
     return _Event(
@@ -222,8 +226,8 @@ def _payment_failed(event: _Event) -> str:
     current = event.current
     if current is None or current.subscription_id != event.subscription_id:
         return "ignored"
-    if current.status == "active":
-        current.status = "past_due"
+    if current.status == SubscriptionStatus.ACTIVE:
+        current.status = SubscriptionStatus.PAST_DUE
     current.last_event_at, current.updated_at = event.created, utcnow()
     return "applied"
 
@@ -257,13 +261,15 @@ async def _subscription_changed(db: AsyncSession, event: _Event) -> str:
         subscription_id=event.subscription_id,
         event_at=event.created,
     )
-    row.status = "past_due" if status == "past_due" else "active"
+    row.status = SubscriptionStatus.PAST_DUE if status == "past_due" else SubscriptionStatus.ACTIVE
     row.cancel_at_period_end = bool(obj.get("cancel_at_period_end"))
     return "applied"
 
 
 def _new_row(db: AsyncSession, workspace_id: str) -> Subscription:
-    row = Subscription(workspace_id=workspace_id, plan="free", interval="monthly", status="active")
+    row = Subscription(
+        workspace_id=workspace_id, plan="free", interval="monthly", status=SubscriptionStatus.ACTIVE
+    )
     db.add(row)
     return row
 
