@@ -237,7 +237,6 @@ def user_set_plan(email: str, plan: str, as_json: JsonFlag = False) -> None:
         async with rt.sessions() as db:
             user = await _user(db, email)
             await accounts.set_personal_plan(db, user, plan)
-            await db.commit()
         return {"id": user.id, "email": user.email, "plan": plan}, f"{user.email} is now on {plan}"
 
     admin_command(as_json, work)
@@ -249,7 +248,6 @@ def _status_command(status: UserStatus, verb: str) -> Callable[..., None]:
             async with rt.sessions() as db:
                 user = await _user(db, email)
                 await accounts.set_status(db, user, status)
-                await db.commit()
             return {"id": user.id, "email": user.email, "status": status}, f"{user.email} {verb}"
 
         admin_command(as_json, work)

@@ -23,6 +23,7 @@ from imgpro import tokens
 from imgpro.errors import ApiError, ErrorCode, invalid
 from imgpro.logs import log
 from imgpro.ops.outages import is_outage, unavailable
+from imgpro.units import size_text
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -271,7 +272,7 @@ class BodyLimit:
         is_upload = headers.get(b"content-type", b"").startswith(b"multipart/")
         error = invalid(
             "file" if is_upload else "body",
-            f"The request is larger than {limit // (1024 * 1024)} MB, the limit for this "
+            f"The request is larger than {size_text(limit)}, the limit for this "
             "caller; send a smaller file.",
         )
         length = headers.get(b"content-length", b"")

@@ -11,6 +11,7 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from imgpro import tokens
+from imgpro.units import GB, KB, MB
 
 # a shorter key signs sessions and links with too little secret to resist guessing offline
 MIN_SECRET_KEY_LENGTH = 32
@@ -45,7 +46,7 @@ class Settings(BaseSettings):
         None, description="This node's cache of blobs from S3; default <data dir>/cache."
     )
     cache_bytes: int = Field(
-        2 * 1024**3, description="Budget of the node's blob cache; least recently used go first."
+        2 * GB, description="Budget of the node's blob cache; least recently used go first."
     )
     metrics_token: str = Field(
         "", description="Bearer token for GET /metrics (Prometheus); unset = no /metrics."
@@ -78,7 +79,7 @@ class Settings(BaseSettings):
         description="Networks URL import may reach although not public (operators, tests).",
     )
     max_header_bytes: int = Field(
-        64 * 1024, description="Largest request header section; beyond, 431 and the socket closes."
+        64 * KB, description="Largest request header section; beyond, 431 and the socket closes."
     )
     header_timeout: float = Field(
         10.0, description="Seconds a connection may take to finish its headers; then it is closed."
@@ -91,11 +92,9 @@ class Settings(BaseSettings):
     credential_requests_per_minute: int = Field(
         600, description="Requests per minute per API key or app secret."
     )
-    max_upload_bytes: int = Field(70 * 1024 * 1024, description="Largest upload with a key/app.")
-    max_anonymous_upload_bytes: int = Field(
-        20 * 1024 * 1024, description="Largest anonymous upload."
-    )
-    max_svg_bytes: int = Field(10 * 1024 * 1024, description="Largest SVG upload.")
+    max_upload_bytes: int = Field(70 * MB, description="Largest upload with a key/app.")
+    max_anonymous_upload_bytes: int = Field(20 * MB, description="Largest anonymous upload.")
+    max_svg_bytes: int = Field(10 * MB, description="Largest SVG upload.")
     max_source_pixels: int = Field(100_000_000, description="Largest source image, in pixels.")
     max_output_pixels: int = Field(
         40_000_000, description="Largest CDN variant, in pixels (frames counted); 8192 a side."
@@ -122,7 +121,7 @@ class Settings(BaseSettings):
         50, description="Stored variants per image; the least recently used beyond are deleted."
     )
     variant_cache_bytes: int = Field(
-        10 * 1024**3,
+        10 * GB,
         description="Stored variants per blob store, in bytes; the least recently used beyond "
         "are deleted (down to 90 %). Deleted variants are rendered again on demand.",
     )

@@ -153,7 +153,6 @@ def test_disabled_user_cannot_sign_in(stack: Stack) -> None:
             user = await accounts.get_user(db, person.id)
             assert user is not None
             await accounts.set_status(db, user, "disabled")
-            await db.commit()
 
     stack.run(disable)
     client, token = _start(stack, person.email)

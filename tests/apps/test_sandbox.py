@@ -63,7 +63,6 @@ def _set_user_status(stack: Stack, user_id: str, status: str) -> None:
             user = await accounts.get_user(db, user_id)
             assert user is not None
             await accounts.set_status(db, user, status)
-            await db.commit()
 
     stack.run(work)
 

@@ -282,7 +282,7 @@ async def test_a_declared_length_over_the_limit_is_refused_before_reading(
 
     message = await refused(f"{origin.origin}/big.png", dest, max_bytes=10_000)
 
-    assert message.startswith("The file at this URL is larger than 9.77 KB")
+    assert message.startswith("The file at this URL is larger than 9.8 KB")
     assert not dest.exists()
 
 

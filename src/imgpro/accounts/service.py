@@ -1,4 +1,7 @@
-"""Users and workspaces: create, find, disable, delete (with every image and blob)."""
+"""Users and workspaces: create, find, disable, delete (with every image and blob).
+
+Who commits: the use cases (set_status, set_personal_plan) commit; create_user and delete_user
+are steps of larger use cases (sign-in, account deletion) and run in the caller's transaction."""
 
 from __future__ import annotations
 
@@ -22,7 +25,8 @@ def normalise_email(email: str) -> str:
 
 
 async def create_user(db: AsyncSession, email: str, plan: str = "free") -> User:
-    """A new user with a personal workspace on `plan`."""
+    """A new user with a personal workspace on `plan`. Runs in the caller's transaction: the
+    caller commits."""
     email = normalise_email(email)
     if await find_user_by_email(db, email) is not None:
         raise invalid("email", f"A user with the email {email} already exists.")
@@ -100,25 +104,28 @@ async def _fixed_workspace(db: AsyncSession, workspace_id: str, shard: str, kind
 
 
 async def set_status(db: AsyncSession, user: User, status: UserStatus) -> User:
+    """Disable or enable `user` (apps hear of a disabled one as gone); commits."""
     if (
         status == UserStatus.DISABLED and user.status != UserStatus.DISABLED
     ):  # to the apps, as good as deleted
         await webhooks.emit_user_gone(db, user.id, await workspaces_of(db, user.id))
     user.status = status
-    await db.flush()
+    await db.commit()
     return user
 
 
 async def set_personal_plan(db: AsyncSession, user: User, plan: str) -> Workspace:
+    """Put the user's personal workspace on `plan`; commits."""
     workspace = await personal_workspace(db, user.id)
     workspace.plan = plan
-    await db.flush()
+    await db.commit()
     return workspace
 
 
 async def delete_user(db: AsyncSession, user: User) -> None:
     """Delete the user with every workspace and image row (they cascade); the caller removes
-    the blobs (images.service.stored_in / unpublish_all)."""
+    the blobs (images.service.stored_in / unpublish_all). Runs in the caller's transaction: the
+    caller commits."""
     await db.delete(user)
     await db.flush()
 

@@ -38,6 +38,7 @@ from imgpro.cdn.service import Located
 from imgpro.logs import log
 from imgpro.media import render as renderer
 from imgpro.media import working_copy
+from imgpro.media.formats import CONTENT_TYPES
 from imgpro.media.transform import TransformSpec, canonical, is_identity, parse
 from imgpro.ops.metrics import RENDER_DURATION, RENDER_QUEUE, RENDERS
 from imgpro.settings import Settings
@@ -80,9 +81,7 @@ def variant_of(
     name = hashlib.sha256(f"{RENDERER_VERSION}\n{canonical(spec)}".encode()).hexdigest()[:24]
     fmt = renderer.output_format(meta.format, spec)
     etag = hashlib.sha256(f"{meta.etag}\n{name}".encode()).hexdigest()[:32]
-    return Variant(
-        variant_key(shard, image_id, name, fmt), etag, fmt, renderer.CONTENT_TYPES[fmt], spec
-    )
+    return Variant(variant_key(shard, image_id, name, fmt), etag, fmt, CONTENT_TYPES[fmt], spec)
 
 
 def _vips_threads(render_processes: int) -> int:

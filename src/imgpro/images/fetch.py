@@ -29,6 +29,7 @@ from imgpro.images.netguard import (
     refusal,
 )
 from imgpro.logs import log
+from imgpro.units import size_text
 
 Resolver = Callable[[str, int], Awaitable[list[str]]]
 
@@ -366,14 +367,6 @@ def _filename(path: str) -> str:
 def _too_large(max_bytes: int) -> ApiError:
     return invalid(
         "url",
-        f"The file at this URL is larger than {_size(max_bytes)}; "
+        f"The file at this URL is larger than {size_text(max_bytes)}; "
         "import a smaller image or resize it first.",
     )
-
-
-def _size(count: int) -> str:
-    if count >= 1024 * 1024:
-        return f"{count / (1024 * 1024):.3g} MB"
-    if count >= 1024:
-        return f"{count / 1024:.3g} KB"
-    return f"{count} bytes"

@@ -2,7 +2,10 @@
 
 A personal key acts on its user's personal workspace. An app key belongs to an app and acts on
 the app's own workspace; its data access is `app` ("App storage only") or `app-wide` (also
-`X-Img-User` for the app's connected users) — decisions.md §10."""
+`X-Img-User` for the app's connected users) — decisions.md §10.
+
+Who commits: a use case (revoke_key) commits; create_key is a step of larger use cases (an app
+key, a signed-in user's form) and runs in the caller's transaction."""
 
 from __future__ import annotations
 
@@ -61,7 +64,7 @@ async def create_key(
     access: str | None = None,
 ) -> IssuedKey:
     """A key on `workspace`: the user's personal one, or (with `access`) an app's own workspace,
-    which makes it a key of that app."""
+    which makes it a key of that app. Runs in the caller's transaction: the caller commits."""
     secret = PREFIX + tokens.random_string(32, tokens.BASE62)
     record = ApiKey(
         id=new_id(),
@@ -108,10 +111,11 @@ async def list_keys(db: AsyncSession, user_id: str, app_id: str | None = None) -
 async def revoke_key(
     db: AsyncSession, user_id: str, key_id: str, app_id: str | None = None
 ) -> bool:
-    """Revoke one of the user's personal keys, or (with `app_id`) one of that app's keys."""
+    """Revoke one of the user's personal keys, or (with `app_id`) one of that app's keys;
+    commits."""
     key = await db.get(ApiKey, key_id) if is_id(key_id) else None
     if key is None or key.user_id != user_id or key.app_id != app_id or key.revoked_at is not None:
         return False
     key.revoked_at = utcnow()
-    await db.flush()
+    await db.commit()
     return True

@@ -22,7 +22,6 @@ as uploaded, the full decode of step 5 streams into a 32 px thumbnail, so it cos
 from __future__ import annotations
 
 import io
-import math
 import mmap
 import uuid
 import warnings
@@ -38,10 +37,10 @@ from imgpro.errors import ApiError, invalid
 from imgpro.media import placeholder
 from imgpro.media.formats import CONTENT_TYPES, NAMES, SNIFF_BYTES, TRANSFORMABLE, sniff
 from imgpro.media.svg import sanitize_svg, svg_size
+from imgpro.units import MB, size_text, up_to_tenth
 
 pillow_heif.register_heif_opener()
 
-MB = 1024 * 1024
 
 NOT_AN_IMAGE = (
     "The file is not a supported image (JPEG, PNG, GIF, WebP, AVIF, HEIC, SVG, BMP or ICO)."
@@ -100,7 +99,7 @@ def ingest(
     limit = max_svg_bytes if kind == "svg" else max_bytes
     if size > limit:
         what = "The SVG" if kind == "svg" else "The file"
-        raise invalid(field, f"{what} is {_size(size)}; the limit is {_size(limit)}.")
+        raise invalid(field, f"{what} is {size_text(size)}; the limit is {size_text(limit)}.")
     job = _Job(path, kind, workdir, max_pixels, field)
     if kind == "svg":
         return job.svg()
@@ -529,19 +528,5 @@ def _save_heic_as_jpeg(picture: Image.Image, out: Path) -> None:
 # ---- messages -----------------------------------------------------------------------------------
 
 
-def _size(n: int) -> str:
-    """Bytes for people, rounded up so a file just over the limit never reads as the limit."""
-    if n >= MB:
-        return f"{_up(n / MB)} MB"
-    if n >= 1024:
-        return f"{_up(n / 1024)} KB"
-    return f"{n} bytes"
-
-
 def _megapixels(pixels: int) -> str:
-    return _up(pixels / 1_000_000)
-
-
-def _up(value: float) -> str:
-    tenths = math.ceil(round(value * 10, 6))
-    return str(tenths // 10) if tenths % 10 == 0 else f"{tenths / 10:.1f}"
+    return up_to_tenth(pixels / 1_000_000)

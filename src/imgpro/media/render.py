@@ -32,20 +32,13 @@ import numpy as np
 import pyvips
 
 from imgpro.media import cutout as cutout_model
-from imgpro.media.formats import SNIFF_BYTES, sniff
+from imgpro.media.formats import CONTENT_TYPES, SNIFF_BYTES, TRANSFORMABLE, sniff
 from imgpro.media.geometry import PAD_DIRECTIONS, Plan, kept_before_upscale, orient, place_crop
 from imgpro.media.geometry import plan as plan_geometry
 from imgpro.media.transform import TransformSpec
 
 pyvips.cache_set_max(0)
 
-CONTENT_TYPES = {
-    "jpg": "image/jpeg",
-    "png": "image/png",
-    "webp": "image/webp",
-    "avif": "image/avif",
-    "gif": "image/gif",
-}
 _HAS_ALPHA = {"png", "webp", "avif", "gif"}
 _ANIMATES = {"gif", "webp"}
 _DEFAULT_Q = {"jpg": 80, "webp": 80, "avif": 55}
@@ -372,7 +365,7 @@ def _save(image: pyvips.Image, fmt: str, spec: TransformSpec) -> bytes:
 
 
 # the stored format is the default output; HEIC (normally converted at upload) is served as JPEG
-_SOURCE_FORMATS = {"jpeg": "jpg", "heic": "jpg", "heif": "jpg", **{f: f for f in CONTENT_TYPES}}
+_SOURCE_FORMATS = {"jpeg": "jpg", "heic": "jpg", "heif": "jpg", **{f: f for f in TRANSFORMABLE}}
 
 
 def output_format(source_format: str, spec: TransformSpec) -> str:

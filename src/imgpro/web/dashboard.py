@@ -184,7 +184,6 @@ async def revoke_key(
 ) -> Response:
     if not await keys.revoke_key(db, user.id, key_id):
         return _not_found(request, user, "keys", "API key", "/dashboard/keys")
-    await db.commit()
     return redirect("/dashboard/keys?done=revoked")
 
 
@@ -299,7 +298,6 @@ async def revoke_app_key(
     if app is None:
         return _no_such_app(request, user)
     await keys.revoke_key(db, user.id, key_id, app.id)
-    await db.commit()
     return redirect(f"/dashboard/apps/{app.id}?done=revoked")
 
 

@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse
 
 from imgpro.media import placeholder
+from imgpro.units import size_text
 from imgpro.web import brand
 from imgpro.web.security import csrf_token, remember_csrf
 
@@ -30,16 +31,8 @@ def placeholder_style(image: dict[str, Any]) -> str:
     return f"background:{found['color']} url({drawn}) center/cover no-repeat"
 
 
-def human_bytes(size: int) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if size < 1024 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024  # type: ignore[assignment]
-    return f"{size} B"
-
-
 TEMPLATES.env.filters["placeholder_style"] = placeholder_style
-TEMPLATES.env.globals["human_bytes"] = human_bytes
+TEMPLATES.env.globals["size_text"] = size_text
 STATIC_DIR = Path(__file__).parent / "static"
 
 PAGE_HEADERS = {

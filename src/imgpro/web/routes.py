@@ -17,7 +17,8 @@ from imgpro.ids import is_id
 from imgpro.images import service as images
 from imgpro.images.schemas import image_object
 from imgpro.media.transform import named_size
-from imgpro.web.pages import STATIC_DIR, human_bytes, not_found_page, render
+from imgpro.units import size_text
+from imgpro.web.pages import STATIC_DIR, not_found_page, render
 from imgpro.web.security import Viewer
 
 router = APIRouter()
@@ -85,7 +86,7 @@ async def viewer_page(image_id: str, request: Request, viewer: Viewer, db: Db, r
             "image": image,
             "object": image_object(rt.settings, image),
             "display": {"width": width, "height": height},
-            "size_label": human_bytes(image.bytes),
+            "size_label": size_text(image.bytes),
         },
     )
 
