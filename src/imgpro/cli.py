@@ -315,9 +315,7 @@ def key_create(
                 )
             else:
                 owner = await _user(db, user or "")
-                workspace = await accounts.personal_workspace(db, owner.id)
-                issued = await keys.create_key(db, owner, workspace, parsed, name)
-                await db.commit()
+                issued = await keys.create_personal_key(db, owner, parsed, name)
         result: dict[str, Any] = {
             "id": issued.record.id,
             "key": issued.key,

@@ -4,8 +4,8 @@ A personal key acts on its user's personal workspace. An app key belongs to an a
 the app's own workspace; its data access is `app` ("App storage only") or `app-wide` (also
 `X-Img-User` for the app's connected users) — decisions.md §10.
 
-Who commits: a use case (revoke_key) commits; create_key is a step of larger use cases (an app
-key, a signed-in user's form) and runs in the caller's transaction."""
+Who commits: the use cases (create_personal_key, revoke_key) commit; create_key is also a step
+of an app key's creation and runs in the caller's transaction."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from imgpro import tokens
+from imgpro.accounts import service as accounts
 from imgpro.accounts.tables import User, Workspace
 from imgpro.db.base import utcnow
 from imgpro.errors import invalid
@@ -80,6 +81,16 @@ async def create_key(
     db.add(record)
     await db.flush()
     return IssuedKey(record=record, key=secret)
+
+
+async def create_personal_key(
+    db: AsyncSession, user: User, abilities: frozenset[str], name: str = ""
+) -> IssuedKey:
+    """A key on the user's personal workspace; commits."""
+    workspace = await accounts.personal_workspace(db, user.id)
+    issued = await create_key(db, user, workspace, abilities, name)
+    await db.commit()
+    return issued
 
 
 async def find_active_key(db: AsyncSession, secret: str) -> ApiKey | None:

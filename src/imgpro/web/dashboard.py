@@ -172,9 +172,7 @@ async def create_key(request: Request, user: SignedIn, form: CheckedForm, db: Db
         abilities = keys.parse_abilities(chosen)
     except ApiError:
         return await _keys_page(request, db, user, 422, error="Pick read, write or both.")
-    workspace = await accounts.personal_workspace(db, user.id)
-    issued = await keys.create_key(db, user, workspace, abilities, form_text(form, "name", 64))
-    await db.commit()
+    issued = await keys.create_personal_key(db, user, abilities, form_text(form, "name", 64))
     return await _keys_page(request, db, user, issued=issued)
 
 
