@@ -312,21 +312,6 @@ async def issue_connect_code(
     return code
 
 
-def parse_exchange_body(body: Any) -> tuple[str, str | None]:
-    if not isinstance(body, dict):
-        raise invalid("body", 'Send a JSON object: {"code": "..."}.')
-    unknown = set(body) - {"code", "code_verifier"}
-    if unknown:
-        raise invalid(sorted(unknown)[0], "Unknown field; send code (and code_verifier).")
-    code = body.get("code")
-    if not isinstance(code, str) or not code:
-        raise invalid("code", "Send the code from the hosted login callback.")
-    verifier = body.get("code_verifier")
-    if verifier is not None and not isinstance(verifier, str):
-        raise invalid("code_verifier", "code_verifier must be a string.")
-    return code, verifier
-
-
 async def exchange(db: AsyncSession, app: App, code: str, verifier: str | None) -> dict[str, Any]:
     """Trade a callback code for the auth context; any problem with the code → invalid_code."""
     record = await db.get(ConnectCode, _code_hash(code)) if len(code) <= 256 else None
