@@ -164,7 +164,10 @@ def test_register_an_app_secret_shown_once(
             files=[{"name": f"{name}.png", "mimeType": "image/png", "buffer": make.png(320, 240)}]
         )
         page.get_by_label("Caption").fill(name.capitalize())
-        page.get_by_role("button", name="Upload").click()
+        # the upload posts in the background, then loads the dashboard: wait for that load, as
+        # the previous upload's "Image uploaded." is still on the page
+        with page.expect_navigation():
+            page.get_by_role("button", name="Upload").click()
         page.get_by_text("Image uploaded.").wait_for()
 
     page.get_by_role("link", name="Apps", exact=True).click()
