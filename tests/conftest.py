@@ -75,6 +75,13 @@ async def ensure_database(url: str) -> None:
     await engine.dispose()
 
 
+def flush_redis(url: str) -> None:
+    """Empty the Redis db `url` names, closing the connection (a socket left for the garbage
+    collector is a ResourceWarning, an error in this suite, raised in whichever test runs then)."""
+    with redis.Redis.from_url(url) as client:
+        client.flushdb()
+
+
 def own_postgres_backends(suffix: str, redis_offset: int) -> dict[str, str]:
     """Settings for a second stack on PostgreSQL + Redis: a database and Redis db of its own,
     named after the suite's, so resetting it never touches the main stack (nor a parallel run
@@ -223,7 +230,7 @@ def start_stack(name: str, tmp: Path, **overrides: Any) -> tuple[Stack, ServerTh
     if settings.database_url.startswith("postgresql"):
         asyncio.run(reset_postgres(settings.database_url))
     if settings.redis_url:
-        redis.Redis.from_url(settings.redis_url).flushdb()
+        flush_redis(settings.redis_url)
     migrate.upgrade(settings.database_url)
     server = ServerThread(create_app(settings), settings, port)
     server.start_and_wait()
@@ -277,7 +284,7 @@ def served(tmp: Path, workers: int, **env: Any) -> Iterator[Stack]:
         asyncio.run(ensure_database(settings.database_url))
         asyncio.run(reset_postgres(settings.database_url))
     if settings.redis_url:
-        redis.Redis.from_url(settings.redis_url).flushdb()
+        flush_redis(settings.redis_url)
     command = [str(Path(sys.executable).with_name("imgpro")), "serve", "--port", str(port)]
     process = subprocess.Popen([*command, "--workers", str(workers)], env=environ, cwd=tmp)
     running = Stack(f"served-{workers}", settings, base, pid=process.pid)
