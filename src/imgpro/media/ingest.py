@@ -13,8 +13,8 @@ The order is the security argument; each step runs only once the one before it h
 What is stored carries no EXIF/XMP/IPTC, has its orientation applied and is sRGB: JPEG, PNG, WebP
 and AVIF files that already are so (nothing but pixel data in their structure) are kept byte for
 byte; JPEG, PNG and WebP files whose pixels are so lose their metadata segment by segment (chunk
-by chunk), without a re-encode; the others are re-encoded in their own format. GIF, BMP and ICO are kept as uploaded; HEIC
-becomes JPEG; SVG is sanitised (:mod:`imgpro.media.svg`).
+by chunk), without a re-encode; the others are re-encoded in their own format. GIF, BMP and ICO
+are kept as uploaded; HEIC becomes JPEG; SVG is sanitised (:mod:`imgpro.media.svg`).
 
 The placeholder (:mod:`imgpro.media.placeholder`) is made from the stored pixels; for a still kept
 as uploaded, the full decode of step 5 streams into a 32 px thumbnail, so it costs no decode more.
