@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     BaseModel,
@@ -44,7 +44,8 @@ from pydantic_core import ErrorDetails
 from imgpro.settings import Settings
 
 GIB = 1024**3
-INTERVALS = ("monthly", "annual")
+Interval = Literal["monthly", "annual"]
+INTERVALS: tuple[Interval, ...] = get_args(Interval)
 FREE = "free"
 _PLAN_ID = r"^[a-z][a-z0-9_-]{0,15}$"
 _PLAN_ID_RE = re.compile(_PLAN_ID)
@@ -203,7 +204,7 @@ class _PlanIn(BaseModel):
     name: Annotated[
         StrictStr, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)
     ]
-    prices: dict[Literal["monthly", "annual"], _PriceIn] | None = None
+    prices: dict[Interval, _PriceIn] | None = None
     limits: _LimitsIn | None = None
     monthly_uploads: _Count
     storage_bytes: _Count
