@@ -394,7 +394,7 @@ def save(image: pyvips.Image, fmt: str) -> bytes:
     if fmt == "webp":
         return image.webpsave_buffer(Q=QUALITY[fmt], keep=keep)
     if fmt == "avif":
-        return image.heifsave_buffer(Q=QUALITY[fmt], compression="av1", effort=2, keep=keep)
+        return image.heifsave_buffer(Q=QUALITY[fmt], compression="av1", effort=3, keep=keep)
     return image.jpegsave_buffer(Q=QUALITY[fmt], optimize_coding=True, keep=keep)
 
 
