@@ -134,25 +134,18 @@ def gif(width: int = 64, height: int = 48, frames: int = 1) -> bytes:
     return _save(images[0], "GIF", save_all=True, append_images=images[1:], duration=80, loop=0)
 
 
-def webp(width: int = 64, height: int = 48, *, frames: int = 1, alpha: bool = False) -> bytes:
-    """A lossy WebP; with ``frames`` > 1 an animated one."""
+def webp(
+    width: int = 64, height: int = 48, *, frames: int = 1, alpha: bool = False, exif: bool = False
+) -> bytes:
+    """A lossy WebP; with ``frames`` > 1 an animated one; ``exif`` adds an EXIF chunk (camera
+    make), which ingest must strip."""
     images = [picture(width, height, alpha=alpha, seed=i) for i in range(frames)]
-    if frames == 1:
-        return _save(images[0], "WEBP", quality=80)
-    return _save(
-        images[0],
-        "WEBP",
-        quality=80,
-        save_all=True,
-        append_images=images[1:],
-        duration=80,
-        loop=0,
-    )
-
-
-def webp_with_exif(width: int = 64, height: int = 48) -> bytes:
-    """A still WebP with an EXIF chunk (camera make), which ingest must strip."""
-    return _save(picture(width, height), "WEBP", quality=80, exif=_exif(None, True))
+    options: dict[str, object] = {"quality": 80}
+    if exif:
+        options["exif"] = _exif(None, True)
+    if frames > 1:
+        options.update(save_all=True, append_images=images[1:], duration=80, loop=0)
+    return _save(images[0], "WEBP", **options)
 
 
 def avif(width: int = 64, height: int = 48, *, exif: bool = False) -> bytes:

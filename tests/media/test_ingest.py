@@ -7,6 +7,7 @@ import io
 import struct
 import tempfile
 import time
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -224,6 +225,26 @@ def test_png_text_and_exif_chunks_are_stripped(upload: Callable[..., Ingested]) 
     assert (result.format, result.width, result.height) == ("png", 64, 48)
 
 
+def test_png_metadata_is_stripped_without_reencoding(upload: Callable[..., Ingested]) -> None:
+    data = images.png_with_text()
+    result = upload(data)
+    stored = result.path.read_bytes()
+    # the same compressed pixels, chunk for chunk: nothing was decoded and encoded again
+    assert _chunk(stored, b"IDAT", png=True) == _chunk(data, b"IDAT", png=True)
+    assert not METADATA & set(fields(result.path))
+
+
+def test_png_with_a_chunk_of_unknown_use_is_reencoded(upload: Callable[..., Ingested]) -> None:
+    data = images.png_with_text()
+    private = b"prVt" + b"secret"
+    chunk = len(b"secret").to_bytes(4, "big") + private + zlib.crc32(private).to_bytes(4, "big")
+    iend = data.index(b"IEND") - 4
+    result = upload(data[:iend] + chunk + data[iend:])
+    stored = result.path.read_bytes()
+    assert b"prVt" not in stored and b"tEXt" not in stored
+    assert (result.width, result.height) == (64, 48)
+
+
 def test_data_after_the_end_of_a_png_is_dropped(upload: Callable[..., Ingested]) -> None:
     result = upload(images.png() + b"<script>alert(1)</script>")
     assert b"script" not in result.path.read_bytes()
@@ -246,9 +267,49 @@ def test_webp_still_animated_and_with_exif(upload: Callable[..., Ingested]) -> N
     assert (still.format, still.content_type, still.frames) == ("webp", "image/webp", 1)
     moving = upload(images.webp(40, 30, frames=3))
     assert (moving.width, moving.height, moving.animated, moving.frames) == (40, 30, True, 3)
-    stripped = upload(images.webp_with_exif())
+    stripped = upload(images.webp(exif=True))
     assert b"EXIF" not in stripped.path.read_bytes()
     assert (stripped.width, stripped.height) == (64, 48)
+
+
+def test_webp_metadata_is_stripped_without_reencoding(upload: Callable[..., Ingested]) -> None:
+    data = images.webp(exif=True)
+    result = upload(data)
+    stored = result.path.read_bytes()
+    assert _chunk(stored, b"VP8 ") == _chunk(data, b"VP8 ")  # the same compressed pixels
+    assert not METADATA & set(fields(result.path))
+    assert stored[4:8] == (len(stored) - 8).to_bytes(4, "little")  # the RIFF size fits
+    vp8x = _chunk(stored, b"VP8X")
+    assert vp8x is None or not vp8x[0] & 0x0C  # no flag announces a chunk that went
+
+
+def test_an_animated_webp_keeps_its_frames_when_stripped(upload: Callable[..., Ingested]) -> None:
+    data = images.webp(40, 30, frames=3, exif=True)
+    assert b"EXIF" in data
+    result = upload(data)
+    assert b"EXIF" not in result.path.read_bytes()
+    assert _chunk(result.path.read_bytes(), b"ANMF") == _chunk(data, b"ANMF")
+    assert (result.width, result.height, result.frames, result.animated) == (40, 30, 3, True)
+
+
+def _chunk(data: bytes, name: bytes, *, png: bool = False) -> bytes | None:
+    """The payload of the first chunk called `name` in a PNG or a WebP (RIFF) file."""
+    position = 8 if png else 12
+    while position + 8 <= len(data):
+        if png:
+            size, found = (
+                int.from_bytes(data[position : position + 4], "big"),
+                data[position + 4 : position + 8],
+            )
+        else:
+            found, size = (
+                data[position : position + 4],
+                int.from_bytes(data[position + 4 : position + 8], "little"),
+            )
+        if found == name:
+            return data[position + 8 : position + 8 + size]
+        position += 8 + size + (4 if png else size & 1)
+    return None
 
 
 def test_avif_plain_and_with_exif(upload: Callable[..., Ingested]) -> None:

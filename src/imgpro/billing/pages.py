@@ -12,10 +12,12 @@ from starlette.responses import Response
 from imgpro.accounts.tables import User
 from imgpro.billing import links
 from imgpro.billing import service as billing
-from imgpro.billing.plans import bytes_label, catalogue, price_label
+from imgpro.billing.plans import catalogue, price_label
 from imgpro.billing.providers import provider_for
+from imgpro.billing.schemas import CheckoutIn, PlanChoice
 from imgpro.deps import Db, Rt
 from imgpro.errors import ApiError
+from imgpro.http import parse_as
 from imgpro.web.pages import error_page, form_text, redirect, render
 from imgpro.web.security import CheckedForm, SignedIn, SignInRequired, Viewer
 
@@ -42,7 +44,7 @@ CLOSED = {
 
 
 def _filters() -> dict[str, Any]:
-    return {"price_label": price_label, "bytes_label": bytes_label}
+    return {"price_label": price_label}
 
 
 @router.get("/billing")
@@ -99,14 +101,15 @@ async def start_checkout(
     if workspace is None:
         return await _billing_page(request, user, db, rt, 404, "No such workspace on your account.")
     try:
-        checkout = billing.parse_checkout(
-            rt.settings,
+        body = parse_as(
+            CheckoutIn,
             {
                 "plan": form_text(form, "plan", 16),
                 "interval": form_text(form, "interval", 16),
                 "return_url": billing.manage_url(rt.settings, workspace.id),
             },
         )
+        checkout = billing.checkout_request(rt.settings, body)
         url = await billing.start_checkout(db, rt.settings, workspace, checkout)
     except ApiError as exc:
         return await _billing_page(request, user, db, rt, exc.status, _explain(exc))
@@ -120,9 +123,10 @@ async def change_plan(
     workspace = await _owned(db, user, form)
     if workspace is None:
         return await _billing_page(request, user, db, rt, 404, "No such workspace on your account.")
-    plan_id, _, interval = form_text(form, "plan", 40).partition(":")
+    plan_id, _, interval = form_text(form, "plan", 40).partition(":")  # "pro:annual"
     try:
-        await billing.change_plan(db, rt.settings, workspace, plan_id, interval)
+        choice = parse_as(PlanChoice, {"plan": plan_id, "interval": interval})
+        await billing.change_plan(db, rt.settings, workspace, choice)
     except ApiError as exc:
         return await _billing_page(request, user, db, rt, exc.status, _explain(exc))
     return _back(workspace.id, "changed")

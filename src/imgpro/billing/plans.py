@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     BaseModel,
@@ -42,9 +42,10 @@ from pydantic import (
 from pydantic_core import ErrorDetails
 
 from imgpro.settings import Settings
+from imgpro.units import GB
 
-GIB = 1024**3
-INTERVALS = ("monthly", "annual")
+Interval = Literal["monthly", "annual"]
+INTERVALS: tuple[Interval, ...] = get_args(Interval)
 FREE = "free"
 _PLAN_ID = r"^[a-z][a-z0-9_-]{0,15}$"
 _PLAN_ID_RE = re.compile(_PLAN_ID)
@@ -109,10 +110,10 @@ def _priced(monthly: int, annual: int) -> dict[str, Price]:
 
 
 DEFAULT_PLANS: tuple[Plan, ...] = (
-    Plan(FREE, "Free", 100, 1 * GIB),
-    Plan("pro", "Pro", 1_000, 10 * GIB, _priced(900, 9900)),
-    Plan("scale", "Scale", 10_000, 100 * GIB, _priced(2900, 29000)),
-    Plan("max", "Max", 100_000, 1024 * GIB, _priced(9900, 99000)),
+    Plan(FREE, "Free", 100, 1 * GB),
+    Plan("pro", "Pro", 1_000, 10 * GB, _priced(900, 9900)),
+    Plan("scale", "Scale", 10_000, 100 * GB, _priced(2900, 29000)),
+    Plan("max", "Max", 100_000, 1024 * GB, _priced(9900, 99000)),
 )
 
 
@@ -203,7 +204,7 @@ class _PlanIn(BaseModel):
     name: Annotated[
         StrictStr, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)
     ]
-    prices: dict[Literal["monthly", "annual"], _PriceIn] | None = None
+    prices: dict[Interval, _PriceIn] | None = None
     limits: _LimitsIn | None = None
     monthly_uploads: _Count
     storage_bytes: _Count
@@ -363,13 +364,3 @@ def price_label(price: Price) -> str:
     amount = price.amount_cents / 100
     text = f"{amount:,.0f}" if price.amount_cents % 100 == 0 else f"{amount:,.2f}"
     return f"${text}" if price.currency == "usd" else f"{text} {price.currency.upper()}"
-
-
-def bytes_label(size: int) -> str:
-    """Binary units as plans are sold: 1 GiB, 10 GiB, 1 TiB."""
-    value = float(size)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            return f"{value:,.0f} {unit}" if value == int(value) else f"{value:,.1f} {unit}"
-        value /= 1024
-    return f"{size} B"

@@ -8,9 +8,15 @@ from starlette.responses import Response
 
 from imgpro.billing import service as billing
 from imgpro.billing import webhooks
-from imgpro.billing.schemas import BillingStatus, CheckoutBody, CheckoutOut, WebhookReceived
+from imgpro.billing.schemas import (
+    BillingStatus,
+    CheckoutBody,
+    CheckoutIn,
+    CheckoutOut,
+    WebhookReceived,
+)
 from imgpro.deps import Caller, Db, IdempotencyKey, Rt
-from imgpro.http import read_json
+from imgpro.http import parse_as, read_json
 from imgpro.idempotency import service as idempotency
 from imgpro.idempotency.answer import answer_once
 from imgpro.images.routes import USAGE_EXAMPLE
@@ -75,7 +81,8 @@ async def create_checkout(
     """A checkout URL for the user to open: paying there moves the workspace to the plan
     (through the provider's webhook). A workspace already on a paid plan uses manage_url."""
     workspace = caller.require("write")
-    checkout = billing.parse_checkout(rt.settings, await read_json(request))
+    body = parse_as(CheckoutIn, await read_json(request))
+    checkout = billing.checkout_request(rt.settings, body)
     if caller.app_id is not None:
         await billing.check_app_return_url(db, caller.app_id, checkout.return_url)
 

@@ -1,11 +1,14 @@
-"""Request and response shapes of the billing API (for the OpenAPI document)."""
+"""The real shapes of /v1/billing: request models parse the bodies (the API's and the billing
+page's forms alike), response models build the answers, and both are what /openapi.json
+documents."""
 
 from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
+from imgpro.billing.plans import Interval
 from imgpro.images.schemas import Usage
 
 
@@ -24,7 +27,7 @@ class PlanOut(BaseModel):
     object: Literal["plan"] = "plan"
     id: str
     name: str
-    prices: dict[Literal["monthly", "annual"], Price]
+    prices: dict[Interval, Price]
     limits: PlanLimits
 
 
@@ -37,20 +40,43 @@ class BillingStatus(BaseModel):
 
 
 MAX_RETURN_URL = 2048
-# what check_return_url accepts, written so any URL matching it is accepted
-RETURN_URL_PATTERN = r"^https?://[A-Za-z0-9._~%!$&'()*+,;=-]+(:[0-9]{0,5})?([/?#][!-~]*)?$"
+# a part of what check_return_url accepts, written so any URL matching it is accepted
+# (tests/billing/test_schemas.py): the port is a number up to 65535
+_PORT = r"([0-5]?[0-9]{0,4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])"
+RETURN_URL_PATTERN = rf"^https?://[A-Za-z0-9._~%!$&'()*+,;=-]+(:{_PORT})?([/?#][!-~]*)?$"
 
 
-class CheckoutBody(BaseModel):
+class PlanChoice(BaseModel):
+    """A paid plan and its billing period: what a checkout buys and a plan change moves to.
+    Whether this server sells that plan for that period is the service's question
+    (`billing.service.paid_plan`): the catalogue is the operator's."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
     plan: str = Field(
         description="A paid plan id from available_plans; /openapi.json lists this server's."
     )
-    interval: Literal["monthly", "annual"]
+    interval: Interval
+
+
+class CheckoutBody(PlanChoice):
+    """JSON body of POST /v1/billing/checkout, as documented."""
+
     return_url: str = Field(
         description="Absolute http(s) URL the browser returns to.",
         max_length=MAX_RETURN_URL,
         pattern=RETURN_URL_PATTERN,
     )
+
+
+class CheckoutIn(PlanChoice):
+    """What parses that body: as documented, except that return_url is any string or
+    nothing here and `billing.service.check_return_url` judges it, so a missing, null or bad
+    return_url answers invalid_target_url (as img.pro does), never validation_error. Every URL
+    the documented pattern allows passes that rule, so a body valid by the document is
+    accepted."""
+
+    return_url: str | None = None
 
 
 class CheckoutOut(BaseModel):

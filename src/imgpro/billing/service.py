@@ -16,10 +16,10 @@ from imgpro.accounts import service as accounts
 from imgpro.accounts.tables import User, Workspace
 from imgpro.apps import service as apps
 from imgpro.billing import meter, subscriptions
-from imgpro.billing.plans import INTERVALS, Plan, add_interval, catalogue
+from imgpro.billing.plans import Interval, Plan, add_interval, catalogue
 from imgpro.billing.providers import CheckoutContext, provider_for
 from imgpro.billing.providers.local import token_hash
-from imgpro.billing.schemas import MAX_RETURN_URL
+from imgpro.billing.schemas import MAX_RETURN_URL, CheckoutIn, PlanChoice
 from imgpro.billing.tables import Checkout, CheckoutStatus, Subscription
 from imgpro.db.base import utcnow
 from imgpro.errors import ApiError, invalid
@@ -41,7 +41,7 @@ class CheckoutClosed(Exception):
 @dataclass(frozen=True)
 class CheckoutRequest:
     plan: Plan
-    interval: str
+    interval: Interval
     return_url: str
 
     def fingerprint(self) -> str:
@@ -53,27 +53,28 @@ def manage_url(settings: Settings, workspace_id: str) -> str:
     return f"{settings.web_url}/billing?{urlencode({'workspace': workspace_id})}"
 
 
-def check_return_url(value: Any) -> str:
+def check_return_url(value: str | None) -> str:
     """An absolute http(s) URL with a host and no credentials, else invalid_target_url."""
+    url = value or ""
     problem = None
-    if not isinstance(value, str) or not value:
+    if not url:
         problem = "Send return_url, the absolute http(s) URL to come back to."
-    elif len(value) > MAX_RETURN_URL or not value.isascii() or not value.isprintable():
+    elif len(url) > MAX_RETURN_URL or not url.isascii() or not url.isprintable():
         problem = f"return_url is at most {MAX_RETURN_URL} printable ASCII characters."
     else:
         try:
-            parts = urlsplit(value)
+            parts = urlsplit(url)
             host = parts.hostname
             _ = parts.port  # raises on a port that is not a number in range
         except ValueError:
             parts, host = None, None
         if parts is None or parts.scheme not in ("http", "https") or not host:
             problem = "return_url must be an absolute http:// or https:// URL."
-        elif parts.username is not None or parts.password is not None or " " in value:
+        elif parts.username is not None or parts.password is not None or " " in url:
             problem = "return_url may not contain a user name or password."
     if problem is not None:
         raise ApiError("invalid_target_url", problem, details={"return_url": [problem]})
-    return str(value)
+    return url
 
 
 _PORTS = {"http": 80, "https": 443}
@@ -90,8 +91,6 @@ async def check_app_return_url(db: AsyncSession, app_id: str, return_url: str) -
     """In app mode, checkout returns only to the app's own site: the origin of one of its
     registered redirect URIs (else an app secret could make img.pro's checkout page an open
     redirect to anywhere). An API key acts for its owner and may name any URL."""
-    from imgpro.apps import service as apps  # apps sits beside billing; only its URIs are used
-
     app = await apps.get_app(db, app_id)
     origins = {_origin(uri) for uri in (app.redirect_uris if app is not None else [])}
     if _origin(return_url) not in origins:
@@ -99,24 +98,23 @@ async def check_app_return_url(db: AsyncSession, app_id: str, return_url: str) -
         raise ApiError("invalid_target_url", problem, details={"return_url": [problem]})
 
 
-def parse_checkout(settings: Settings, body: Any) -> CheckoutRequest:
-    """Validate `{"plan", "interval", "return_url"}`; nothing is changed on a refusal."""
-    if not isinstance(body, dict):
-        raise invalid("body", 'Send a JSON object: {"plan", "interval", "return_url"}.')
-    unknown = set(body) - {"plan", "interval", "return_url"}
-    if unknown:
-        raise invalid(sorted(unknown)[0], "Unknown field; send plan, interval and return_url.")
+def paid_plan(settings: Settings, choice: PlanChoice) -> Plan:
+    """The paid plan `choice` names, if this server sells it for that interval."""
     plans = catalogue(settings)
-    choices = ", ".join(plan.id for plan in plans.paid)
-    plan = plans.find(body["plan"]) if isinstance(body.get("plan"), str) else None
+    plan = plans.find(choice.plan)
     if plan is None or not plan.is_paid:
+        choices = ", ".join(paid.id for paid in plans.paid)
         raise invalid("plan", f"Choose a paid plan: one of {choices}.")
-    interval = body.get("interval")
-    if interval not in INTERVALS:
-        raise invalid("interval", "interval is monthly or annual.")
-    if interval not in plan.prices:
-        raise invalid("interval", f"The {plan.name} plan has no {interval} price.")
-    return CheckoutRequest(plan, str(interval), check_return_url(body.get("return_url")))
+    if choice.interval not in plan.prices:
+        raise invalid("interval", f"The {plan.name} plan has no {choice.interval} price.")
+    return plan
+
+
+def checkout_request(settings: Settings, body: CheckoutIn) -> CheckoutRequest:
+    """The checkout a parsed body asks for; nothing is changed on a refusal."""
+    return CheckoutRequest(
+        paid_plan(settings, body), body.interval, check_return_url(body.return_url)
+    )
 
 
 async def status(db: AsyncSession, settings: Settings, workspace: Workspace) -> dict[str, Any]:
@@ -284,17 +282,15 @@ async def _local_subscription(
 
 
 async def change_plan(
-    db: AsyncSession, settings: Settings, workspace: Workspace, plan_id: str, interval: str
+    db: AsyncSession, settings: Settings, workspace: Workspace, choice: PlanChoice
 ) -> Plan:
     """Local provider: switch to another paid plan at once (no proration: no money moves)."""
-    plan = catalogue(settings).find(plan_id)
-    if plan is None or not plan.is_paid or interval not in plan.prices:
-        raise invalid("plan", "Choose a paid plan and one of its intervals.")
+    plan = paid_plan(settings, choice)
     locked = await subscriptions.lock_workspace(db, workspace.id)
     assert locked is not None
     subscription = await _local_subscription(db, settings, locked)
     await subscriptions.put_on_plan(db, locked, plan.id)
-    subscription.plan, subscription.interval = plan.id, interval
+    subscription.plan, subscription.interval = plan.id, choice.interval
     subscription.cancel_at_period_end = False
     subscription.updated_at = utcnow()
     await db.commit()

@@ -12,8 +12,9 @@ The order is the security argument; each step runs only once the one before it h
 
 What is stored carries no EXIF/XMP/IPTC, has its orientation applied and is sRGB: JPEG, PNG, WebP
 and AVIF files that already are so (nothing but pixel data in their structure) are kept byte for
-byte; the others are re-encoded in their own format. GIF, BMP and ICO are kept as uploaded; HEIC
-becomes JPEG; SVG is sanitised (:mod:`imgpro.media.svg`).
+byte; JPEG, PNG and WebP files whose pixels are so lose their metadata segment by segment (chunk
+by chunk), without a re-encode; the others are re-encoded in their own format. GIF, BMP and ICO
+are kept as uploaded; HEIC becomes JPEG; SVG is sanitised (:mod:`imgpro.media.svg`).
 
 The placeholder (:mod:`imgpro.media.placeholder`) is made from the stored pixels; for a still kept
 as uploaded, the full decode of step 5 streams into a 32 px thumbnail, so it costs no decode more.
@@ -129,11 +130,14 @@ class _Job:
                 self.path, self.kind, header.width, _page_height(header), frames, preview
             )
         if self._losslessly_strippable(header, orientation):
-            stripped = self._new_path("jpg")
-            if _strip_jpeg(self.path, stripped):
-                # metadata dropped segment by segment: no re-encode, no quality lost, ~10x faster
+            stripped = self._new_path(self.kind)
+            if _STRIPPERS[self.kind](self.path, stripped):
+                # metadata dropped segment by segment (chunk by chunk): no re-encode, no quality
+                # lost, 10-20x faster (a 6 MP WebP: ~90 ms instead of ~1.3 s)
                 preview = replace(self, path=stripped)._validate(header, frames)
-                return self._ingested(stripped, "jpg", header.width, header.height, 1, preview)
+                return self._ingested(
+                    stripped, self.kind, header.width, _page_height(header), frames, preview
+                )
             stripped.unlink(missing_ok=True)
         stored, image = self._rewrite(orientation, frames)
         height, rewritten = _page_height(image), placeholder.of_file(stored, self.kind)
@@ -166,13 +170,13 @@ class _Job:
                 return _plain_png(stream)
             if self.kind == "webp":
                 chunks = _webp_chunks(stream)
-                return chunks is not None and chunks <= _WEBP_PLAIN
+                return chunks is not None and {name for name, _, _ in chunks} <= _WEBP_PLAIN
         return True  # avif: libvips reports its Exif, XMP and colour profile items
 
     def _losslessly_strippable(self, header: pyvips.Image, orientation: int) -> bool:
-        """A JPEG whose pixels are already upright sRGB: only its metadata must go."""
+        """A JPEG, PNG or WebP whose pixels are already upright sRGB: only its metadata must go."""
         return (
-            self.kind == "jpg"
+            self.kind in _STRIPPERS
             and orientation == 1
             and header.interpretation != "cmyk"
             and not _has_profile(header)
@@ -205,7 +209,7 @@ class _Job:
         lossless = False
         if self.kind == "webp":
             with self.path.open("rb") as stream:
-                lossless = b"VP8L" in (_webp_chunks(stream) or set())
+                lossless = any(name == b"VP8L" for name, _, _ in _webp_chunks(stream) or [])
         # a damaged colour profile gets a second try without it; nothing else is retried
         for use_profile in (True, False):
             source = self._vips_load(access=access, **options)
@@ -385,7 +389,11 @@ _PNG_PLAIN = {
     b"sBIT",
     b"hIST",
 }
+# what may go unread: text, Exif, the time of the last edit (a colour profile changes the pixels)
+_PNG_METADATA = {b"tEXt", b"zTXt", b"iTXt", b"eXIf", b"tIME"}
 _WEBP_PLAIN = {b"VP8 ", b"VP8L", b"VP8X", b"ALPH", b"ANIM", b"ANMF"}
+_WEBP_METADATA = {b"EXIF", b"XMP "}
+_VP8X_METADATA_FLAGS = 0x08 | 0x04  # the EXIF and XMP bits
 
 
 def _strip_jpeg(source: Path, target: Path) -> bool:
@@ -446,27 +454,56 @@ def _plain_jpeg(stream: BinaryIO) -> bool:
 
 def _plain_png(stream: BinaryIO) -> bool:
     """Only pixel and basic colour chunks (no text, Exif, ICC, APNG frames), nothing after IEND."""
-    stream.seek(8)
+    chunks = _png_chunks(stream)
+    if chunks is None or not {name for name, _, _ in chunks} <= _PNG_PLAIN:
+        return False
+    _, offset, length = chunks[-1]
+    return offset + length == stream.seek(0, io.SEEK_END)
+
+
+def _png_chunks(stream: BinaryIO) -> list[tuple[bytes, int, int]] | None:
+    """The chunks up to and with IEND as (name, offset, length with header and CRC); None when
+    the file ends before IEND."""
+    chunks: list[tuple[bytes, int, int]] = []
+    position = 8
     for _ in range(_MAX_SEGMENTS):
+        stream.seek(position)
         header = stream.read(8)
         if len(header) < 8:
-            return False
-        length, chunk = int.from_bytes(header[:4], "big"), header[4:]
-        if chunk not in _PNG_PLAIN:
-            return False
-        stream.seek(length + 4, io.SEEK_CUR)
+            return None
+        length, chunk = int.from_bytes(header[:4], "big") + 12, header[4:]
+        chunks.append((chunk, position, length))
         if chunk == b"IEND":
-            return stream.read(1) == b""
-    return False
+            return chunks
+        position += length
+    return None
 
 
-def _webp_chunks(stream: BinaryIO) -> set[bytes] | None:
-    """The top-level RIFF chunk names; None when the RIFF size disagrees with the file."""
+def _strip_png(source: Path, target: Path) -> bool:
+    """Copy a PNG without its text, Exif and time chunks and anything after IEND. False when
+    it holds any chunk that is neither (APNG frames, a private chunk)."""
+    with source.open("rb") as stream:
+        chunks = _png_chunks(stream)
+        if chunks is None or not {name for name, _, _ in chunks} <= _PNG_PLAIN | _PNG_METADATA:
+            return False
+        with target.open("wb") as out:
+            out.write(b"\x89PNG\r\n\x1a\n")
+            for name, offset, length in chunks:
+                if name not in _PNG_METADATA:
+                    stream.seek(offset)
+                    out.write(stream.read(length))
+    return True
+
+
+def _webp_chunks(stream: BinaryIO) -> list[tuple[bytes, int, int]] | None:
+    """The top-level RIFF chunks as (name, offset, length with header and padding); None when
+    the RIFF size disagrees with the file or a chunk runs past it."""
+    stream.seek(0)
     riff = stream.read(12)
     end = int.from_bytes(riff[4:8], "little") + 8
     if stream.seek(0, io.SEEK_END) != end:
         return None
-    chunks: set[bytes] = set()
+    chunks: list[tuple[bytes, int, int]] = []
     position = 12
     for _ in range(_MAX_SEGMENTS):
         if position >= end:
@@ -476,9 +513,38 @@ def _webp_chunks(stream: BinaryIO) -> set[bytes] | None:
         if len(header) < 8:
             return None
         size = int.from_bytes(header[4:], "little")
-        chunks.add(header[:4])
-        position += 8 + size + (size & 1)
+        if position + 8 + size > end:
+            return None
+        # a last chunk may lack its padding byte
+        length = min(8 + size + (size & 1), end - position)
+        chunks.append((header[:4], position, length))
+        position += length
     return None
+
+
+def _strip_webp(source: Path, target: Path) -> bool:
+    """Copy a WebP without its EXIF and XMP chunks, their VP8X flags cleared. False when it
+    holds any chunk that is neither pixels nor those (a colour profile, an unknown chunk)."""
+    with source.open("rb") as stream:
+        chunks = _webp_chunks(stream)
+        if chunks is None or not {name for name, _, _ in chunks} <= _WEBP_PLAIN | _WEBP_METADATA:
+            return False
+        kept = [
+            (name, offset, length) for name, offset, length in chunks if name not in _WEBP_METADATA
+        ]
+        with target.open("wb") as out:
+            size = 4 + sum(length for _, _, length in kept)
+            out.write(b"RIFF" + size.to_bytes(4, "little") + b"WEBP")
+            for name, offset, length in kept:
+                stream.seek(offset)
+                chunk = stream.read(length)
+                if name == b"VP8X" and len(chunk) > 8:
+                    chunk = chunk[:8] + bytes([chunk[8] & ~_VP8X_METADATA_FLAGS]) + chunk[9:]
+                out.write(chunk)
+    return True
+
+
+_STRIPPERS = {"jpg": _strip_jpeg, "png": _strip_png, "webp": _strip_webp}
 
 
 # ---- Pillow helpers -----------------------------------------------------------------------------
