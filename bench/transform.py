@@ -9,8 +9,13 @@
      thumbor 7 (file loader, no storage, no result storage, `unsafe` URLs), one process.
    The headline is CPU seconds per request of each server's process tree (this process for
    bare): unlike req/s it hardly moves with the machine's other load. req/s is printed beside.
-   HEIC is converted at upload (to JPEG), so imgpro's HEIC rows render that conversion.
-2. Uploads: CPU of each source's upload, and of the first variant made from it.
+   Each peer's requests per cell are sized from a first request (at least 0.35 s of CPU, 4 to
+   24 requests) so that the whole matrix runs in about a quarter of an hour.
+   HEIC is converted at upload (to JPEG), so imgpro's HEIC rows render that conversion, and so
+   does bare (`stored`); thumbor decodes the HEIC itself. A per source size × output summary
+   of the ratios follows, then a table of the goals (issue 16) with met / not met.
+2. Uploads: CPU of each source's upload, of the working copy it no longer makes, of the first
+   variant (which starts the copy) and of the next (from the copy).
 3. Cached hits: one stored variant under wrk, against nginx serving the same bytes.
 4. Cutout: imgpro's `cutout=1` at 1024 px against the same steps bare (resize, u2netp, PNG).
 5. Memory: RSS of imgpro's process tree every 100 of `--renders` mixed renders (sizes,
@@ -30,6 +35,7 @@ import argparse
 import asyncio
 import io
 import json
+import math
 import os
 import resource
 import shutil
@@ -46,8 +52,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-import numpy as np
 import pyvips
+
+from imgpro.media import working_copy
 
 CONCURRENCY = 2  # clients: one per core, as many as imgpro's render processes
 SIZES = {1: (1224, 816), 3: (2048, 1536), 6: (3000, 2000), 12: (4000, 3000), 24: (6000, 4000)}
@@ -242,6 +249,8 @@ def start_imgpro(workdir: Path, name: str = "imgpro") -> Server:
         "IMGPRO_ANONYMOUS_UPLOADS_PER_HOUR": "1000",
         "IMGPRO_RENDERS_PER_MINUTE": "1000000",  # every request of the cold rows is a render
         "IMGPRO_MAX_UPLOAD_BYTES": str(200 * 1024 * 1024),
+        # the bench uploads anonymously
+        "IMGPRO_MAX_ANONYMOUS_UPLOAD_BYTES": str(200 * 1024 * 1024),
     }
     command = [str(Path(sys.executable).parent / "imgpro"), "serve", "--port", str(port)]
     process = launch(command, workdir / f"{name}.log", env)
@@ -396,8 +405,11 @@ class Source:
     data: bytes
     file: str  # its name under the thumbor/nginx root
     url: str = ""  # imgpro's CDN URL once uploaded
+    stored: bytes = b""  # what imgpro stored, and renders (HEIC: the JPEG made at upload)
     upload_cpu: float = 0.0
-    first_variant_cpu: float = 0.0
+    first_variant_cpu: float = 0.0  # with the working copy it starts, if any
+    next_variant_cpu: float = 0.0  # from the working copy, if any
+    copy_cpu: float = 0.0  # the working copy alone, made in this process
 
 
 def cells(quick: bool) -> list[tuple[int, str, int, str]]:
@@ -417,6 +429,23 @@ def cells(quick: bool) -> list[tuple[int, str, int, str]]:
     return chosen
 
 
+#: CPU seconds each peer spends on a cell at least (split over the rounds): enough clock ticks
+#: (10 ms each) for a cheap cell's CPU per request to be within a few per cent.
+CELL_CPU_SECONDS = 0.35
+#: Requests per peer per cell at least and at most: an expensive cell gets the fewest.
+CELL_REQUESTS = (4, 24)
+
+
+def requests_for(probe_cpu: float, per_peer: int) -> int:
+    """Requests per peer for a cell whose probe request cost `probe_cpu` seconds: `per_peer`
+    when given, else enough for CELL_CPU_SECONDS, an even number (one per client a batch)."""
+    if per_peer:
+        return per_peer
+    low, high = CELL_REQUESTS
+    wanted = CELL_CPU_SECONDS / max(probe_cpu, 0.001)
+    return max(low, min(high, 2 * round(wanted / 2)))
+
+
 def render_rows(
     sources: dict[tuple[int, str], Source],
     imgpro: Server,
@@ -430,24 +459,9 @@ def render_rows(
     for cell in chosen:
         mp, src, width, out = cell
         source = sources[(mp, src)]
-        decoded_heic = None
-        if src == "heic":  # libvips here has no HEVC decoder: bare decodes with pillow-heif
-            from PIL import Image
 
-            decoded_heic = pyvips.Image.new_from_array(
-                np.asarray(Image.open(io.BytesIO(source.data)).convert("RGB"))
-            )
-
-        def bare(
-            source: Source = source,
-            width: int = width,
-            out: str = out,
-            decoded_heic: pyvips.Image | None = decoded_heic,
-        ) -> None:
-            if decoded_heic is not None:
-                save(pyvips.Image.thumbnail_image(decoded_heic, width), out)
-            else:
-                save(pyvips.Image.thumbnail_buffer(source.data, width), out)
+        def bare(stored: bytes = source.stored, width: int = width, out: str = out) -> None:
+            save(pyvips.Image.thumbnail_buffer(stored, width), out)
 
         thumbor_url = (
             f"/unsafe/{width}x0/filters:format({'jpeg' if out == 'jpg' else out})"
@@ -464,13 +478,16 @@ def render_rows(
             peers["thumbor"] = lambda n, url=thumbor_url: over_http(
                 thumbor, [thumbor.base + url] * n
             )
-        for run in peers.values():  # warm-up: a request each, not counted
-            run(1)
+        # a request each, not counted, sizes each peer's share of the cell: a peer that costs
+        # 10× on a cell (thumbor decoding HEIC) gets fewer requests, not 10× the wall time
+        batches = {
+            name: max(1, requests_for(run(1).cpu, per_peer) // rounds)
+            for name, run in peers.items()
+        }
         totals = {name: Tally() for name in peers}
-        batch = max(1, per_peer // rounds)
         for _ in range(rounds):
             for name, run in peers.items():
-                totals[name].add(run(batch))
+                totals[name].add(run(batches[name]))
         results.append((cell, totals))
         print(cell_line(cell, totals), flush=True)
     return results
@@ -506,6 +523,109 @@ def cell_line(cell: tuple[int, str, int, str], totals: dict[str, Tally]) -> str:
     return "  ".join(parts)
 
 
+GOALS: list[tuple[str, str, str, bool]] = []  # (goal, target, measured, met), printed last
+
+THUMBOR_GOAL = 0.67  # imgpro's CPU per render at most this share of thumbor's
+BARE_GOAL = 1.1  # and at most this much more than bare pyvips on the same source and output
+
+
+def goal(name: str, target: str, measured: str, met: bool) -> None:
+    GOALS.append((name, target, measured, met))
+
+
+def geomean(values: list[float]) -> float:
+    return math.exp(sum(math.log(value) for value in values) / len(values))
+
+
+def spread(values: list[float]) -> str:
+    """Geometric mean (min–max) of ratios, or a dash."""
+    if not values:
+        return "—"
+    return f"{geomean(values):.2f} ({min(values):.2f}–{max(values):.2f})"
+
+
+def ratios(rows: list[dict[str, Tally]], peer: str) -> list[float]:
+    return [t["imgpro"].cpu_ms / t[peer].cpu_ms for t in rows if peer in t and t[peer].cpu_ms]
+
+
+def render_summary(results: list[tuple[tuple[int, str, int, str], dict[str, Tally]]]) -> None:
+    """Per source size × output format (over source formats and widths): median CPU per
+    request of each peer, imgpro's ratios to thumbor and bare; then the render goals."""
+    print(
+        "\nper source size × output, over source formats and widths: median CPU ms per request;"
+        "\nimgpro ÷ thumbor and imgpro ÷ bare as geometric mean (min–max) of the cells' ratios,"
+        "\nand imgpro's req/s ÷ thumbor's (geometric mean)"
+    )
+    print(
+        f"  {'source → output':<16} {'bare':>6} {'imgpro':>7} {'thumbor':>8}"
+        f"  {'imgpro/thumbor':<19} {'imgpro/bare':<19} req/s"
+    )
+    sizes: dict[int, list[dict[str, Tally]]] = {}
+    for (mp, *_), totals in results:
+        sizes.setdefault(mp, []).append(totals)
+    for mp in sorted(sizes):
+        for out in (*OUTPUTS, "all"):
+            rows = [t for (m, _, _, o), t in results if m == mp and out in (o, "all")]
+            if not rows:
+                continue
+            medians = [
+                statistics.median(t[peer].cpu_ms for t in rows)
+                if all(peer in t for t in rows)
+                else float("nan")
+                for peer in ("bare", "imgpro", "thumbor")
+            ]
+            speed = [t["imgpro"].rps / t["thumbor"].rps for t in rows if "thumbor" in t]
+            print(
+                f"  {mp:>2} MP → {out:<7} {medians[0]:6.0f} {medians[1]:7.0f} {medians[2]:8.0f}"
+                f"  {spread(ratios(rows, 'thumbor')):<19} {spread(ratios(rows, 'bare')):<19}"
+                f" {geomean(speed) if speed else float('nan'):.2f}×"
+            )
+    for peer, target in (("thumbor", THUMBOR_GOAL), ("bare", BARE_GOAL)):
+        per_size = {
+            mp: geomean(ratios(rows, peer)) for mp, rows in sizes.items() if ratios(rows, peer)
+        }
+        if not per_size:
+            continue
+        goal(
+            f"CPU per render ÷ {peer}, each source size (geometric mean)",
+            f"≤ {target}",
+            ", ".join(f"{mp} MP {value:.2f}" for mp, value in per_size.items()),
+            all(value <= target for value in per_size.values()),
+        )
+        cells = [(t["imgpro"].cpu_ms / t[peer].cpu_ms, cell) for cell, t in results if peer in t]
+        worst, (mp, src, width, out) = max(cells)
+        over = sum(value > target for value, _ in cells)
+        goal(
+            f"CPU per render ÷ {peer}, every cell",
+            f"≤ {target}",
+            f"{over} of {len(cells)} over; worst {worst:.2f} ({mp} MP {src} → {width} {out})",
+            over == 0,
+        )
+
+
+def upload_goal(sources: Iterable[Source]) -> None:
+    copied = [source for source in sources if source.copy_cpu]
+    if copied:
+        goal(
+            "an upload pays no working copy",
+            "upload < its copy's CPU",
+            ", ".join(
+                f"{s.mp} MP {s.format} {s.upload_cpu * 1000:.0f} vs {s.copy_cpu * 1000:.0f} ms"
+                for s in copied
+            ),
+            all(source.upload_cpu < source.copy_cpu for source in copied),
+        )
+
+
+def goal_table() -> None:
+    if not GOALS:
+        return
+    print("\ngoals:")
+    print(f"  {'goal':<52} {'target':<24} {'met':<8} measured")
+    for name, target, measured, met in GOALS:
+        print(f"  {name:<52} {target:<24} {'met' if met else 'not met':<8} {measured}")
+
+
 # -- 2. uploads ---------------------------------------------------------------------------------
 
 
@@ -518,10 +638,47 @@ def upload(server: Server, source: Source) -> None:
     response.raise_for_status()
     source.upload_cpu = server.cpu - cpu
     source.url = response.json()["url"]
-    cpu = server.cpu
-    assert httpx.get(f"{source.url}?w=640&format=webp", timeout=300).status_code == 200
-    settled(server)  # and the working copy it may have started in the background
-    source.first_variant_cpu = server.cpu - cpu
+    source.stored = httpx.get(source.url, timeout=300).content
+    for attribute, width in (("first_variant_cpu", 640), ("next_variant_cpu", 641)):
+        cpu = server.cpu
+        assert httpx.get(f"{source.url}?w={width}&format=webp", timeout=300).status_code == 200
+        settled(server)  # and the working copy the first may have started in the background
+        setattr(source, attribute, server.cpu - cpu)
+    header = pyvips.Image.new_from_buffer(source.stored, "")
+    if working_copy.wanted(stored_format(source), header.width, header.height, 1):
+        cpu = process_cpu()
+        working_copy.make(source.stored, stored_format(source))
+        source.copy_cpu = process_cpu() - cpu
+
+
+def stored_format(source: Source) -> str:
+    return "jpg" if source.format == "heic" else source.format
+
+
+def upload_lines(sources: Iterable[Source]) -> None:
+    """Upload CPU, the working copy it no longer makes, and the variants that make it."""
+    print(
+        "\nuploads (CPU): the upload; the working copy an upload made before it became lazy;"
+        "\nthe first 640 px WebP (from the original, plus the copy it starts); the next (from the"
+        "\ncopy); after how many variants the copy has paid for itself"
+    )
+    for source in sources:
+        size = f"{source.mp} MP {source.format} ({len(source.data) / 1e6:.1f} MB)"
+        line = (
+            f"  {size:<24} upload {source.upload_cpu * 1000:5.0f} ms"
+            f"  first variant {source.first_variant_cpu * 1000:5.0f} ms"
+            f"  next {source.next_variant_cpu * 1000:4.0f} ms"
+        )
+        if source.copy_cpu:
+            from_original = source.first_variant_cpu - source.copy_cpu
+            saved = from_original - source.next_variant_cpu
+            payback = f"{source.copy_cpu / saved:.1f}" if saved > 0 else "never"
+            line += (
+                f"  copy {source.copy_cpu * 1000:4.0f} ms (eager upload"
+                f" {(source.upload_cpu + source.copy_cpu) * 1000:4.0f} ms), pays back after"
+                f" {payback} variants"
+            )
+        print(line)
 
 
 def settled(server: Server) -> None:
@@ -574,6 +731,12 @@ def hit_rows(imgpro: Server, source: Source, seconds: int, workdir: Path) -> dic
     print(f"cached hit of {len(body) / 1000:.0f} KB, wrk -t1 -c16:")
     for name, tally in totals.items():
         print(f"  {name:<7} {tally.rps:8.0f} req/s  CPU {tally.cpu_ms:6.3f} ms/hit")
+    if "nginx" in totals:
+        imgpro, nginx = totals["imgpro"], totals["nginx"]
+        print(
+            f"  imgpro/nginx: req/s {imgpro.rps / nginx.rps:4.2f}×, "
+            f"CPU per hit {imgpro.cpu_ms / nginx.cpu_ms:4.1f}×"
+        )
     return totals
 
 
@@ -659,14 +822,17 @@ def series_line(name: str, series: list[float]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a dozen cells and short sections")
-    parser.add_argument("--requests", type=int, default=0, help="cold renders per peer per cell")
+    parser.add_argument(
+        "--requests", type=int, default=0, help="cold renders per peer per cell (default: sized)"
+    )
     parser.add_argument("--hits-seconds", type=int, default=10)
     parser.add_argument("--renders", type=int, default=0, help="mixed renders per memory series")
     parser.add_argument("--no-thumbor", action="store_true")
     parser.add_argument("--only", default="renders,uploads,hits,cutout,memory")
     args = parser.parse_args()
     only = set(args.only.split(","))
-    per_peer = args.requests or (8 if args.quick else 6)
+    per_peer = args.requests  # 0: sized per cell (requests_for)
+    started = time.monotonic()
     renders = args.renders or (500 if args.quick else 3000)
 
     pyvips.cache_set_max(0)  # as in imgpro: no operation cache
@@ -675,7 +841,9 @@ def main() -> None:
     root = workdir / "sources"
     root.mkdir()
     chosen = cells(args.quick)
-    needed = sorted({(mp, src) for mp, src, _, _ in chosen} | {(12, "jpg"), (1, "jpg"), (3, "png")})
+    # the cells' sources only for the sections that use them (they take minutes to make)
+    per_cell = {(mp, src) for mp, src, _, _ in chosen} if only & {"renders", "uploads"} else set()
+    needed = sorted(per_cell | {(12, "jpg"), (1, "jpg"), (3, "png")})
     print(f"{os.cpu_count()} CPUs; {workdir}; load average {os.getloadavg()[0]:.1f}", flush=True)
     pixels: dict[int, pyvips.Image] = {}
     sources: dict[tuple[int, str], Source] = {}
@@ -696,22 +864,16 @@ def main() -> None:
         for source in sources.values():
             upload(imgpro, source)
         if "uploads" in only:
-            print(
-                "\nupload CPU, and first 640 px WebP variant CPU with the working copy it starts:"
-            )
-            for source in sources.values():
-                size = f"{source.mp} MP {source.format} ({len(source.data) / 1e6:.1f} MB)"
-                print(
-                    f"  {size:<24} upload {source.upload_cpu * 1000:6.0f} ms"
-                    f"  first variant {source.first_variant_cpu * 1000:6.0f} ms"
-                )
+            upload_lines(sources.values())
+            upload_goal(sources.values())
         thumbor = None
         if binary is not None:
             thumbor = start_thumbor(binary, workdir, root)
             servers.append(thumbor)
         if "renders" in only:
-            print(f"\ncold renders, {per_peer} per peer per cell, CPU per request and req/s:")
-            render_rows(sources, imgpro, thumbor, chosen, per_peer)
+            count = per_peer or f"{CELL_REQUESTS[0]}–{CELL_REQUESTS[1]}"
+            print(f"\ncold renders, {count} per peer per cell, CPU per request and req/s:")
+            render_summary(render_rows(sources, imgpro, thumbor, chosen, per_peer))
         if "hits" in only:
             print(f"\nload average {os.getloadavg()[0]:.1f}")
             hit_rows(imgpro, sources[(12, "jpg")], args.hits_seconds, workdir)
@@ -737,7 +899,11 @@ def main() -> None:
     finally:
         for server in servers:
             stop(server.process)
-    print(f"\nload average after: {os.getloadavg()[0]:.1f}")
+    goal_table()
+    print(
+        f"\nload average after: {os.getloadavg()[0]:.1f};"
+        f" {(time.monotonic() - started) / 60:.1f} minutes"
+    )
 
 
 if __name__ == "__main__":

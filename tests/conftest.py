@@ -33,6 +33,7 @@ from imgpro.app import create_app
 from imgpro.db import migrate
 from imgpro.ids import new_id
 from imgpro.keys import service as keys
+from imgpro.ratelimit import RateLimits
 from imgpro.runtime import Runtime
 from imgpro.server import ServerConfig
 from imgpro.settings import Settings
@@ -304,6 +305,18 @@ def served(tmp: Path, workers: int, **env: Any) -> Iterator[Stack]:
         running.close()
         process.terminate()
         process.wait(30)
+
+
+@pytest.fixture(autouse=True)
+def own_rate_limit_buckets(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Each test counts in rate-limit buckets of its own. The servers outlive a test (`stack`
+    serves the whole session), so without this one test's hits would count against a later
+    test's at the same address, user or app, and the order tests run in could change what they
+    see (tests/test_ratelimit.py). Servers in processes of their own (`served`, scale-out
+    nodes) are out of its reach: each belongs to its fixture and starts with empty buckets."""
+    RateLimits.namespace = f"test:{request.node.nodeid}"
+    yield
+    RateLimits.namespace = ""
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])

@@ -27,6 +27,7 @@ from imgpro.billing.pages import router as billing_pages
 from imgpro.billing.plans import catalogue
 from imgpro.billing.routes import router as billing_router
 from imgpro.cdn import service as cdn_service
+from imgpro.cdn.hits import HitLog, HitPath
 from imgpro.cdn.routes import routes as cdn_routes
 from imgpro.cdn.variants import Variants
 from imgpro.docs.routes import router as docs_router
@@ -193,6 +194,12 @@ class Surface:
     host: str
     prefix: str  # path prefix of the base URL, stripped before the surface sees the path
 
+    def path_of(self, path: str) -> str:
+        """A request's path as this surface sees it."""
+        if self.prefix and path.startswith(self.prefix):
+            return path[len(self.prefix) :] or "/"
+        return path
+
 
 class Surfaces:
     """Routes each request to its surface; checks settings at startup, closes the runtime."""
@@ -231,6 +238,10 @@ class Surfaces:
             return self.web
         return candidates[0]
 
+    def cdn_path(self, scope: Scope) -> str | None:
+        """The path the cdn surface sees, for a request that goes to it (else None)."""
+        return self.cdn.path_of(scope["path"]) if self.pick(scope) is self.cdn else None
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             await self._lifespan(receive, send)
@@ -238,7 +249,7 @@ class Surfaces:
         surface = self.pick(scope)
         if surface.prefix and scope["path"].startswith(surface.prefix):
             scope = dict(scope)
-            scope["path"] = scope["path"][len(surface.prefix) :] or "/"
+            scope["path"] = surface.path_of(scope["path"])
             scope["root_path"] = scope.get("root_path", "") + surface.prefix
         await surface.app(scope, receive, send)
 
@@ -281,4 +292,6 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
     web.state.openapi = api_app.openapi  # the docs' API reference is made from it
     api = BodyLimit(api_app, settings.max_upload_bytes, settings.max_anonymous_upload_bytes)
     surfaces = Surfaces(runtime, web, api, build_cdn(runtime))
-    return RequestContext(surfaces)
+    hit_log = HitLog()
+    runtime.closers.append(hit_log.flush)  # the last second's hits, at shutdown
+    return HitPath(RequestContext(surfaces), surfaces.cdn_path, runtime.blobs, hit_log)

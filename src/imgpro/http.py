@@ -243,11 +243,15 @@ class RequestContext:
 
 def _incoming_request_id(scope: Scope) -> str | None:
     for name, value in scope.get("headers", []):
-        if name == b"x-request-id":
-            candidate: str = value.decode("latin-1")[:64]
-            if candidate.replace("-", "").isalnum():
-                return candidate
+        if name == b"x-request-id" and (request_id := valid_request_id(value)):
+            return request_id
     return None
+
+
+def valid_request_id(value: bytes) -> str | None:
+    """A caller's X-Request-Id, when it is one we repeat (letters, digits, dashes; 64 at most)."""
+    candidate = value.decode("latin-1")[:64]
+    return candidate if candidate.replace("-", "").isalnum() else None
 
 
 class BodyLimit:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Iterator
+from typing import ClassVar
 
 from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
@@ -27,6 +28,11 @@ def failing_open(rule: str | RateLimitItem) -> Iterator[None]:
 
 
 class RateLimits:
+    # the first part of every bucket's key in this process: empty when serving; the test suite
+    # sets one per test (tests/conftest.py), so a server that outlives a test never carries its
+    # counts into the next one
+    namespace: ClassVar[str] = ""
+
     def __init__(self, redis_url: str = "") -> None:
         storage: Storage = MemoryStorage()
         self._pool: ConnectionPool | None = None
@@ -49,32 +55,27 @@ class RateLimits:
         """Count one hit; raise 429 rate_limited with the wait until the window frees."""
         item = parse(rule) if isinstance(rule, str) else rule
         with failing_open(item):
-            if not await self._limiter.hit(item, *identity):
+            if not await self._limiter.hit(item, *_bucket(identity)):
                 await self._refuse(item, identity, message)
 
     async def check(self, rule: RateLimitItem, *identity: str, message: str | None = None) -> None:
         """Raise 429 rate_limited when the window is full; counts nothing (count with `hit`
         once the outcome is known, e.g. only wrong answers)."""
         with failing_open(rule):
-            if not await self._limiter.test(rule, *identity):
+            if not await self._limiter.test(rule, *_bucket(identity)):
                 await self._refuse(rule, identity, message)
 
     async def _refuse(
         self, item: RateLimitItem, identity: tuple[str, ...], message: str | None
     ) -> None:
-        stats = await self._limiter.get_window_stats(item, *identity)
+        stats = await self._limiter.get_window_stats(item, *_bucket(identity))
         raise rate_limited(int(stats.reset_time - time.time()) + 1, message)
-
-    async def test(self, rule: str, *identity: str) -> bool:
-        """Would one more hit pass? Counts nothing (and passes while Redis is away)."""
-        passes = True
-        with failing_open(rule):
-            passes = await self._limiter.test(parse(rule), *identity)
-        return passes
 
     async def close(self) -> None:
         if self._pool is not None:
             await self._pool.disconnect()
 
-    async def clear(self, rule: str, *identity: str) -> None:
-        await self._limiter.clear(parse(rule), *identity)
+
+def _bucket(identity: tuple[str, ...]) -> tuple[str, ...]:
+    namespace = RateLimits.namespace
+    return (namespace, *identity) if namespace else identity

@@ -1,4 +1,5 @@
-"""Byte sizes: the binary units and one way to write a size for people."""
+"""Byte sizes: the binary units and the two ways sizes are written for people: a file's size
+against a limit (`size_text`), and storage as plans sell it (`storage_text`)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,17 @@ def size_text(n: int) -> str:
     if n >= KB:
         return f"{up_to_tenth(n / KB)} KB"
     return f"{n} bytes"
+
+
+def storage_text(n: int) -> str:
+    """Storage in IEC units, as plans are sold and their usage shown: "1 GiB", "1.5 MiB",
+    "1 TiB", "1,024 TiB" (to the nearest tenth: no limit is checked against this text)."""
+    value = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < KB or unit == "TiB":
+            break
+        value /= KB
+    return f"{value:,.0f} {unit}" if value == int(value) else f"{value:,.1f} {unit}"
 
 
 def up_to_tenth(value: float) -> str:

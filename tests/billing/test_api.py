@@ -7,7 +7,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from imgpro.billing.plans import GIB
+from imgpro.units import GB
 from tests.billing.helpers import set_plan, subscription
 from tests.conftest import Stack
 from tests.factories import identity as idf
@@ -47,7 +47,7 @@ def test_status_has_plan_usage_manage_url_and_the_paid_plans(stack: Stack) -> No
             "monthly": {"amount_cents": 900, "currency": "usd"},
             "annual": {"amount_cents": 9900, "currency": "usd"},
         },
-        "limits": {"monthly_uploads": 1000, "storage_bytes": 10 * GIB, "images": None},
+        "limits": {"monthly_uploads": 1000, "storage_bytes": 10 * GB, "images": None},
     }
 
 

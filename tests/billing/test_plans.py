@@ -15,7 +15,6 @@ from hypothesis import strategies as st
 from imgpro.billing import links
 from imgpro.billing.plans import (
     DEFAULT_CATALOGUE,
-    GIB,
     PlanFileError,
     add_interval,
     catalogue_for,
@@ -25,6 +24,7 @@ from imgpro.billing.plans import (
     period_key,
     price_label,
 )
+from imgpro.units import GB
 
 PLANS_TOML = """
 [[plans]]
@@ -48,10 +48,10 @@ def test_the_defaults_are_decisions_md() -> None:
         for p in DEFAULT_CATALOGUE.plans
     ]
     assert rows == [
-        ("free", None, None, 100, GIB),
-        ("pro", 900, 9900, 1_000, 10 * GIB),
-        ("scale", 2900, 29000, 10_000, 100 * GIB),
-        ("max", 9900, 99000, 100_000, 1024 * GIB),
+        ("free", None, None, 100, GB),
+        ("pro", 900, 9900, 1_000, 10 * GB),
+        ("scale", 2900, 29000, 10_000, 100 * GB),
+        ("max", 9900, 99000, 100_000, 1024 * GB),
     ]
     assert DEFAULT_CATALOGUE.get("gone") is DEFAULT_CATALOGUE.free
 

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from imgpro.billing.plans import GIB
+from imgpro.units import GB
 from tests.billing.helpers import personal_workspace_id, set_plan, set_usage, usage
 from tests.conftest import Stack
 from tests.factories import images as make
@@ -67,7 +67,7 @@ def test_upload_over_the_monthly_limit_is_refused_and_stores_nothing(stack: Stac
         "uploads_used": 100,
         "uploads_limit": 100,
         "storage_used_bytes": 0,
-        "storage_limit_bytes": GIB,
+        "storage_limit_bytes": GB,
         "images_used": 0,
         "images_limit": None,
     }
@@ -103,7 +103,7 @@ def test_twenty_concurrent_uploads_at_the_storage_limit_never_overshoot(stack: S
     image = upload(client).json()  # learn the stored size, then free it again
     client.delete(f"/v1/images/{image['id']}")
     room = image["bytes"] * 3 + image["bytes"] // 2  # room for three, never four
-    set_usage(stack, workspace_id, uploads=0, storage_bytes=GIB - room)
+    set_usage(stack, workspace_id, uploads=0, storage_bytes=GB - room)
     responses, seconds = race(stack, key)
     statuses = sorted(r.status_code for r in responses)
     print(
@@ -113,8 +113,8 @@ def test_twenty_concurrent_uploads_at_the_storage_limit_never_overshoot(stack: S
     assert statuses == [201] * 3 + [403] * 17
     stored = sum(r.json()["bytes"] for r in responses if r.status_code == 201)
     after = usage(client)["limits"]["storage_bytes"]
-    assert after == {"used": GIB - room + stored, "limit": GIB}
-    assert after["used"] <= GIB
+    assert after == {"used": GB - room + stored, "limit": GB}
+    assert after["used"] <= GB
 
 
 def test_deleting_frees_storage_but_not_the_month_s_uploads(stack: Stack) -> None:
@@ -122,11 +122,11 @@ def test_deleting_frees_storage_but_not_the_month_s_uploads(stack: Stack) -> Non
     client = stack.client(stack.key(person))
     workspace_id = personal_workspace_id(stack, person)
     first = upload(client).json()
-    set_usage(stack, workspace_id, storage_bytes=GIB - 1)
+    set_usage(stack, workspace_id, storage_bytes=GB - 1)
     assert_quota_error(upload(client, 1), stack)
     assert client.delete(f"/v1/images/{first['id']}").status_code == 200
     after = usage(client)["limits"]
-    assert after["storage_bytes"]["used"] == GIB - 1 - first["bytes"]
+    assert after["storage_bytes"]["used"] == GB - 1 - first["bytes"]
     assert after["monthly_uploads"]["used"] == 1
     assert upload(client, 1).status_code == 201  # the freed room is usable again
     set_usage(stack, workspace_id, storage_bytes=0)

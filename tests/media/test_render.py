@@ -222,6 +222,20 @@ def test_many_frames_count_against_the_pixel_budget(tmp_path: Path):
     assert not decode(still.data).get_typeof("n-pages")
 
 
+@pytest.mark.parametrize("name", ["jpeg", "png-alpha", "gif-animated", "avif", "heic"])
+def test_a_stored_file_renders_as_its_bytes_do(tmp_path: Path, name: str):
+    data, fmt, *_ = SOURCES[name]
+    path = tmp_path / "original[shrink=8]"  # a name is never parsed for loader options
+    path.write_bytes(data)
+    for query in ("w=100&format=webp", "w=60&h=60&fit=cover&format=png"):
+        assert render(path, fmt, parse(query)).data == render(data, fmt, parse(query)).data
+
+
+def test_a_file_deleted_before_its_render_is_gone_not_corrupt(tmp_path: Path):
+    with pytest.raises(FileNotFoundError):
+        render(tmp_path / "deleted.jpg", "jpg", parse("w=20"))
+
+
 def test_time_budget_stops_a_slow_render():
     data = make.jpeg(2000, 2000)
     with pytest.raises(RenderRefused) as refused:

@@ -23,7 +23,6 @@ from imgpro.accounts.tables import Workspace
 from imgpro.billing import links, subscriptions
 from imgpro.billing.plans import (
     Plan,
-    bytes_label,
     catalogue,
     month_period,
     period_key,
@@ -33,6 +32,7 @@ from imgpro.billing.tables import UsageMeter
 from imgpro.db.base import isoformat, utcnow
 from imgpro.errors import ApiError
 from imgpro.settings import Settings
+from imgpro.units import storage_text
 
 
 @dataclass(frozen=True)
@@ -223,7 +223,7 @@ def quota_error(settings: Settings, current: Usage) -> ApiError:
         )
     else:
         message = (
-            f"This upload would go over the {bytes_label(plan.storage_bytes)} of storage of the "
+            f"This upload would go over the {storage_text(plan.storage_bytes)} of storage of the "
             f"{plan.name} plan; delete images or upgrade."
         )
     if target is None:
@@ -236,7 +236,7 @@ def quota_error(settings: Settings, current: Usage) -> ApiError:
         elif images_hit:
             gain = "unlimited images" if target.images is None else f"{target.images:,} images"
         else:
-            gain = f"{bytes_label(target.storage_bytes)} of storage"
+            gain = f"{storage_text(target.storage_bytes)} of storage"
         label = f"Upgrade to {target.name} ({price_label(price)}/{per}) for {gain}"
     return ApiError(
         "quota_exceeded",

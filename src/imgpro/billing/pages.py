@@ -12,7 +12,7 @@ from starlette.responses import Response
 from imgpro.accounts.tables import User
 from imgpro.billing import links
 from imgpro.billing import service as billing
-from imgpro.billing.plans import bytes_label, catalogue, price_label
+from imgpro.billing.plans import catalogue, price_label
 from imgpro.billing.providers import provider_for
 from imgpro.billing.schemas import CheckoutIn, PlanChoice
 from imgpro.deps import Db, Rt
@@ -44,7 +44,7 @@ CLOSED = {
 
 
 def _filters() -> dict[str, Any]:
-    return {"price_label": price_label, "bytes_label": bytes_label}
+    return {"price_label": price_label}
 
 
 @router.get("/billing")

@@ -42,8 +42,8 @@ from pydantic import (
 from pydantic_core import ErrorDetails
 
 from imgpro.settings import Settings
+from imgpro.units import GB
 
-GIB = 1024**3
 Interval = Literal["monthly", "annual"]
 INTERVALS: tuple[Interval, ...] = get_args(Interval)
 FREE = "free"
@@ -110,10 +110,10 @@ def _priced(monthly: int, annual: int) -> dict[str, Price]:
 
 
 DEFAULT_PLANS: tuple[Plan, ...] = (
-    Plan(FREE, "Free", 100, 1 * GIB),
-    Plan("pro", "Pro", 1_000, 10 * GIB, _priced(900, 9900)),
-    Plan("scale", "Scale", 10_000, 100 * GIB, _priced(2900, 29000)),
-    Plan("max", "Max", 100_000, 1024 * GIB, _priced(9900, 99000)),
+    Plan(FREE, "Free", 100, 1 * GB),
+    Plan("pro", "Pro", 1_000, 10 * GB, _priced(900, 9900)),
+    Plan("scale", "Scale", 10_000, 100 * GB, _priced(2900, 29000)),
+    Plan("max", "Max", 100_000, 1024 * GB, _priced(9900, 99000)),
 )
 
 
@@ -364,13 +364,3 @@ def price_label(price: Price) -> str:
     amount = price.amount_cents / 100
     text = f"{amount:,.0f}" if price.amount_cents % 100 == 0 else f"{amount:,.2f}"
     return f"${text}" if price.currency == "usd" else f"{text} {price.currency.upper()}"
-
-
-def bytes_label(size: int) -> str:
-    """Binary units as plans are sold: 1 GiB, 10 GiB, 1 TiB."""
-    value = float(size)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            return f"{value:,.0f} {unit}" if value == int(value) else f"{value:,.1f} {unit}"
-        value /= 1024
-    return f"{size} B"

@@ -22,11 +22,13 @@ import contextlib
 import fcntl
 import os
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 LEDGER_KEY = ".variant-bytes"
 LOW_WATER = 0.9
+_LEDGER_WIDTH = 20  # digits of the total, right-aligned: any byte count fits
 TOUCH_SECONDS = 60.0
 
 
@@ -39,21 +41,21 @@ def touch_if_stale(path: Path, stat: os.stat_result) -> None:
 
 @dataclass(frozen=True)
 class _Entry:
-    path: Path
+    path: str
     size: int
     mtime_ns: int
 
 
-def _entries(paths: list[Path]) -> list[_Entry]:
+def _entries(paths: Iterable[str]) -> list[_Entry]:
     """Stat each path (oldest first); ones deleted meanwhile are skipped."""
     found = []
     for path in paths:
         try:
-            stat = path.stat()
+            stat = os.stat(path)
         except FileNotFoundError:
             continue
         found.append(_Entry(path, stat.st_size, stat.st_mtime_ns))
-    return sorted(found, key=lambda entry: (entry.mtime_ns, entry.path.name))
+    return sorted(found, key=lambda entry: (entry.mtime_ns, entry.path))
 
 
 def _evict(entries: list[_Entry], keep: Path, *, count: int = 0, size: int = 0) -> int:
@@ -62,12 +64,14 @@ def _evict(entries: list[_Entry], keep: Path, *, count: int = 0, size: int = 0) 
     remaining = len(entries)
     total = sum(entry.size for entry in entries)
     freed = 0
+    kept = str(keep)
     for entry in entries:
         if remaining <= count or total <= size:
             break
-        if entry.path == keep:
+        if entry.path == kept:
             continue
-        entry.path.unlink(missing_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(entry.path)
         remaining -= 1
         total -= entry.size
         freed += entry.size
@@ -87,24 +91,28 @@ class VariantCache:
         what the caps demand. Blocking: call it from a thread."""
         try:
             size = path.stat().st_size
-            siblings = list(path.parent.iterdir())
+            with os.scandir(path.parent) as listing:
+                siblings = [entry.path for entry in listing]
         except FileNotFoundError:  # its image was deleted meanwhile: nothing left to count
             return
-        freed = _evict(_entries(siblings), path, count=self.max_per_image)
-        with open(self.root / LEDGER_KEY, "a+b") as ledger:
+        freed = 0
+        if len(siblings) > self.max_per_image:  # only then do their ages matter
+            freed = _evict(_entries(siblings), path, count=self.max_per_image)
+        ledger = os.open(self.root / LEDGER_KEY, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
             fcntl.flock(ledger, fcntl.LOCK_EX)  # released when the file closes
-            ledger.seek(0)
-            text = ledger.read().strip()
+            text = os.pread(ledger, _LEDGER_WIDTH, 0).strip()
             total = int(text) + size - freed if text.isdigit() else None
             if total is None or total > self.max_bytes:  # no ledger yet, or over: measure
                 total = self._sweep(keep=path)
-            ledger.seek(0)
-            ledger.truncate()
-            ledger.write(str(total).encode())
+            # overwritten in place at a fixed width: truncating first cost more than the rest
+            os.pwrite(ledger, b"%*d" % (_LEDGER_WIDTH, total), 0)
+        finally:
+            os.close(ledger)
 
     def _sweep(self, keep: Path) -> int:
         """Every stored variant's real size; the oldest evicted down to the low-water mark."""
-        entries = _entries(list(self.root.glob("*/*/v/*")))
+        entries = _entries(str(variant) for variant in self.root.glob("*/*/v/*"))
         total = sum(entry.size for entry in entries)
         if total > self.max_bytes:
             total -= _evict(entries, keep, size=int(self.max_bytes * LOW_WATER))

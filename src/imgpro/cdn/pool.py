@@ -84,6 +84,28 @@ def _release_memory() -> None:
         _LIBC.malloc_trim(0)
 
 
+#: A render process gives freed pages back once it holds this much more than after its last
+#: trim. Trimming after every render made the next one fault its buffers in afresh: 2 ms of a
+#: 1 MP render's 12, 20 ms of a 6 MP PNG's 120. Small renders now reuse their pages; one
+#: that leaves a large heap behind is still trimmed before the next.
+TRIM_SLACK = 24 * 1024 * 1024
+_PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def _resident() -> int | None:
+    """This process's RSS in bytes (None when /proc cannot say)."""
+    try:
+        with open("/proc/self/statm", "rb") as statm:
+            return int(statm.read().split()[1]) * _PAGE
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _grown(trimmed_at: int) -> bool:
+    resident = _resident()
+    return resident is None or resident > trimmed_at + TRIM_SLACK
+
+
 class PoolBusy(Exception):
     """Every render worker is busy and the wait is over (or the queue is full)."""
 
@@ -111,6 +133,7 @@ def _serve(connection: Connection, preload: tuple[str, ...], vips_threads: int) 
 
         pyvips.concurrency_set(vips_threads)
     connection.send(_READY)
+    trimmed_at = 0  # RSS after the last trim
     while True:
         try:
             work, args, kwargs = connection.recv()
@@ -124,8 +147,10 @@ def _serve(connection: Connection, preload: tuple[str, ...], vips_threads: int) 
             connection.send(outcome)
         except Exception as error:  # an outcome that does not pickle
             connection.send((False, RuntimeError(f"unsendable render outcome: {error}")))
-        if not connection.poll():  # idle: give freed pages back before the next render
+        # idle and grown: give freed pages back before the next render
+        if not connection.poll() and _grown(trimmed_at):
             _release_memory()
+            trimmed_at = _resident() or 0
 
 
 class RenderProcess:

@@ -35,6 +35,7 @@ SVG_CSP = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
 
 # Blobs up to this size are read inline: a local read of a small file costs less than the four
 # thread hops of a FileResponse (open, read, read, close), and most variants are this small.
+# A request with a Range header gets a FileResponse whatever the size: it answers the ranges.
 INLINE_BYTES = 512 * 1024
 
 
@@ -54,13 +55,19 @@ def caching_headers(etag: str, content_type: str) -> dict[str, str]:
     return headers
 
 
-def not_modified(request: Request, etag: str) -> bool:
-    candidates = request.headers.get("if-none-match", "")
-    return any(tag.strip() in (f'"{etag}"', f'W/"{etag}"', "*") for tag in candidates.split(","))
+def not_modified(if_none_match: str, etag: str) -> bool:
+    """Whether an If-None-Match header value names `etag` (or any)."""
+    return any(tag.strip() in (f'"{etag}"', f'W/"{etag}"', "*") for tag in if_none_match.split(","))
 
 
 async def stored(
-    runtime: Runtime, key: str, etag: str, content_type: str, *, variant: bool = False
+    request: Request,
+    runtime: Runtime,
+    key: str,
+    etag: str,
+    content_type: str,
+    *,
+    variant: bool = False,
 ) -> Response | None:
     """The blob under `key` as a response (sendfile when local), or None when there is none.
     A served `variant` is marked as recently used (the variant cache evicts the others first)."""
@@ -71,7 +78,7 @@ async def stored(
             stat = os.stat(path)  # a local stat is microseconds: not worth a thread hop
             if variant:
                 touch_if_stale(path, stat)
-            if stat.st_size <= INLINE_BYTES:
+            if stat.st_size <= INLINE_BYTES and "range" not in request.headers:
                 return Response(read_small(path), headers=headers, media_type=content_type)
         except FileNotFoundError:
             return None
@@ -93,9 +100,9 @@ async def stored(
 async def serve_blob(
     request: Request, runtime: Runtime, key: str, etag: str, content_type: str
 ) -> Response:
-    if not_modified(request, etag):
+    if not_modified(request.headers.get("if-none-match", ""), etag):
         return Response(status_code=304, headers=caching_headers(etag, content_type))
-    response = await stored(runtime, key, etag, content_type)
+    response = await stored(request, runtime, key, etag, content_type)
     if response is None:
         raise ApiError("not_found", "No such image.")
     return response
@@ -115,18 +122,20 @@ async def serve_image(request: Request) -> Response:
     variant = variant_of(shard, image_id, meta, spec)
     if variant is None:
         return await serve_blob(request, runtime, located.key, meta.etag, meta.content_type)
-    if not_modified(request, variant.etag):
+    if not_modified(request.headers.get("if-none-match", ""), variant.etag):
         return Response(
             status_code=304, headers=caching_headers(variant.etag, variant.content_type)
         )
-    response = await stored(runtime, variant.key, variant.etag, variant.content_type, variant=True)
+    response = await stored(
+        request, runtime, variant.key, variant.etag, variant.content_type, variant=True
+    )
     if response is not None:
         CDN_CACHE.labels("hit").inc()
         return response
     CDN_CACHE.labels("miss").inc()
     await cdn.count_render(runtime, client_ip(request.scope, runtime.settings.trusted_proxies))
     rendered = await make_variant(request.app.state.variants, located, variant)
-    response = await stored(runtime, variant.key, variant.etag, variant.content_type)
+    response = await stored(request, runtime, variant.key, variant.etag, variant.content_type)
     if response is None and rendered is not None:  # evicted at once by a full cache
         headers = caching_headers(variant.etag, variant.content_type)
         response = Response(rendered, headers=headers, media_type=variant.content_type)

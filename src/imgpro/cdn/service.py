@@ -155,6 +155,16 @@ async def locate(blobs: BlobStore, shard: str, image_id: str, ext: str) -> Locat
         except BlobNotFound:
             return None
         META_CACHE.put(shard, image_id, meta)
+    return _located(shard, image_id, ext, meta)
+
+
+def locate_cached(blobs: BlobStore, shard: str, image_id: str, ext: str) -> Located | None:
+    """:func:`locate` from the sidecar cache alone: None also when the sidecar is not cached."""
+    meta = META_CACHE.get(shard, image_id, blobs.fresh_for())
+    return None if meta is None else _located(shard, image_id, ext, meta)
+
+
+def _located(shard: str, image_id: str, ext: str, meta: OriginalMeta) -> Located | None:
     if meta.format != ext or (meta.expires_at is not None and meta.expires_at <= time.time()):
         return None
     work = work_key(shard, image_id, meta.format) if meta.working_size else None

@@ -10,11 +10,12 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from imgpro.billing.plans import catalogue
+from imgpro.billing.plans import catalogue, price_label
 from imgpro.docs.reference import reference_markdown
 from imgpro.errors import CATALOGUE
 from imgpro.media.transform import PARAMETERS
 from imgpro.settings import Settings
+from imgpro.units import storage_text
 from imgpro.web.brand import connect_url
 from imgpro.web.pages import TEMPLATES
 
@@ -99,14 +100,10 @@ def error_table() -> str:
 def plans_table(settings: Settings) -> str:
     lines = ["| Plan | Monthly | Annual | Uploads a month | Storage |", "|---|---|---|---|---|"]
     for plan in catalogue(settings).plans:
-        prices = {
-            interval: f"${price.amount_cents / 100:,.0f}" for interval, price in plan.prices.items()
-        }
-        gib = plan.storage_bytes / 1024**3
-        storage = f"{gib / 1024:g} TiB" if gib >= 1024 else f"{gib:g} GiB"
+        prices = {interval: price_label(price) for interval, price in plan.prices.items()}
         lines.append(
             f"| {plan.name} | {prices.get('monthly', '—')} | {prices.get('annual', '—')} "
-            f"| {plan.monthly_uploads:,} | {storage} |"
+            f"| {plan.monthly_uploads:,} | {storage_text(plan.storage_bytes)} |"
         )
     return "\n".join(lines)
 

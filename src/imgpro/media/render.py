@@ -74,9 +74,24 @@ _LOADERS = {
 }
 
 
+def _stream(stored: bytes | Path) -> pyvips.Source:
+    """libvips' reader for the stored bytes. A file is read by the loader a chunk at a time
+    rather than copied into memory first (a 16 MB PNG would cost its size in fresh pages on
+    every render), and opened as a file, not by name: libvips would parse "[options]" out of
+    a name."""
+    if isinstance(stored, Path):
+        try:
+            return pyvips.Source.new_from_file(str(stored))
+        except pyvips.Error:
+            if not stored.exists():  # deleted meanwhile: the variant is gone, not corrupt
+                raise FileNotFoundError(stored) from None
+            raise
+    return pyvips.Source.new_from_memory(stored)
+
+
 @dataclass
 class _Source:
-    data: bytes
+    stored: bytes | Path
     loader: str
     width: int  # display orientation (after EXIF), one frame
     height: int
@@ -92,12 +107,12 @@ class _Source:
             # decode at the DCT scale that leaves at least the target (as Pillow's draft mode
             # does): libvips' thumbnail keeps a further factor of two in hand, which costs up
             # to twice the decode for no visible difference once the result is resized
-            reduced = pyvips.Image.jpegload_buffer(
-                self.data, shrink=shrink, access="sequential", fail_on="truncated"
+            reduced = pyvips.Image.jpegload_source(
+                _stream(self.stored), shrink=shrink, access="sequential", fail_on="truncated"
             )
             return pyvips.Image.thumbnail_image(reduced, width, height=height, size="force")
-        return pyvips.Image.thumbnail_buffer(
-            self.data,
+        return pyvips.Image.thumbnail_source(
+            _stream(self.stored),
             width,
             height=height,
             size="force",
@@ -113,14 +128,22 @@ def _dct_shrink(width: int, height: int, target_width: int, target_height: int) 
     return next((shrink for shrink in (8, 4, 2) if ratio >= shrink), 1)
 
 
-def _open(data: bytes, max_pixels: int) -> _Source:
-    loader = _LOADERS.get(sniff(data[:SNIFF_BYTES]) or "")
+def _head(stored: bytes | Path) -> bytes:
+    if isinstance(stored, Path):
+        with open(stored, "rb") as handle:
+            return handle.read(SNIFF_BYTES)
+    return stored[:SNIFF_BYTES]
+
+
+def _open(stored: bytes | Path, max_pixels: int) -> _Source:
+    loader = _LOADERS.get(sniff(_head(stored)) or "")
     if loader is None:
         raise RenderRefused("not a supported raster image")
     if loader == "pillow-heif":
+        data = stored.read_bytes() if isinstance(stored, Path) else stored
         return _open_with_pillow(data, max_pixels)
     try:
-        header = pyvips.Image.new_from_buffer(data, "", access="sequential")
+        header = pyvips.Image.new_from_source(_stream(stored), "", access="sequential")
         if not str(header.get("vips-loader")).startswith(loader):
             raise RenderRefused("not a supported raster image")
         width, height = header.width, header.height
@@ -132,7 +155,7 @@ def _open(data: bytes, max_pixels: int) -> _Source:
         raise RenderRefused("image has too many pixels")
     if orientation in (5, 6, 7, 8):
         width, height = height, width
-    return _Source(data, loader, width, height, max(1, int(frames)))
+    return _Source(stored, loader, width, height, max(1, int(frames)))
 
 
 _pillow_lock = threading.Lock()
@@ -415,12 +438,11 @@ def render(
     anything else for any input bytes.
     """
     deadline = _Deadline(time_budget)
-    # bytes, not a filename: libvips would parse "[options]" out of a path
-    data = source.read_bytes() if isinstance(source, Path) else bytes(source)
+    stored = source if isinstance(source, Path) else bytes(source)
     fmt = output_format(source_format, spec)
     limits = _Limits(max_pixels, max_output_side, max_output_pixels)
     try:
-        return _render(data, fmt, spec, deadline, limits, original_size)
+        return _render(stored, fmt, spec, deadline, limits, original_size)
     except pyvips.Error as error:
         if "killed" in str(error) or time.monotonic() > deadline.at:
             raise RenderRefused("render time budget exceeded") from error
@@ -473,14 +495,14 @@ def fits_working_copy(
 
 
 def _render(
-    data: bytes,
+    stored: bytes | Path,
     fmt: str,
     spec: TransformSpec,
     deadline: _Deadline,
     limits: _Limits,
     original_size: tuple[int, int] | None,
 ) -> Rendered:
-    source = _open(data, limits.pixels)
+    source = _open(stored, limits.pixels)
     width, height = original_size or (source.width, source.height)
     if width * height > limits.pixels:
         raise RenderRefused("image has too many pixels")

@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse
 
 from imgpro.media import placeholder
-from imgpro.units import size_text
+from imgpro.units import size_text, storage_text
 from imgpro.web import brand
 from imgpro.web.security import csrf_token, remember_csrf
 
@@ -32,7 +32,7 @@ def placeholder_style(image: dict[str, Any]) -> str:
 
 
 TEMPLATES.env.filters["placeholder_style"] = placeholder_style
-TEMPLATES.env.globals["size_text"] = size_text
+TEMPLATES.env.globals.update(size_text=size_text, storage_text=storage_text)
 STATIC_DIR = Path(__file__).parent / "static"
 
 PAGE_HEADERS = {

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import FileResponse, Response, StreamingResponse
 
 from imgpro.accounts import service as accounts
-from imgpro.billing.plans import bytes_label, catalogue, price_label
+from imgpro.billing.plans import catalogue, price_label
 from imgpro.cdn.layout import original_key
 from imgpro.deps import Db, Rt
 from imgpro.docs.sample import sample_image
@@ -51,7 +51,6 @@ async def home(request: Request, viewer: Viewer, db: Db, rt: Rt) -> Response:
             "demos": DEMOS,
             "plans": catalogue(rt.settings).plans,
             "price_label": price_label,
-            "bytes_label": bytes_label,
         },
     )
 
