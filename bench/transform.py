@@ -81,6 +81,8 @@ class Tally:
     seconds: float = 0.0
     cpu: float = 0.0
     latencies: list[float] = field(default_factory=list)
+    output_bytes: int = 0  # one sample output of the cell: its size ...
+    ssim: float = 0.0  # ... and its SSIM against the source pixels resized (`reference`)
 
     def add(self, other: Tally) -> None:
         self.requests += other.requests
@@ -400,7 +402,7 @@ def save(image: pyvips.Image, fmt: str) -> bytes:
     if fmt == "webp":
         return image.webpsave_buffer(Q=QUALITY[fmt], keep=keep)
     if fmt == "avif":
-        return image.heifsave_buffer(Q=QUALITY[fmt], compression="av1", effort=2, keep=keep)
+        return image.heifsave_buffer(Q=QUALITY[fmt], compression="av1", effort=3, keep=keep)
     return image.jpegsave_buffer(Q=QUALITY[fmt], optimize_coding=True, keep=keep)
 
 
@@ -452,8 +454,36 @@ def requests_for(probe_cpu: float, per_peer: int) -> int:
     return max(low, min(high, 2 * round(wanted / 2)))
 
 
+def luma(image: pyvips.Image) -> pyvips.Image:
+    image = image.colourspace("srgb")
+    return (image[0] * 0.299 + image[1] * 0.587 + image[2] * 0.114).copy_memory()
+
+
+def ssim(output: bytes, reference: pyvips.Image) -> float:
+    """Mean SSIM of an output's luma against the reference (Gaussian window, σ 1.5)."""
+    a, b = luma(pyvips.Image.new_from_buffer(output, "")), luma(reference)
+    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
+
+    def blur(image: pyvips.Image) -> pyvips.Image:
+        return image.gaussblur(1.5, precision="float")
+
+    mean_a, mean_b = blur(a), blur(b)
+    var_a, var_b = blur(a * a) - mean_a * mean_a, blur(b * b) - mean_b * mean_b
+    covariance = blur(a * b) - mean_a * mean_b
+    numerator = (mean_a * mean_b * 2 + c1) * (covariance * 2 + c2)
+    denominator = (mean_a * mean_a + mean_b * mean_b + c1) * (var_a + var_b + c2)
+    return float((numerator / denominator).avg())
+
+
+def sample_output(tally: Tally, url: str, reference: pyvips.Image) -> None:
+    """Fetch one output of the cell (not counted) and score its bytes and quality."""
+    body = httpx.get(url, timeout=180).content
+    tally.output_bytes, tally.ssim = len(body), ssim(body, reference)
+
+
 def render_rows(
     sources: dict[tuple[int, str], Source],
+    pixels: dict[int, pyvips.Image],
     imgpro: Server,
     thumbor: Server | None,
     chosen: list[tuple[int, str, int, str]],
@@ -461,6 +491,7 @@ def render_rows(
     rounds: int = 2,
 ) -> list[tuple[tuple[int, str, int, str], dict[str, Tally]]]:
     results = []
+    references: dict[tuple[int, int], pyvips.Image] = {}
     serial = iter(range(10**9))
     for cell in chosen:
         mp, src, width, out = cell
@@ -494,6 +525,13 @@ def render_rows(
         for _ in range(rounds):
             for name, run in peers.items():
                 totals[name].add(run(batches[name]))
+        # what each server's bytes buy: against the source's own pixels resized by libvips
+        if (mp, width) not in references:
+            references[(mp, width)] = pyvips.Image.thumbnail_image(pixels[mp], width).copy_memory()
+        reference = references[(mp, width)]
+        sample_output(totals["imgpro"], f"{source.url}?w={width}&format={out}", reference)
+        if thumbor is not None and "thumbor" in totals:
+            sample_output(totals["thumbor"], thumbor.base + thumbor_url, reference)
         results.append((cell, totals))
         print(cell_line(cell, totals), flush=True)
     return results
@@ -525,6 +563,10 @@ def cell_line(cell: tuple[int, str, int, str], totals: dict[str, Tally]) -> str:
         parts.append(
             f"imgpro/thumbor {imgpro.cpu_ms / thumbor.cpu_ms:4.2f}"
             f" (req/s {imgpro.rps / thumbor.rps:4.2f}×)"
+        )
+        parts.append(
+            f"bytes {imgpro.output_bytes / 1000:.0f}/{thumbor.output_bytes / 1000:.0f} KB"
+            f" SSIM {imgpro.ssim:.4f}/{thumbor.ssim:.4f}"
         )
     return "  ".join(parts)
 
@@ -560,11 +602,12 @@ def render_summary(results: list[tuple[tuple[int, str, int, str], dict[str, Tall
     print(
         "\nper source size × output, over source formats and widths: median CPU ms per request;"
         "\nimgpro ÷ thumbor and imgpro ÷ bare as geometric mean (min–max) of the cells' ratios,"
-        "\nand imgpro's req/s ÷ thumbor's (geometric mean)"
+        "\nand, against thumbor's, imgpro's req/s and output bytes (geometric means) and the"
+        "\nmean SSIM of each one's outputs (imgpro/thumbor) against the source pixels resized"
     )
     print(
         f"  {'source → output':<16} {'bare':>6} {'imgpro':>7} {'thumbor':>8}"
-        f"  {'imgpro/thumbor':<19} {'imgpro/bare':<19} req/s"
+        f"  {'imgpro/thumbor':<19} {'imgpro/bare':<19} {'req/s':>6} {'bytes':>6}  SSIM"
     )
     sizes: dict[int, list[dict[str, Tally]]] = {}
     for (mp, *_), totals in results:
@@ -580,11 +623,20 @@ def render_summary(results: list[tuple[tuple[int, str, int, str], dict[str, Tall
                 else float("nan")
                 for peer in ("bare", "imgpro", "thumbor")
             ]
-            speed = [t["imgpro"].rps / t["thumbor"].rps for t in rows if "thumbor" in t]
+            with_thumbor = [t for t in rows if "thumbor" in t]
+            speed = [t["imgpro"].rps / t["thumbor"].rps for t in with_thumbor]
+            size = [t["imgpro"].output_bytes / t["thumbor"].output_bytes for t in with_thumbor]
+            quality = [(t["imgpro"].ssim, t["thumbor"].ssim) for t in with_thumbor]
             print(
                 f"  {mp:>2} MP → {out:<7} {medians[0]:6.0f} {medians[1]:7.0f} {medians[2]:8.0f}"
                 f"  {spread(ratios(rows, 'thumbor')):<19} {spread(ratios(rows, 'bare')):<19}"
-                f" {geomean(speed) if speed else float('nan'):.2f}×"
+                + (
+                    f" {geomean(speed):5.2f}× {geomean(size):5.2f}×"
+                    f"  {statistics.mean(a for a, _ in quality):.4f}"
+                    f"/{statistics.mean(b for _, b in quality):.4f}"
+                    if with_thumbor
+                    else ""
+                )
             )
     for peer, target in (("thumbor", THUMBOR_GOAL), ("bare", BARE_GOAL)):
         per_size = {
@@ -891,7 +943,7 @@ def main() -> None:
         if "renders" in only:
             count = per_peer or f"{CELL_REQUESTS[0]}–{CELL_REQUESTS[1]}"
             print(f"\ncold renders, {count} per peer per cell, CPU per request and req/s:")
-            render_summary(render_rows(sources, imgpro, thumbor, chosen, per_peer))
+            render_summary(render_rows(sources, pixels, imgpro, thumbor, chosen, per_peer))
         if "hits" in only:
             print(f"\nload average {os.getloadavg()[0]:.1f}")
             hit_rows(imgpro, sources[(12, "jpg")], args.hits_seconds, workdir)
