@@ -141,8 +141,7 @@ class Stack:
 
         async def work(rt: Runtime) -> Person:
             async with rt.sessions() as db:
-                user = await accounts.create_user(db, email, plan)
-                await db.commit()
+                user = await accounts.register_user(db, email, plan)
                 return Person(user.id, user.email)
 
         return self.run(work)

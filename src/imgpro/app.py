@@ -42,6 +42,7 @@ from imgpro.runtime import Runtime
 from imgpro.settings import Settings
 from imgpro.web.connect import connect_refused_page
 from imgpro.web.connect import router as connect_router
+from imgpro.web.dashboard import NoSuchApp, no_such_app_page
 from imgpro.web.dashboard import router as dashboard_router
 from imgpro.web.pages import STATIC_DIR, error_page, not_found_page, redirect
 from imgpro.web.routes import router as web_router
@@ -172,6 +173,7 @@ def build_web(runtime: Runtime) -> FastAPI:
             CsrfRefused: _csrf_refused,
             ConnectRefused: connect_refused_page,
             SignInRequired: _sign_in_required,
+            NoSuchApp: no_such_app_page,
             Exception: _web_server_error,
         },
     )

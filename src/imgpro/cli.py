@@ -194,8 +194,7 @@ def user_create(
     async def work(rt: Runtime) -> tuple[dict[str, Any], str]:
         _check_plan(rt.settings, plan)
         async with rt.sessions() as db:
-            user = await accounts.create_user(db, email, plan)
-            await db.commit()
+            user = await accounts.register_user(db, email, plan)
         return {
             "id": user.id,
             "email": user.email,
@@ -273,7 +272,6 @@ def user_delete(email: str, as_json: JsonFlag = False) -> None:
         async with rt.sessions() as db:
             user = await _user(db, email)
             await apps.delete_account(db, rt.blobs, user)
-            await db.commit()
         return {"id": user.id, "email": user.email, "deleted": True}, f"deleted {user.email}"
 
     admin_command(as_json, work)

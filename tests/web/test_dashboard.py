@@ -142,17 +142,33 @@ def test_register_edit_rotate_and_delete_an_app(stack: Stack) -> None:
     assert stack.client(new_secret).post("/v1/auth/exchange", json={"code": "x"}).status_code == 401
 
 
+APP_ACTIONS = (
+    "",
+    "/keys",
+    "/keys/k1b2c3d4/revoke",
+    "/rotate",
+    "/webhook",
+    "/webhook/rotate",
+    "/webhook/test",
+    "/delete",
+)
+
+
 def test_someone_elses_app_is_not_found(stack: Stack) -> None:
     app = idf.register_app(stack)
     client, _ = _signed_in(stack)
-    assert client.get(f"/dashboard/apps/{app.id}").status_code == 404
+    page = client.get(f"/dashboard/apps/{app.id}")
+    assert page.status_code == 404 and page.headers["cache-control"] == "no-store"
     token = _token(client)
-    for action in ("", "/rotate", "/delete"):
-        data = {"csrf_token": token, "name": "X", "redirect_uris": idf.CALLBACK}
+    data = {"name": "X", "redirect_uris": idf.CALLBACK, "confirm_name": app.name, "read": "on"}
+    for action in APP_ACTIONS:
+        response = client.post(f"/dashboard/apps/{app.id}{action}", data=data)
+        assert response.status_code == 403, action  # the form's token is checked first
         response = client.post(
-            f"/dashboard/apps/{app.id}{action}", data={**data, "confirm_name": app.name}
+            f"/dashboard/apps/{app.id}{action}", data={**data, "csrf_token": token}
         )
-        assert response.status_code == 404
+        assert response.status_code == 404, action
+        assert "/dashboard/apps" in response.text
     assert idf.exchange(stack, app.secret, {"code": "x"}).status_code == 422
 
 

@@ -1,7 +1,8 @@
 """Users and workspaces: create, find, disable, delete (with every image and blob).
 
-Who commits: the use cases (set_status, set_personal_plan) commit; create_user and delete_user
-are steps of larger use cases (sign-in, account deletion) and run in the caller's transaction."""
+Who commits: the use cases (register_user, set_status, set_personal_plan) commit; create_user
+and delete_user are steps of larger use cases (sign-in, account deletion) and run in the
+caller's transaction."""
 
 from __future__ import annotations
 
@@ -35,6 +36,13 @@ async def create_user(db: AsyncSession, email: str, plan: str = "free") -> User:
     await db.flush()
     db.add(Workspace(id=new_id(), shard=new_shard(), kind="personal", user_id=user.id, plan=plan))
     await db.flush()
+    return user
+
+
+async def register_user(db: AsyncSession, email: str, plan: str = "free") -> User:
+    """An operator's new user (`imgpro admin user create`): create_user, committed."""
+    user = await create_user(db, email, plan)
+    await db.commit()
     return user
 
 

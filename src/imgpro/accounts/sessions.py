@@ -1,5 +1,8 @@
 """Server-side web sessions: the cookie carries a random token, the table its SHA-256; 30 days,
-sliding; revocable (sign out, account deletion)."""
+sliding; revocable (sign out, account deletion).
+
+Who commits: start, end, and resolve when it slides or drops a session: each is a unit of work
+of its own, done before the page's work starts."""
 
 from __future__ import annotations
 

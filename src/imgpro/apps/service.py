@@ -1,7 +1,11 @@
 """Apps: the registry (register, edit, rotate the secret, delete; operator switches), users'
 connections (hosted-login consent, revoke), connect codes and their exchange, the
 `X-Img-User` sandbox that resolves an app's call to that user's workspace in that app, and the
-app's own storage with the app keys that act on it (decisions.md §10)."""
+app's own storage with the app keys that act on it (decisions.md §10).
+
+Who commits: every use case here that changes something commits (register, edit, connect,
+exchange, create_app_key, ...); storage_workspace is a step and runs in the caller's
+transaction."""
 
 from __future__ import annotations
 
@@ -403,7 +407,8 @@ async def resolve_connect(db: AsyncSession, request: ConnectRequest) -> App:
 
 async def storage_workspace(db: AsyncSession, app: App) -> Workspace:
     """The app's own workspace ("App storage"), created on first use: on free, managed by the
-    app's owner on the billing page. Concurrent first uses create one (a unique index)."""
+    app's owner on the billing page. Concurrent first uses create one (a unique index). Runs in
+    the caller's transaction: the caller commits."""
     query = select(Workspace).where(Workspace.app_id == app.id, Workspace.kind == "app_storage")
     workspace = (await db.execute(query)).scalar()
     if workspace is not None:

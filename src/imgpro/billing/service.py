@@ -1,5 +1,9 @@
 """Billing use cases: status, checkout (API and dashboard), the local test checkout, plan
-changes and cancellation on the dashboard, the Stripe portal, and the billing page's data."""
+changes and cancellation on the dashboard, the Stripe portal, and the billing page's data.
+
+Who commits: each use case that changes something commits its own work (start_checkout, the
+local checkout's pay and cancel, change_plan, cancel_at_period_end); the readers change
+nothing but a due period end, which `subscriptions.settle` applies and commits first."""
 
 from __future__ import annotations
 

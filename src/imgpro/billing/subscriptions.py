@@ -1,5 +1,8 @@
 """A workspace's plan and subscription: start, change, cancel, end — shared by the local
-provider, the Stripe webhooks and the period-end settlement of local subscriptions."""
+provider, the Stripe webhooks and the period-end settlement of local subscriptions.
+
+Who commits: these are steps of the billing use cases and run in the caller's transaction,
+except `settle`, which is a use case of its own (see there)."""
 
 from __future__ import annotations
 
@@ -95,7 +98,11 @@ async def end(db: AsyncSession, workspace: Workspace, subscription: Subscription
 
 async def settle(db: AsyncSession, workspace: Workspace, now: datetime | None = None) -> bool:
     """Apply a local subscription's period end: a cancelled one ends, a live one renews (no
-    money moves). Stripe subscriptions change only through their webhooks. True if changed."""
+    money moves). Stripe subscriptions change only through their webhooks. True if changed.
+
+    Commits when it takes the workspace lock, so the lock is held for the settlement alone:
+    readers (usage, the billing page) and checkout call it first, with nothing of theirs
+    pending."""
     if workspace.plan == FREE or workspace.kind == "anonymous":
         return False
     now = now or utcnow()

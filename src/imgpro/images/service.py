@@ -128,7 +128,8 @@ async def _store(
     fields: ImageFields,
     field_name: str,
 ) -> Image:
-    """Probe, then store blob and row together: on any failure neither remains."""
+    """Probe, then store blob and row together: on any failure neither remains. The last
+    step of both create use cases, so it commits (or rolls back) their work."""
     settings = runtime.settings
     if principal.workspace is not None:
         await meter.check_upload_allowed(db, settings, principal.workspace)

@@ -3,9 +3,9 @@ Every change is a CSRF-checked form post; secrets are shown once, on the page th
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from starlette.datastructures import UploadFile
 from starlette.responses import Response
 
@@ -232,6 +232,32 @@ def _no_such_app(request: Request, user: User) -> Response:
     return _not_found(request, user, "apps", "app", "/dashboard/apps")
 
 
+class NoSuchApp(Exception):
+    """The app in the address is not the signed-in user's (or no longer exists)."""
+
+    def __init__(self, user: User) -> None:
+        super().__init__("no such app")
+        self.user = user
+
+
+async def no_such_app_page(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, NoSuchApp)
+    return _no_such_app(request, exc.user)
+
+
+async def owned_app(app_id: str, user: SignedIn, db: Db) -> App:
+    """The signed-in user's app named in the path; anything else is the 404 page, with
+    nothing done."""
+    app = await apps.owned_app(db, user, app_id)
+    if app is None:
+        raise NoSuchApp(user)
+    return app
+
+
+# after SignedIn and CheckedForm in a route's parameters: those are checked first
+OwnedApp = Annotated[App, Depends(owned_app)]
+
+
 async def _app_page(
     request: Request, db: Db, rt: Rt, user: User, app: App, status: int = 200, **context: Any
 ) -> Response:
@@ -256,20 +282,14 @@ async def _app_page(
 
 
 @router.get("/apps/{app_id}")
-async def app_page(app_id: str, request: Request, user: SignedIn, db: Db, rt: Rt) -> Response:
-    app = await apps.owned_app(db, user, app_id)
-    if app is None:
-        return _no_such_app(request, user)
+async def app_page(request: Request, user: SignedIn, app: OwnedApp, db: Db, rt: Rt) -> Response:
     return await _app_page(request, db, rt, user, app)
 
 
 @router.post("/apps/{app_id}/keys")
 async def create_app_key(
-    app_id: str, request: Request, user: SignedIn, form: CheckedForm, db: Db, rt: Rt
+    request: Request, user: SignedIn, form: CheckedForm, app: OwnedApp, db: Db, rt: Rt
 ) -> Response:
-    app = await apps.owned_app(db, user, app_id)
-    if app is None:
-        return _no_such_app(request, user)
     chosen = ",".join(a for a in ("read", "write") if form_text(form, a) == "on")
     try:
         abilities = keys.parse_abilities(chosen)
@@ -290,22 +310,16 @@ async def create_app_key(
 
 @router.post("/apps/{app_id}/keys/{key_id}/revoke")
 async def revoke_app_key(
-    app_id: str, key_id: str, request: Request, user: SignedIn, form: CheckedForm, db: Db
+    key_id: str, request: Request, user: SignedIn, form: CheckedForm, app: OwnedApp, db: Db
 ) -> Response:
-    app = await apps.owned_app(db, user, app_id)
-    if app is None:
-        return _no_such_app(request, user)
     await keys.revoke_key(db, user.id, key_id, app.id)
     return redirect(f"/dashboard/apps/{app.id}?done=revoked")
 
 
 @router.post("/apps/{app_id}")
 async def edit_app(
-    app_id: str, request: Request, user: SignedIn, form: CheckedForm, db: Db, rt: Rt
+    request: Request, user: SignedIn, form: CheckedForm, app: OwnedApp, db: Db, rt: Rt
 ) -> Response:
-    app = await apps.owned_app(db, user, app_id)
-    if app is None:
-        return _no_such_app(request, user)
     name = form_text(form, "name", 200)
     uris_text = form_text(form, "redirect_uris", 25_000)
     try:
@@ -320,11 +334,8 @@ async def edit_app(
 
 @router.post("/apps/{app_id}/rotate")
 async def rotate_app_secret(
-    app_id: str, request: Request, user: SignedIn, form: CheckedForm, db: Db
+    request: Request, user: SignedIn, form: CheckedForm, app: OwnedApp, db: Db
 ) -> Response:
-    app = await apps.owned_app(db, user, app_id)
-    if app is None:
-        return _no_such_app(request, user)
     issued = await apps.rotate_secret(db, app)
     return _page(
         request, "app_secret.html", user, "apps", app=issued.app, secret=issued.secret, rotated=True
@@ -333,11 +344,8 @@ async def rotate_app_secret(
 
 @router.post("/apps/{app_id}/webhook")
 async def set_webhook(
-    app_id: str, request: Request, user: SignedIn, form: CheckedForm, db: Db, rt: Rt
+    request: Request, user: SignedIn, form: CheckedForm, app: OwnedApp, db: Db, rt: Rt
 ) -> Response:
-    app = await apps.owned_app(db, user, app_id)
-    if app is None:
-        return _no_such_app(request, user)
     url = form_text(form, "url", 2048)
     try:
         endpoint = await webhooks.set_endpoint(db, rt.settings, app.id, url)
@@ -351,11 +359,10 @@ async def set_webhook(
 
 @router.post("/apps/{app_id}/webhook/rotate")
 async def rotate_webhook_secret(
-    app_id: str, request: Request, user: SignedIn, form: CheckedForm, db: Db
+    request: Request, user: SignedIn, form: CheckedForm, app: OwnedApp, db: Db
 ) -> Response:
-    app = await apps.owned_app(db, user, app_id)
-    endpoint = await webhooks.rotate_secret(db, app.id) if app is not None else None
-    if app is None or endpoint is None:
+    endpoint = await webhooks.rotate_secret(db, app.id)
+    if endpoint is None:
         return _no_such_app(request, user)
     return _page(
         request, "webhook_secret.html", user, "apps", app=app, endpoint=endpoint, rotated=True
@@ -364,21 +371,17 @@ async def rotate_webhook_secret(
 
 @router.post("/apps/{app_id}/webhook/test")
 async def send_test_event(
-    app_id: str, request: Request, user: SignedIn, form: CheckedForm, db: Db
+    request: Request, user: SignedIn, form: CheckedForm, app: OwnedApp, db: Db
 ) -> Response:
-    app = await apps.owned_app(db, user, app_id)
-    if app is None or await webhooks.send_test(db, app.id) is None:
+    if await webhooks.send_test(db, app.id) is None:
         return _no_such_app(request, user)
     return redirect(f"/dashboard/apps/{app.id}?done=webhook_test#webhooks")
 
 
 @router.post("/apps/{app_id}/delete")
 async def delete_app(
-    app_id: str, request: Request, user: SignedIn, form: CheckedForm, db: Db, rt: Rt
+    request: Request, user: SignedIn, form: CheckedForm, app: OwnedApp, db: Db, rt: Rt
 ) -> Response:
-    app = await apps.owned_app(db, user, app_id)
-    if app is None:
-        return _no_such_app(request, user)
     if form_text(form, "confirm_name").strip() != app.name:
         return await _app_page(
             request,
