@@ -18,8 +18,9 @@
    variant (which starts the copy) and of the next (from the copy).
 3. Cached hits: one stored variant under wrk, against nginx serving the same bytes.
 4. Cutout: imgpro's `cutout=1` at 1024 px against the same steps bare (resize, u2netp, PNG).
-5. Memory: RSS of imgpro's process tree every 100 of `--renders` mixed renders (sizes,
-   formats, animated GIF), first without cutout, then with cutout in the mix.
+5. Memory: RSS and PSS of imgpro's process tree (server, render processes, multiprocessing's
+   resource tracker), and RSS of the server process alone, every 100 of `--renders` mixed
+   renders (sizes, formats, animated GIF), first without cutout, then with cutout in the mix.
 
 thumbor is pip-installed into its own venv (`$THUMBOR_VENV`, default /tmp/imgpro-bench-thumbor,
 with pillow-heif); nginx and wrk come from apt (`apt-get install nginx-light wrk`). A peer that
@@ -80,6 +81,8 @@ class Tally:
     seconds: float = 0.0
     cpu: float = 0.0
     latencies: list[float] = field(default_factory=list)
+    output_bytes: int = 0  # one sample output of the cell: its size ...
+    ssim: float = 0.0  # ... and its SSIM against the source pixels resized (`reference`)
 
     def add(self, other: Tally) -> None:
         self.requests += other.requests
@@ -169,16 +172,21 @@ def process_tree(pid: int) -> list[int]:
     return tree
 
 
-def tree_rss_mb(pid: int) -> float:
-    total = 0
+def tree_memory_mb(pid: int) -> tuple[float, float, float]:
+    """(RSS summed over `pid`'s tree, PSS summed over it, RSS of `pid` alone) in MB. A sum of
+    RSS counts the libraries the processes share (libvips, Python, numpy) once per process;
+    PSS splits each shared page among the processes that map it."""
+    rss = pss = alone = 0
     for member in process_tree(pid):
         try:
-            for line in Path(f"/proc/{member}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
+            rollup = Path(f"/proc/{member}/smaps_rollup").read_text().splitlines()[1:]
         except OSError:
             continue
-    return total / 1024
+        fields = {line.split(":")[0]: int(line.split()[1]) for line in rollup}
+        rss, pss = rss + fields["Rss"], pss + fields["Pss"]
+        if member == pid:
+            alone = fields["Rss"]
+    return rss / 1024, pss / 1024, alone / 1024
 
 
 def tree_cpu(pid: int) -> float:
@@ -394,7 +402,7 @@ def save(image: pyvips.Image, fmt: str) -> bytes:
     if fmt == "webp":
         return image.webpsave_buffer(Q=QUALITY[fmt], keep=keep)
     if fmt == "avif":
-        return image.heifsave_buffer(Q=QUALITY[fmt], compression="av1", effort=2, keep=keep)
+        return image.heifsave_buffer(Q=QUALITY[fmt], compression="av1", effort=3, keep=keep)
     return image.jpegsave_buffer(Q=QUALITY[fmt], optimize_coding=True, keep=keep)
 
 
@@ -446,8 +454,36 @@ def requests_for(probe_cpu: float, per_peer: int) -> int:
     return max(low, min(high, 2 * round(wanted / 2)))
 
 
+def luma(image: pyvips.Image) -> pyvips.Image:
+    image = image.colourspace("srgb")
+    return (image[0] * 0.299 + image[1] * 0.587 + image[2] * 0.114).copy_memory()
+
+
+def ssim(output: bytes, reference: pyvips.Image) -> float:
+    """Mean SSIM of an output's luma against the reference (Gaussian window, σ 1.5)."""
+    a, b = luma(pyvips.Image.new_from_buffer(output, "")), luma(reference)
+    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
+
+    def blur(image: pyvips.Image) -> pyvips.Image:
+        return image.gaussblur(1.5, precision="float")
+
+    mean_a, mean_b = blur(a), blur(b)
+    var_a, var_b = blur(a * a) - mean_a * mean_a, blur(b * b) - mean_b * mean_b
+    covariance = blur(a * b) - mean_a * mean_b
+    numerator = (mean_a * mean_b * 2 + c1) * (covariance * 2 + c2)
+    denominator = (mean_a * mean_a + mean_b * mean_b + c1) * (var_a + var_b + c2)
+    return float((numerator / denominator).avg())
+
+
+def sample_output(tally: Tally, url: str, reference: pyvips.Image) -> None:
+    """Fetch one output of the cell (not counted) and score its bytes and quality."""
+    body = httpx.get(url, timeout=180).content
+    tally.output_bytes, tally.ssim = len(body), ssim(body, reference)
+
+
 def render_rows(
     sources: dict[tuple[int, str], Source],
+    pixels: dict[int, pyvips.Image],
     imgpro: Server,
     thumbor: Server | None,
     chosen: list[tuple[int, str, int, str]],
@@ -455,6 +491,7 @@ def render_rows(
     rounds: int = 2,
 ) -> list[tuple[tuple[int, str, int, str], dict[str, Tally]]]:
     results = []
+    references: dict[tuple[int, int], pyvips.Image] = {}
     serial = iter(range(10**9))
     for cell in chosen:
         mp, src, width, out = cell
@@ -488,6 +525,13 @@ def render_rows(
         for _ in range(rounds):
             for name, run in peers.items():
                 totals[name].add(run(batches[name]))
+        # what each server's bytes buy: against the source's own pixels resized by libvips
+        if (mp, width) not in references:
+            references[(mp, width)] = pyvips.Image.thumbnail_image(pixels[mp], width).copy_memory()
+        reference = references[(mp, width)]
+        sample_output(totals["imgpro"], f"{source.url}?w={width}&format={out}", reference)
+        if thumbor is not None and "thumbor" in totals:
+            sample_output(totals["thumbor"], thumbor.base + thumbor_url, reference)
         results.append((cell, totals))
         print(cell_line(cell, totals), flush=True)
     return results
@@ -519,6 +563,10 @@ def cell_line(cell: tuple[int, str, int, str], totals: dict[str, Tally]) -> str:
         parts.append(
             f"imgpro/thumbor {imgpro.cpu_ms / thumbor.cpu_ms:4.2f}"
             f" (req/s {imgpro.rps / thumbor.rps:4.2f}×)"
+        )
+        parts.append(
+            f"bytes {imgpro.output_bytes / 1000:.0f}/{thumbor.output_bytes / 1000:.0f} KB"
+            f" SSIM {imgpro.ssim:.4f}/{thumbor.ssim:.4f}"
         )
     return "  ".join(parts)
 
@@ -554,11 +602,12 @@ def render_summary(results: list[tuple[tuple[int, str, int, str], dict[str, Tall
     print(
         "\nper source size × output, over source formats and widths: median CPU ms per request;"
         "\nimgpro ÷ thumbor and imgpro ÷ bare as geometric mean (min–max) of the cells' ratios,"
-        "\nand imgpro's req/s ÷ thumbor's (geometric mean)"
+        "\nand, against thumbor's, imgpro's req/s and output bytes (geometric means) and the"
+        "\nmean SSIM of each one's outputs (imgpro/thumbor) against the source pixels resized"
     )
     print(
         f"  {'source → output':<16} {'bare':>6} {'imgpro':>7} {'thumbor':>8}"
-        f"  {'imgpro/thumbor':<19} {'imgpro/bare':<19} req/s"
+        f"  {'imgpro/thumbor':<19} {'imgpro/bare':<19} {'req/s':>6} {'bytes':>6}  SSIM"
     )
     sizes: dict[int, list[dict[str, Tally]]] = {}
     for (mp, *_), totals in results:
@@ -574,11 +623,20 @@ def render_summary(results: list[tuple[tuple[int, str, int, str], dict[str, Tall
                 else float("nan")
                 for peer in ("bare", "imgpro", "thumbor")
             ]
-            speed = [t["imgpro"].rps / t["thumbor"].rps for t in rows if "thumbor" in t]
+            with_thumbor = [t for t in rows if "thumbor" in t]
+            speed = [t["imgpro"].rps / t["thumbor"].rps for t in with_thumbor]
+            size = [t["imgpro"].output_bytes / t["thumbor"].output_bytes for t in with_thumbor]
+            quality = [(t["imgpro"].ssim, t["thumbor"].ssim) for t in with_thumbor]
             print(
                 f"  {mp:>2} MP → {out:<7} {medians[0]:6.0f} {medians[1]:7.0f} {medians[2]:8.0f}"
                 f"  {spread(ratios(rows, 'thumbor')):<19} {spread(ratios(rows, 'bare')):<19}"
-                f" {geomean(speed) if speed else float('nan'):.2f}×"
+                + (
+                    f" {geomean(speed):5.2f}× {geomean(size):5.2f}×"
+                    f"  {statistics.mean(a for a, _ in quality):.4f}"
+                    f"/{statistics.mean(b for _, b in quality):.4f}"
+                    if with_thumbor
+                    else ""
+                )
             )
     for peer, target in (("thumbor", THUMBOR_GOAL), ("bare", BARE_GOAL)):
         per_size = {
@@ -800,20 +858,32 @@ def mixed_queries(count: int, cutout: bool) -> Iterable[tuple[int, str]]:
         yield source, query
 
 
-def memory_series(imgpro: Server, urls: list[str], renders: int, cutout: bool) -> list[float]:
+def memory_series(
+    imgpro: Server, urls: list[str], renders: int, cutout: bool
+) -> tuple[list[tuple[float, float, float]], float]:
+    """`tree_memory_mb` before and after every 100 renders, and CPU ms per render."""
     queries = [f"{urls[source]}?{query}" for source, query in mixed_queries(renders, cutout)]
-    series = [tree_rss_mb(imgpro.process.pid)]
+    series = [tree_memory_mb(imgpro.process.pid)]
+    cpu = imgpro.cpu
     for start in range(0, renders, 100):
         asyncio.run(fetch_all(queries[start : start + 100]))
-        series.append(tree_rss_mb(imgpro.process.pid))
-    return series
+        series.append(tree_memory_mb(imgpro.process.pid))
+    return series, (imgpro.cpu - cpu) / renders * 1000
 
 
-def series_line(name: str, series: list[float]) -> str:
-    third = series[len(series) * 2 // 3]
-    growth = (series[-1] - third) / third * 100
-    values = " ".join(f"{value:.0f}" for value in series)
-    return f"{name}: peak {max(series):.0f} MB, last third {growth:+.1f} %\n  {values}"
+def memory_lines(name: str, renders: int, limit: int, imgpro: Server, urls: list[str]) -> None:
+    series, cpu_ms = memory_series(imgpro, urls, renders, cutout=name == "with cutout")
+    print(f"{name}, {renders} renders, {cpu_ms:.0f} ms CPU a render:")
+    for index, what in enumerate(("tree RSS", "tree PSS", "server RSS")):
+        values = [sample[index] for sample in series]
+        third = values[len(values) * 2 // 3]
+        growth = (values[-1] - third) / third * 100
+        print(f"  {what:<10} peak {max(values):4.0f} MB, last third {growth:+5.1f} %")
+        print("    " + " ".join(f"{value:.0f}" for value in values))
+        if what != "tree PSS":
+            peak = max(values)
+            goal(f"{what} {name}", f"≤ {limit} MB", f"peak {peak:.0f} MB", peak <= limit)
+            goal(f"{what} {name}, last third", "< 5 %", f"{growth:+.1f} %", growth < 5)
 
 
 # -- main ---------------------------------------------------------------------------------------
@@ -873,7 +943,7 @@ def main() -> None:
         if "renders" in only:
             count = per_peer or f"{CELL_REQUESTS[0]}–{CELL_REQUESTS[1]}"
             print(f"\ncold renders, {count} per peer per cell, CPU per request and req/s:")
-            render_summary(render_rows(sources, imgpro, thumbor, chosen, per_peer))
+            render_summary(render_rows(sources, pixels, imgpro, thumbor, chosen, per_peer))
         if "hits" in only:
             print(f"\nload average {os.getloadavg()[0]:.1f}")
             hit_rows(imgpro, sources[(12, "jpg")], args.hits_seconds, workdir)
@@ -891,11 +961,9 @@ def main() -> None:
             for source in mixed:
                 upload(imgpro, source)
             urls = [source.url for source in mixed]
-            print(
-                f"\nload average {os.getloadavg()[0]:.1f}; RSS of imgpro's tree every 100 renders:"
-            )
-            print(series_line("without cutout", memory_series(imgpro, urls, renders, cutout=False)))
-            print(series_line("with cutout", memory_series(imgpro, urls, renders, cutout=True)))
+            print(f"\nload average {os.getloadavg()[0]:.1f}; imgpro's memory every 100 renders:")
+            memory_lines("without cutout", renders, 200, imgpro, urls)
+            memory_lines("with cutout", renders, 350, imgpro, urls)
     finally:
         for server in servers:
             stop(server.process)

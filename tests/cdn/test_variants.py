@@ -3,6 +3,7 @@ identical concurrent misses render once; a full render pool answers 503 with Ret
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -11,7 +12,10 @@ import httpx
 import pytest
 import pyvips
 
+from imgpro.cdn.layout import OriginalMeta
 from imgpro.cdn.pool import RenderProcess
+from imgpro.cdn.variants import variant_of
+from imgpro.media.transform import canonical, parse
 from tests.cdn.conftest import assert_image, upload
 from tests.conftest import Stack, start_stack
 from tests.factories import images as make
@@ -137,3 +141,17 @@ def test_a_full_render_pool_answers_503_with_retry_after(
         assert response.headers["retry-after"] == "1"
         assert response.json()["error"]["code"] == "service_unavailable"
     assert_image(client.get(image["url"] + "?w=20"), "image/jpeg")  # the pool recovered
+
+
+def test_a_format_version_renames_only_that_formats_variants() -> None:
+    meta = OriginalMeta("jpg", "image/jpeg", "e" * 32, 1000, 100, 80, 1, True, None)
+
+    def first_name(query: str) -> str:
+        spec = parse(query)
+        return hashlib.sha256(f"1\n{canonical(spec)}".encode()).hexdigest()[:24]
+
+    for query in ("w=50&format=webp", "w=50", "w=50&format=png"):  # names as they always were
+        variant = variant_of("pub", "abcdefgh", meta, parse(query))
+        assert variant is not None and first_name(query) in variant.key
+    avif = variant_of("pub", "abcdefgh", meta, parse("w=50&format=avif"))
+    assert avif is not None and first_name("w=50&format=avif") not in avif.key

@@ -236,6 +236,20 @@ def test_a_file_deleted_before_its_render_is_gone_not_corrupt(tmp_path: Path):
         render(tmp_path / "deleted.jpg", "jpg", parse("w=20"))
 
 
+def test_avif_is_as_compact_as_pillows_at_the_same_quality():
+    """thumbor writes AVIF through Pillow (libavif, libaom speed 6): imgpro's AVIF at the same q
+    is as small, not the 40-65 % larger file of libaom's faster speed 7."""
+    shading = pyvips.Image.gaussnoise(40, 30, sigma=40, mean=128, seed=1).resize(16)
+    grain = pyvips.Image.gaussnoise(640, 480, sigma=8, mean=0, seed=2)
+    photo = shading.extract_area(0, 0, 640, 480).bandjoin([shading, shading * 0.8]) + grain
+    data = photo.cast("uchar").copy(interpretation="srgb").jpegsave_buffer(Q=90)
+    ours = render(data, "jpg", parse("w=320&format=avif&q=55"))
+    pixels = decode(render(data, "jpg", parse("w=320&format=png")).data)
+    pillows = io.BytesIO()
+    Image.fromarray(pixels.numpy()).save(pillows, "AVIF", quality=55)
+    assert len(ours.data) <= len(pillows.getvalue()) * 1.1
+
+
 def test_time_budget_stops_a_slow_render():
     data = make.jpeg(2000, 2000)
     with pytest.raises(RenderRefused) as refused:
