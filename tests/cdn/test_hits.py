@@ -210,14 +210,14 @@ def test_hot_blobs_are_read_again_once_the_file_changes_and_stay_within_their_by
     hot = HotBlobs(max_bytes=10)
     blob, other = tmp_path / "blob", tmp_path / "other"
     blob.write_bytes(b"12345")
-    assert hot.read(blob, blob.stat()) == b"12345"
+    assert hot.read(str(blob), blob.stat()) == b"12345"
     (tmp_path / "new").write_bytes(b"abcdef")
     (tmp_path / "new").rename(blob)
-    assert hot.read(blob, blob.stat()) == b"abcdef"  # another inode and size: read again
+    assert hot.read(str(blob), blob.stat()) == b"abcdef"  # another inode and size: read again
     seen = blob.stat()
     blob.unlink()
-    assert hot.read(blob, seen) == b"abcdef"  # from memory: the stat given still matches
+    assert hot.read(str(blob), seen) == b"abcdef"  # from memory: the stat given still matches
     other.write_bytes(b"67890")
-    assert hot.read(other, other.stat()) == b"67890"
+    assert hot.read(str(other), other.stat()) == b"67890"
     with pytest.raises(FileNotFoundError):  # 6 + 5 bytes > 10: `blob` was let go
-        hot.read(blob, seen)
+        hot.read(str(blob), seen)

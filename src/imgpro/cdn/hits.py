@@ -54,16 +54,17 @@ class HotBlobs:
 
     def __init__(self, max_bytes: int = 8 * 1024 * 1024) -> None:
         self.max_bytes = max_bytes
-        self._items: OrderedDict[Path, tuple[tuple[int, int, int], bytes]] = OrderedDict()
+        # keyed by str, not Path: hashing a Path costs more than the lookup it is for
+        self._items: OrderedDict[str, tuple[tuple[int, int, int], bytes]] = OrderedDict()
         self._bytes = 0
 
-    def read(self, path: Path, stat: os.stat_result) -> bytes:
+    def read(self, path: str, stat: os.stat_result) -> bytes:
         version = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
         item = self._items.get(path)
         if item is not None and item[0] == version:
             self._items.move_to_end(path)
             return item[1]
-        body = read_small(path)
+        body = read_small(Path(path))
         if item is not None:
             self._bytes -= len(item[1])
         self._items[path] = (version, body)
@@ -194,10 +195,11 @@ class HitPath:
         if local is None:
             return None
         try:
-            stat = os.stat(local)
+            file = os.fspath(local)
+            stat = os.stat(file)
             if stat.st_size > INLINE_BYTES:
                 return None
-            body = self.hot.read(local, stat)
+            body = self.hot.read(file, stat)
         except FileNotFoundError:  # never stored, or evicted: a miss
             return None
         if variant is not None:
