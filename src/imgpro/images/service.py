@@ -413,7 +413,7 @@ async def unpublish_all(blobs: BlobStore, stored: list[tuple[str, str]]) -> None
         await cdn.unpublish(blobs, shard, image_id)
 
 
-async def usage(db: AsyncSession, runtime: Runtime, workspace: Workspace) -> dict[str, Any]:
+async def usage(db: AsyncSession, runtime: Runtime, workspace: Workspace) -> meter.Usage:
     """The usage object of decisions.md §3: the billing meter of this workspace."""
     return await meter.usage(db, runtime.settings, workspace)
 
