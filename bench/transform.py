@@ -245,7 +245,10 @@ class Server:
         return tree_cpu(self.process.pid)
 
 
-def start_imgpro(workdir: Path, name: str = "imgpro") -> Server:
+def start_imgpro(
+    workdir: Path, name: str = "imgpro", command: Callable[[int], list[str]] | None = None
+) -> Server:
+    """`imgpro serve` (or `command(port)`: another server of the same app) on a free port."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = {
@@ -260,8 +263,8 @@ def start_imgpro(workdir: Path, name: str = "imgpro") -> Server:
         # the bench uploads anonymously
         "IMGPRO_MAX_ANONYMOUS_UPLOAD_BYTES": str(200 * 1024 * 1024),
     }
-    command = [str(Path(sys.executable).parent / "imgpro"), "serve", "--port", str(port)]
-    process = launch(command, workdir / f"{name}.log", env)
+    serve = [str(Path(sys.executable).parent / "imgpro"), "serve", "--port", str(port)]
+    process = launch(command(port) if command else serve, workdir / f"{name}.log", env)
     wait_until_up(base + "/healthz", process, "imgpro")
     return Server("imgpro", process, base)
 
