@@ -21,8 +21,9 @@
    variant (which starts the copy) and of the next (from the copy).
 3. Cached hits: one stored variant under wrk, against nginx serving the same bytes.
 4. Cutout: imgpro's `cutout=1` at 1024 px against the same steps bare (resize, u2netp, PNG).
-5. Memory: RSS of imgpro's process tree every 100 of `--renders` mixed renders (sizes,
-   formats, animated GIF), first without cutout, then with cutout in the mix.
+5. Memory: RSS and PSS of imgpro's process tree (server, render processes, multiprocessing's
+   resource tracker), and RSS of the server process alone, every 100 of `--renders` mixed
+   renders (sizes, formats, animated GIF), first without cutout, then with cutout in the mix.
 
 thumbor is pip-installed into its own venv (`$THUMBOR_VENV`, default /tmp/imgpro-bench-thumbor,
 with pillow-heif); nginx and wrk come from apt (`apt-get install nginx-light wrk`). A peer that
@@ -182,16 +183,21 @@ def process_tree(pid: int) -> list[int]:
     return tree
 
 
-def tree_rss_mb(pid: int) -> float:
-    total = 0
+def tree_memory_mb(pid: int) -> tuple[float, float, float]:
+    """(RSS summed over `pid`'s tree, PSS summed over it, RSS of `pid` alone) in MB. A sum of
+    RSS counts the libraries the processes share (libvips, Python, numpy) once per process;
+    PSS splits each shared page among the processes that map it."""
+    rss = pss = alone = 0
     for member in process_tree(pid):
         try:
-            for line in Path(f"/proc/{member}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
+            rollup = Path(f"/proc/{member}/smaps_rollup").read_text().splitlines()[1:]
         except OSError:
             continue
-    return total / 1024
+        fields = {line.split(":")[0]: int(line.split()[1]) for line in rollup}
+        rss, pss = rss + fields["Rss"], pss + fields["Pss"]
+        if member == pid:
+            alone = fields["Rss"]
+    return rss / 1024, pss / 1024, alone / 1024
 
 
 def tree_cpu(pid: int) -> float:
@@ -250,7 +256,10 @@ class Server:
         return tree_cpu(self.process.pid)
 
 
-def start_imgpro(workdir: Path, name: str = "imgpro") -> Server:
+def start_imgpro(
+    workdir: Path, name: str = "imgpro", command: Callable[[int], list[str]] | None = None
+) -> Server:
+    """`imgpro serve` (or `command(port)`: another server of the same app) on a free port."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = {
@@ -265,8 +274,8 @@ def start_imgpro(workdir: Path, name: str = "imgpro") -> Server:
         # the bench uploads anonymously
         "IMGPRO_MAX_ANONYMOUS_UPLOAD_BYTES": str(200 * 1024 * 1024),
     }
-    command = [str(Path(sys.executable).parent / "imgpro"), "serve", "--port", str(port)]
-    process = launch(command, workdir / f"{name}.log", env)
+    serve = [str(Path(sys.executable).parent / "imgpro"), "serve", "--port", str(port)]
+    process = launch(command(port) if command else serve, workdir / f"{name}.log", env)
     wait_until_up(base + "/healthz", process, "imgpro")
     return Server("imgpro", process, base)
 
@@ -867,20 +876,32 @@ def mixed_queries(count: int, cutout: bool) -> Iterable[tuple[int, str]]:
         yield source, query
 
 
-def memory_series(imgpro: Server, urls: list[str], renders: int, cutout: bool) -> list[float]:
+def memory_series(
+    imgpro: Server, urls: list[str], renders: int, cutout: bool
+) -> tuple[list[tuple[float, float, float]], float]:
+    """`tree_memory_mb` before and after every 100 renders, and CPU ms per render."""
     queries = [f"{urls[source]}?{query}" for source, query in mixed_queries(renders, cutout)]
-    series = [tree_rss_mb(imgpro.process.pid)]
+    series = [tree_memory_mb(imgpro.process.pid)]
+    cpu = imgpro.cpu
     for start in range(0, renders, 100):
         asyncio.run(fetch_all(queries[start : start + 100]))
-        series.append(tree_rss_mb(imgpro.process.pid))
-    return series
+        series.append(tree_memory_mb(imgpro.process.pid))
+    return series, (imgpro.cpu - cpu) / renders * 1000
 
 
-def series_line(name: str, series: list[float]) -> str:
-    third = series[len(series) * 2 // 3]
-    growth = (series[-1] - third) / third * 100
-    values = " ".join(f"{value:.0f}" for value in series)
-    return f"{name}: peak {max(series):.0f} MB, last third {growth:+.1f} %\n  {values}"
+def memory_lines(name: str, renders: int, limit: int, imgpro: Server, urls: list[str]) -> None:
+    series, cpu_ms = memory_series(imgpro, urls, renders, cutout=name == "with cutout")
+    print(f"{name}, {renders} renders, {cpu_ms:.0f} ms CPU a render:")
+    for index, what in enumerate(("tree RSS", "tree PSS", "server RSS")):
+        values = [sample[index] for sample in series]
+        third = values[len(values) * 2 // 3]
+        growth = (values[-1] - third) / third * 100
+        print(f"  {what:<10} peak {max(values):4.0f} MB, last third {growth:+5.1f} %")
+        print("    " + " ".join(f"{value:.0f}" for value in values))
+        if what != "tree PSS":
+            peak = max(values)
+            goal(f"{what} {name}", f"≤ {limit} MB", f"peak {peak:.0f} MB", peak <= limit)
+            goal(f"{what} {name}, last third", "< 5 %", f"{growth:+.1f} %", growth < 5)
 
 
 # -- main ---------------------------------------------------------------------------------------
@@ -963,11 +984,9 @@ def main() -> None:
             for source in mixed:
                 upload(imgpro, source)
             urls = [source.url for source in mixed]
-            print(
-                f"\nload average {os.getloadavg()[0]:.1f}; RSS of imgpro's tree every 100 renders:"
-            )
-            print(series_line("without cutout", memory_series(imgpro, urls, renders, cutout=False)))
-            print(series_line("with cutout", memory_series(imgpro, urls, renders, cutout=True)))
+            print(f"\nload average {os.getloadavg()[0]:.1f}; imgpro's memory every 100 renders:")
+            memory_lines("without cutout", renders, 200, imgpro, urls)
+            memory_lines("with cutout", renders, 350, imgpro, urls)
     finally:
         for server in servers:
             stop(server.process)

@@ -17,7 +17,7 @@ def test_twenty_concurrent_charges_at_the_edge_stop_exactly_at_the_limit(stack: 
     workspace_id = personal_workspace_id(stack, person)
     set_usage(stack, workspace_id, uploads=93)
 
-    async def work(rt: Runtime) -> tuple[int, int, dict]:
+    async def work(rt: Runtime) -> tuple[int, int, meter.Usage]:
         async def charge() -> bool:
             async with rt.sessions() as db:
                 workspace = await accounts.get_workspace(db, workspace_id)
@@ -44,15 +44,14 @@ def test_twenty_concurrent_charges_at_the_edge_stop_exactly_at_the_limit(stack: 
 
     charged, refused, after = stack.run(work)
     assert (charged, refused) == (7, 13)
-    assert after["limits"]["monthly_uploads"]["used"] == 100
-    assert after["limits"]["storage_bytes"]["used"] == 7000
+    assert (after.uploads, after.storage_bytes) == (100, 7000)
 
 
 def test_a_rolled_back_upload_takes_its_charge_with_it(stack: Stack) -> None:
     person = stack.user()
     workspace_id = personal_workspace_id(stack, person)
 
-    async def work(rt: Runtime) -> dict:
+    async def work(rt: Runtime) -> meter.Usage:
         async with rt.sessions() as db:
             workspace = await accounts.get_workspace(db, workspace_id)
             assert workspace is not None
@@ -63,5 +62,4 @@ def test_a_rolled_back_upload_takes_its_charge_with_it(stack: Stack) -> None:
             return await meter.usage(db, rt.settings, workspace)
 
     after = stack.run(work)
-    assert after["limits"]["monthly_uploads"]["used"] == 0
-    assert after["limits"]["storage_bytes"]["used"] == 0
+    assert (after.uploads, after.storage_bytes) == (0, 0)

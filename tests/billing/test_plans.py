@@ -24,6 +24,7 @@ from imgpro.billing.plans import (
     period_key,
     price_label,
 )
+from imgpro.billing.schemas import PlanOut
 from imgpro.units import GB
 
 PLANS_TOML = """
@@ -64,7 +65,9 @@ def test_an_operator_file_replaces_the_catalogue(tmp_path: Path) -> None:
     assert plans.free.name == "Hobby" and plans.paid[0].prices["monthly"].currency == "eur"
     assert plans.by_stripe_price("price_studio_m") == (plans.paid[0], "monthly")
     as_json = tmp_path / "plans.json"
-    as_json.write_text(json.dumps({"plans": [p.public() for p in DEFAULT_CATALOGUE.plans]}))
+    as_json.write_text(
+        json.dumps({"plans": [PlanOut.of(p).model_dump() for p in DEFAULT_CATALOGUE.plans]})
+    )
     assert load_catalogue(as_json) == DEFAULT_CATALOGUE  # the API's own shape reads back
     assert catalogue_for(None) is DEFAULT_CATALOGUE
     assert catalogue_for(toml).paid[0].id == "studio"
@@ -143,7 +146,7 @@ def test_a_plan_may_limit_stored_images() -> None:
         }
     )
     assert [p.images for p in plans.plans] == [5, 50, None]
-    assert plans.get("pro").public()["limits"]["images"] == 50
+    assert PlanOut.of(plans.get("pro")).limits.images == 50
     assert plans.upgrade_for(plans.free, uploads=False, storage=False, images=True).id == "pro"  # type: ignore[union-attr]
     top = plans.upgrade_for(plans.get("pro"), uploads=False, storage=False, images=True)
     assert top is not None and top.id == "unlimited"

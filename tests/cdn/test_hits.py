@@ -17,7 +17,7 @@ from starlette.types import Receive, Scope, Send
 
 from imgpro.app import Surfaces
 from imgpro.cdn import service as cdn
-from imgpro.cdn.hits import HitLog, HitPath
+from imgpro.cdn.hits import HitLog, HitPath, HotBlobs
 from imgpro.cdn.layout import OriginalMeta
 from imgpro.cdn.variants import requested, variant_of
 from imgpro.ids import new_id, new_shard
@@ -202,3 +202,22 @@ def test_a_hit_answers_what_the_full_stack_answered(client: httpx.Client) -> Non
 
     assert comparable(hit) == comparable(first)
     assert "content-security-policy" in hit.headers
+
+
+def test_hot_blobs_are_read_again_once_the_file_changes_and_stay_within_their_bytes(
+    tmp_path: Path,
+) -> None:
+    hot = HotBlobs(max_bytes=10)
+    blob, other = tmp_path / "blob", tmp_path / "other"
+    blob.write_bytes(b"12345")
+    assert hot.read(str(blob), blob.stat()) == b"12345"
+    (tmp_path / "new").write_bytes(b"abcdef")
+    (tmp_path / "new").rename(blob)
+    assert hot.read(str(blob), blob.stat()) == b"abcdef"  # another inode and size: read again
+    seen = blob.stat()
+    blob.unlink()
+    assert hot.read(str(blob), seen) == b"abcdef"  # from memory: the stat given still matches
+    other.write_bytes(b"67890")
+    assert hot.read(str(other), other.stat()) == b"67890"
+    with pytest.raises(FileNotFoundError):  # 6 + 5 bytes > 10: `blob` was let go
+        hot.read(str(blob), seen)

@@ -3,42 +3,14 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
 from imgpro.apps import service as apps
+from imgpro.apps.schemas import AuthContext, ExchangeBody
 from imgpro.deps import CallingApp, Db
 from imgpro.http import parse_as, read_json
 from imgpro.openapi import json_body, responses
 
 router = APIRouter(prefix="/v1", tags=["apps"])
-
-
-class ExchangeBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    code: StrictStr = Field(min_length=1, description="The code from the hosted-login callback.")
-    code_verifier: StrictStr | None = Field(
-        default=None, description="The PKCE verifier, when the login was started with a challenge."
-    )
-
-
-class AppRef(BaseModel):
-    id: str
-    object: str = "app"
-    name: str
-
-
-class UserRef(BaseModel):
-    id: str
-    object: str = "user"
-    email: str
-    verified: bool
-
-
-class AuthContext(BaseModel):
-    object: str = "auth_context"
-    app: AppRef
-    user: UserRef
 
 
 @router.post(
@@ -69,4 +41,4 @@ async def exchange(request: Request, app: CallingApp, db: Db) -> AuthContext:
     """Trade the `code` from the hosted-login callback for the user who signed in (single use,
     about 60 s, bound to this app). Call it from the app's backend with its machine secret."""
     body = parse_as(ExchangeBody, await read_json(request))
-    return AuthContext.model_validate(await apps.exchange(db, app, body.code, body.code_verifier))
+    return AuthContext.of(app, await apps.exchange(db, app, body.code, body.code_verifier))

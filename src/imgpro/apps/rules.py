@@ -4,14 +4,13 @@
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import re
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode, urlsplit
-
-from confusables import confusable_characters
 
 from imgpro import tokens
 from imgpro.errors import invalid
@@ -24,20 +23,28 @@ LOOPBACK_HOSTS = {"localhost", "127.0.0.1"}
 _CHALLENGE_RE = re.compile(r"^[A-Za-z0-9_-]{43}$")
 _VERIFIER_RE = re.compile(r"^[A-Za-z0-9._~-]{43,128}$")
 _BADGE_LOOKALIKES = ("✓", "✔", "☑", "✅")
-# "imgpro" letter by letter, each as any character Unicode lists as confusable with it, with any
-# run of spaces, punctuation, symbols or marks between: "img[.]pro", "ımg。pro", "1mg pr0" match
-_IMG_PRO = re.compile(
-    r"[\W_]*".join(
-        "(?:" + "|".join(map(re.escape, confusable_characters(letter))) + ")" for letter in "imgpro"
+
+
+@functools.cache
+def _img_pro() -> re.Pattern[str]:
+    """The letters of "imgpro", each as any character Unicode lists as confusable with it, with
+    any run of spaces, punctuation, symbols or marks between: "img[.]pro", "ımg。pro", "1mg pr0"
+    match. Built when an app is first named: the confusables table costs a server ~18 MB."""
+    from confusables import confusable_characters
+
+    return re.compile(
+        r"[\W_]*".join(
+            "(?:" + "|".join(map(re.escape, confusable_characters(letter))) + ")"
+            for letter in "imgpro"
+        )
     )
-)
 
 
 def _reads_as_img_pro(name: str) -> bool:
     """Whether `name` reads as img.pro: compared after NFKC (fullwidth, one dot leader),
     case folding and decomposition (accents become separate marks, skipped between letters)."""
     folded = unicodedata.normalize("NFKD", unicodedata.normalize("NFKC", name).casefold())
-    return _IMG_PRO.search(folded) is not None
+    return _img_pro().search(folded) is not None
 
 
 def check_app_name(name: str) -> str:

@@ -9,11 +9,9 @@ transaction."""
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -301,7 +299,7 @@ def _code_hash(code: str) -> str:
 async def issue_connect_code(
     db: AsyncSession, app: App, user: User, redirect_uri: str, code_challenge: str | None
 ) -> str:
-    code = secrets.token_urlsafe(32)  # 256 random bits
+    code = tokens.url_token(32)  # 256 random bits
     db.add(
         ConnectCode(
             code_hash=_code_hash(code),
@@ -316,8 +314,9 @@ async def issue_connect_code(
     return code
 
 
-async def exchange(db: AsyncSession, app: App, code: str, verifier: str | None) -> dict[str, Any]:
-    """Trade a callback code for the auth context; any problem with the code → invalid_code."""
+async def exchange(db: AsyncSession, app: App, code: str, verifier: str | None) -> User:
+    """Trade a callback code for the user who signed in; any problem with the code →
+    invalid_code."""
     record = await db.get(ConnectCode, _code_hash(code)) if len(code) <= 256 else None
     now = utcnow()
     if record is None or record.app_id != app.id:
@@ -342,11 +341,7 @@ async def exchange(db: AsyncSession, app: App, code: str, verifier: str | None) 
         or await connection_of(db, app.id, user.id) is None
     ):
         raise ApiError("invalid_code")
-    return {
-        "object": "auth_context",
-        "app": {"id": app.id, "object": "app", "name": app.name},
-        "user": {"id": user.id, "object": "user", "email": user.email, "verified": True},
-    }
+    return user
 
 
 # ---- acting for a user ----------------------------------------------------------------------

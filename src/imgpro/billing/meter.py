@@ -29,7 +29,7 @@ from imgpro.billing.plans import (
     price_label,
 )
 from imgpro.billing.tables import UsageMeter
-from imgpro.db.base import isoformat, utcnow
+from imgpro.db.base import utcnow
 from imgpro.errors import ApiError
 from imgpro.settings import Settings
 from imgpro.units import storage_text
@@ -62,21 +62,6 @@ class Usage:
         """Whether any limit of the plan applies to this workspace (the anonymous pool is
         rate-limited instead)."""
         return self.metered
-
-    def public(self) -> dict[str, Any]:
-        """The usage object of `GET /v1/usage` and `billing_status.usage`."""
-        return {
-            "object": "usage",
-            "plan": self.plan.id,
-            "period": {"start": isoformat(self.period[0]), "end": isoformat(self.period[1])},
-            "limits": {
-                "monthly_uploads": {"used": self.uploads, "limit": self.plan.monthly_uploads},
-                "storage_bytes": {"used": self.storage_bytes, "limit": self.plan.storage_bytes},
-                "images": {"used": self.images, "limit": self.plan.images},
-            },
-            "limits_enforced": self.limits_enforced,
-            "totals": {"images_stored": self.images},
-        }
 
     def for_error(self) -> dict[str, Any]:
         """The `usage` member of a quota error."""
@@ -112,10 +97,11 @@ async def read_usage(
     )
 
 
-async def usage(db: AsyncSession, settings: Settings, workspace: Workspace) -> dict[str, Any]:
-    """The usage object, after applying a local subscription's period end if one has passed."""
+async def usage(db: AsyncSession, settings: Settings, workspace: Workspace) -> Usage:
+    """The workspace's usage, after applying a local subscription's period end if one has
+    passed."""
     await subscriptions.settle(db, workspace)
-    return (await read_usage(db, settings, workspace)).public()
+    return await read_usage(db, settings, workspace)
 
 
 async def check_upload_allowed(db: AsyncSession, settings: Settings, workspace: Workspace) -> None:

@@ -87,23 +87,6 @@ class Plan:
         price = self.prices.get("annual")
         return price.amount_cents if price else None
 
-    def public(self) -> dict[str, Any]:
-        """The plan object of `available_plans`."""
-        return {
-            "object": "plan",
-            "id": self.id,
-            "name": self.name,
-            "prices": {
-                interval: {"amount_cents": price.amount_cents, "currency": price.currency}
-                for interval, price in self.prices.items()
-            },
-            "limits": {
-                "monthly_uploads": self.monthly_uploads,
-                "storage_bytes": self.storage_bytes,
-                "images": self.images,
-            },
-        }
-
 
 def _priced(monthly: int, annual: int) -> dict[str, Price]:
     return {"monthly": Price(monthly), "annual": Price(annual)}

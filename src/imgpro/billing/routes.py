@@ -55,7 +55,7 @@ async def get_status(caller: Caller, db: Db, rt: Rt) -> BillingStatus:
     """The workspace's plan and usage, the paid plans it can move to, and `manage_url`: the
     billing page where the user changes, cancels or pays (open it in the browser)."""
     workspace = caller.require("read")
-    return BillingStatus.model_validate(await billing.status(db, rt.settings, workspace))
+    return await billing.status(db, rt.settings, workspace)
 
 
 @router.post(

@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from imgpro.billing.plans import Interval
+from imgpro.billing.plans import Interval, Plan
 from imgpro.images.schemas import Usage
 
 
@@ -29,6 +29,23 @@ class PlanOut(BaseModel):
     name: str
     prices: dict[Interval, Price]
     limits: PlanLimits
+
+    @classmethod
+    def of(cls, plan: Plan) -> PlanOut:
+        """The plan object of `available_plans`."""
+        return cls(
+            id=plan.id,
+            name=plan.name,
+            prices={
+                interval: Price(amount_cents=price.amount_cents, currency=price.currency)
+                for interval, price in plan.prices.items()
+            },
+            limits=PlanLimits(
+                monthly_uploads=plan.monthly_uploads,
+                storage_bytes=plan.storage_bytes,
+                images=plan.images,
+            ),
+        )
 
 
 class BillingStatus(BaseModel):

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from sqlalchemy import select
@@ -23,11 +22,18 @@ from imgpro.billing import meter, subscriptions
 from imgpro.billing.plans import Interval, Plan, add_interval, catalogue
 from imgpro.billing.providers import CheckoutContext, provider_for
 from imgpro.billing.providers.local import token_hash
-from imgpro.billing.schemas import MAX_RETURN_URL, CheckoutIn, PlanChoice
+from imgpro.billing.schemas import (
+    MAX_RETURN_URL,
+    BillingStatus,
+    CheckoutIn,
+    PlanChoice,
+    PlanOut,
+)
 from imgpro.billing.tables import Checkout, CheckoutStatus, Subscription
 from imgpro.db.base import utcnow
 from imgpro.errors import ApiError, invalid
 from imgpro.ids import new_id
+from imgpro.images.schemas import Usage
 from imgpro.settings import Settings
 
 CHECKOUT_LIFETIME = timedelta(hours=24)  # as long as a Stripe Checkout Session
@@ -121,15 +127,14 @@ def checkout_request(settings: Settings, body: CheckoutIn) -> CheckoutRequest:
     )
 
 
-async def status(db: AsyncSession, settings: Settings, workspace: Workspace) -> dict[str, Any]:
+async def status(db: AsyncSession, settings: Settings, workspace: Workspace) -> BillingStatus:
     usage = await meter.usage(db, settings, workspace)
-    return {
-        "object": "billing_status",
-        "plan": usage["plan"],
-        "manage_url": manage_url(settings, workspace.id),
-        "usage": usage,
-        "available_plans": [plan.public() for plan in catalogue(settings).paid],
-    }
+    return BillingStatus(
+        plan=usage.plan.id,
+        manage_url=manage_url(settings, workspace.id),
+        usage=Usage.of(usage),
+        available_plans=[PlanOut.of(plan) for plan in catalogue(settings).paid],
+    )
 
 
 async def start_checkout(

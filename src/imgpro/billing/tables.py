@@ -84,6 +84,16 @@ class Checkout(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class EventOutcome(StrEnum):
+    """What processing a provider event did; the webhook endpoint answers it."""
+
+    RECEIVED = "received"  # stored first, so a second delivery of the event waits, then fails
+    APPLIED = "applied"
+    STALE = "stale"  # older than what is known, or news after the subscription ended
+    IGNORED = "ignored"  # not ours, or a kind of event nothing here acts on
+    DUPLICATE = "duplicate"  # applied before (answered, never stored)
+
+
 class BillingEvent(Base):
     """A provider event already processed: each event id is applied once."""
 
@@ -93,5 +103,5 @@ class BillingEvent(Base):
     provider: Mapped[str] = mapped_column(String(16))
     type: Mapped[str] = mapped_column(String(64))
     created: Mapped[int] = mapped_column(BigInteger)
-    outcome: Mapped[str] = mapped_column(String(32))  # applied | stale | ignored
+    outcome: Mapped[EventOutcome] = mapped_column(StrEnumColumn(EventOutcome, 32))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

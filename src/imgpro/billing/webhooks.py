@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from imgpro.accounts.tables import Workspace
 from imgpro.billing import subscriptions
 from imgpro.billing.plans import Catalogue, Plan, catalogue
-from imgpro.billing.tables import BillingEvent, Subscription, SubscriptionStatus
+from imgpro.billing.tables import BillingEvent, EventOutcome, Subscription, SubscriptionStatus
 from imgpro.db.base import utcnow
 from imgpro.errors import ApiError
 from imgpro.http import BadJson, parse_json
@@ -89,14 +89,14 @@ def _stripe_id(value: Any) -> bool:
     )
 
 
-async def process(db: AsyncSession, settings: Settings, event: dict[str, Any]) -> str:
+async def process(db: AsyncSession, settings: Settings, event: dict[str, Any]) -> EventOutcome:
     """Apply `event` once; the outcome is applied, stale, ignored or duplicate."""
     record = BillingEvent(
         id=event["id"],
         provider="stripe",
         type=event["type"][:64],
         created=event["created"],
-        outcome="received",
+        outcome=EventOutcome.RECEIVED,
         received_at=utcnow(),
     )
     db.add(record)
@@ -104,7 +104,7 @@ async def process(db: AsyncSession, settings: Settings, event: dict[str, Any]) -
         await db.flush()  # a concurrent delivery of the same event waits here, then fails
     except IntegrityError:
         await db.rollback()
-        return "duplicate"
+        return EventOutcome.DUPLICATE
     record.outcome = await _apply(db, settings, event)
     await db.commit()
     log.info("stripe_event", id=event["id"], type=event["type"], outcome=record.outcome)
@@ -148,10 +148,10 @@ class _Event:
     plans: Catalogue
 
 
-async def _apply(db: AsyncSession, settings: Settings, event: dict[str, Any]) -> str:
+async def _apply(db: AsyncSession, settings: Settings, event: dict[str, Any]) -> EventOutcome:
     """The guard, then the handler of the event's type."""
     guarded = await _guard(db, settings, event)
-    if isinstance(guarded, str):
+    if isinstance(guarded, EventOutcome):
         return guarded
     if guarded.kind == COMPLETED:
         return await _checkout_completed(db, guarded)
@@ -160,20 +160,22 @@ async def _apply(db: AsyncSession, settings: Settings, event: dict[str, Any]) ->
     return await _subscription_changed(db, guarded)
 
 
-async def _guard(db: AsyncSession, settings: Settings, event: dict[str, Any]) -> _Event | str:
+async def _guard(
+    db: AsyncSession, settings: Settings, event: dict[str, Any]
+) -> _Event | EventOutcome:
     """The event to apply, or why not: "ignored" (not ours, unknown workspace) or "stale"."""
     kind, created = event["type"], event["created"]
     if kind not in (COMPLETED, DELETED, PAYMENT_FAILED, *SUBSCRIPTION_CHANGED):
-        return "ignored"
+        return EventOutcome.IGNORED
     workspace_id, subscription_id, customer_id = _ids(event)
     if workspace_id is None:
         known = await subscriptions.find_by_provider_ids(db, subscription_id, customer_id)
         workspace_id = known.workspace_id if known is not None else None
     if workspace_id is None or subscription_id is None:
-        return "ignored"
+        return EventOutcome.IGNORED
     workspace = await subscriptions.lock_workspace(db, workspace_id)
     if workspace is None:
-        return "ignored"
+        return EventOutcome.IGNORED
     current = await subscriptions.get_subscription(db, workspace_id)
     if current is not None and current.provider == "stripe":
         last = current.last_event_at or 0
@@ -181,21 +183,21 @@ async def _guard(db: AsyncSession, settings: Settings, event: dict[str, Any]) ->
             if created < last or (
                 current.status == SubscriptionStatus.CANCELED and kind != DELETED
             ):
-                return "stale"  # older news, or news after the end: the end is final
+                return EventOutcome.STALE  # older news, or news after the end: the end is final
             if kind == COMPLETED:  # the subscription's own events already told us more
                 current.customer_id = current.customer_id or customer_id
-                return "applied"
+                return EventOutcome.APPLIED
         elif created < last or (
             current.status != SubscriptionStatus.CANCELED and kind != COMPLETED
         ):
-            return "stale"  # about an earlier subscription than the one we hold
+            return EventOutcome.STALE  # about an earlier subscription than the one we hold
     obj = event["data"]["object"]
     return _Event(
         kind, created, obj, workspace, current, subscription_id, customer_id, catalogue(settings)
     )
 
 
-async def _checkout_completed(db: AsyncSession, event: _Event) -> str:
+async def _checkout_completed(db: AsyncSession, event: _Event) -> EventOutcome:
     obj = event.obj
     metadata = obj.get("metadata") or {}
     plan = event.plans.find(str(metadata.get("plan")))
@@ -206,7 +208,7 @@ async def _checkout_completed(db: AsyncSession, event: _Event) -> str:
         or plan is None
         or not plan.is_paid
     ):
-        return "ignored"
+        return EventOutcome.IGNORED
     await subscriptions.activate(
         db,
         event.workspace,
@@ -219,20 +221,20 @@ async def _checkout_completed(db: AsyncSession, event: _Event) -> str:
         # no event_at: the subscription's own (richer) events, even slightly older ones,
         # still apply after this; only they order each other
     )
-    return "applied"
+    return EventOutcome.APPLIED
 
 
-def _payment_failed(event: _Event) -> str:
+def _payment_failed(event: _Event) -> EventOutcome:
     current = event.current
     if current is None or current.subscription_id != event.subscription_id:
-        return "ignored"
+        return EventOutcome.IGNORED
     if current.status == SubscriptionStatus.ACTIVE:
         current.status = SubscriptionStatus.PAST_DUE
     current.last_event_at, current.updated_at = event.created, utcnow()
-    return "applied"
+    return EventOutcome.APPLIED
 
 
-async def _subscription_changed(db: AsyncSession, event: _Event) -> str:
+async def _subscription_changed(db: AsyncSession, event: _Event) -> EventOutcome:
     """customer.subscription.created / updated / deleted: the plan follows the subscription."""
     obj, status = event.obj, event.obj.get("status")
     if event.kind == DELETED or status in OVER:
@@ -242,13 +244,13 @@ async def _subscription_changed(db: AsyncSession, event: _Event) -> str:
         row.plan, row.interval = row.plan or "free", row.interval or "monthly"
         await subscriptions.end(db, event.workspace, row)
         row.last_event_at = event.created
-        return "applied"
+        return EventOutcome.APPLIED
     if status not in LIVE:
-        return "ignored"  # incomplete, paused: no plan until Stripe says it is live
+        return EventOutcome.IGNORED  # incomplete, paused: no plan until Stripe says it is live
     found = _plan_of(event.plans, obj)
     if found is None:
         log.warning("stripe_unknown_plan", subscription=event.subscription_id)
-        return "ignored"
+        return EventOutcome.IGNORED
     plan, interval = found
     row = await subscriptions.activate(
         db,
@@ -263,7 +265,7 @@ async def _subscription_changed(db: AsyncSession, event: _Event) -> str:
     )
     row.status = SubscriptionStatus.PAST_DUE if status == "past_due" else SubscriptionStatus.ACTIVE
     row.cancel_at_period_end = bool(obj.get("cancel_at_period_end"))
-    return "applied"
+    return EventOutcome.APPLIED
 
 
 def _new_row(db: AsyncSession, workspace_id: str) -> Subscription:

@@ -49,11 +49,11 @@ class StrEnumColumn(TypeDecorator[E]):
     """A state column: stored as its plain string value (so rows and migrations are unchanged
     by the enum), read back as the enum member so code compares members, not bare strings."""
 
-    impl = String(16)
+    impl = String
     cache_ok = True
 
-    def __init__(self, enum: type[E]) -> None:
-        super().__init__()
+    def __init__(self, enum: type[E], length: int = 16) -> None:
+        super().__init__(length)  # the column's own String(length)
         self.enum = enum
 
     def process_bind_param(self, value: E | str | None, dialect: Dialect) -> Any:

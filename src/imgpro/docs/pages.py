@@ -13,6 +13,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from imgpro.billing.plans import catalogue, price_label
 from imgpro.docs.reference import reference_markdown
 from imgpro.errors import CATALOGUE
+from imgpro.images.fields import MAX_CAPTION, MAX_LABELS
 from imgpro.media.transform import PARAMETERS
 from imgpro.settings import Settings
 from imgpro.units import storage_text
@@ -74,6 +75,8 @@ class DocsContext:
             "error_table": error_table(),
             "transform_parameters": PARAMETERS,
             "plans_table": plans_table(settings),
+            # as the Image object page writes them; images.fields defines them
+            "image_limits": {"caption": f"{MAX_CAPTION:,}", "labels": MAX_LABELS},
             "settings_table": settings_table(),
             "reference": reference_markdown(
                 self.openapi, settings.web_url, settings.api_url, settings.cdn_url

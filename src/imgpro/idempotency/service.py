@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from imgpro.db.base import utcnow
 from imgpro.errors import ApiError, invalid
-from imgpro.idempotency.tables import IdempotencyRecord
+from imgpro.idempotency.tables import IdempotencyRecord, RecordState
 
 WINDOW = timedelta(hours=24)
 MAX_KEY_LENGTH = 255
@@ -67,7 +67,11 @@ async def begin(
         ).scalar_one()
     if record.request_hash != request_hash:
         raise ApiError("idempotency_key_conflict")
-    if record.state != "done" or record.status_code is None or record.response_body is None:
+    if (
+        record.state != RecordState.DONE
+        or record.status_code is None
+        or record.response_body is None
+    ):
         raise ApiError("idempotency_key_in_progress", headers={"Retry-After": "1"})
     return Replay(record.status_code, record.response_body)
 
@@ -83,7 +87,7 @@ async def finish(
                 )
             )
         ).scalar_one()
-        record.state, record.status_code, record.response_body = "done", status_code, body
+        record.state, record.status_code, record.response_body = RecordState.DONE, status_code, body
         await db.commit()
 
 
@@ -94,7 +98,7 @@ async def abandon(sessions: async_sessionmaker[AsyncSession], scope: str, key: s
             delete(IdempotencyRecord).where(
                 IdempotencyRecord.scope == scope,
                 IdempotencyRecord.key == key,
-                IdempotencyRecord.state == "running",
+                IdempotencyRecord.state == RecordState.RUNNING,
             )
         )
         await db.commit()

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from imgpro.db.base import Base, UTCDateTime, utcnow
+from imgpro.db.base import Base, StrEnumColumn, UTCDateTime, utcnow
+
+
+class RecordState(StrEnum):
+    RUNNING = "running"  # the first request with the key is still at work
+    DONE = "done"  # its answer is stored and replayed
 
 
 class IdempotencyRecord(Base):
@@ -18,7 +24,9 @@ class IdempotencyRecord(Base):
     scope: Mapped[str] = mapped_column(String(64))  # the credential or client address
     key: Mapped[str] = mapped_column(String(255))
     request_hash: Mapped[str] = mapped_column(String(64))
-    state: Mapped[str] = mapped_column(String(16), default="running")  # running | done
+    state: Mapped[RecordState] = mapped_column(
+        StrEnumColumn(RecordState), default=RecordState.RUNNING
+    )
     status_code: Mapped[int | None] = mapped_column(Integer)
     response_body: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

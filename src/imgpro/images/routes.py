@@ -336,4 +336,4 @@ USAGE_EXAMPLE = {
 async def get_usage(caller: Caller, db: Db, rt: Rt) -> Usage:
     """This month's uploads, stored bytes and images against the plan's limits."""
     workspace = caller.require("read")
-    return Usage.model_validate(await images.usage(db, rt, workspace))
+    return Usage.of(await images.usage(db, rt, workspace))

@@ -22,6 +22,7 @@ from pydantic import (
     field_validator,
 )
 
+from imgpro.billing import meter
 from imgpro.db.base import isoformat
 from imgpro.ids import ID_PATTERN
 from imgpro.images import fields as limits
@@ -298,8 +299,8 @@ class UsageCounter(BaseModel):
 
 
 class UsagePeriod(BaseModel):
-    start: str
-    end: str
+    start: Timestamp
+    end: Timestamp
 
 
 class UsageLimits(BaseModel):
@@ -319,3 +320,19 @@ class Usage(BaseModel):
     limits: UsageLimits
     limits_enforced: bool = Field(description="Whether any limit of the plan applies here.")
     totals: UsageTotals
+
+    @classmethod
+    def of(cls, usage: meter.Usage) -> Usage:
+        """The usage object of `GET /v1/usage` and `billing_status.usage`."""
+        plan = usage.plan
+        return cls(
+            plan=plan.id,
+            period=UsagePeriod(start=usage.period[0], end=usage.period[1]),
+            limits=UsageLimits(
+                monthly_uploads=UsageCounter(used=usage.uploads, limit=plan.monthly_uploads),
+                storage_bytes=UsageCounter(used=usage.storage_bytes, limit=plan.storage_bytes),
+                images=UsageCounter(used=usage.images, limit=plan.images),
+            ),
+            limits_enforced=usage.limits_enforced,
+            totals=UsageTotals(images_stored=usage.images),
+        )

@@ -23,7 +23,7 @@ from imgpro.errors import ApiError, invalid
 from imgpro.ids import is_id, new_id
 from imgpro.images.cursor import decode_cursor, encode_cursor
 from imgpro.images.fetch import fetch_to_file
-from imgpro.images.schemas import ImageFields, ImagePatch, image_object
+from imgpro.images.schemas import Deleted, ImageFields, ImagePatch, image_object
 from imgpro.images.tables import Image, ImageLabel
 from imgpro.logs import log
 from imgpro.media import placeholder, working_copy
@@ -205,7 +205,8 @@ async def _store(
 
 
 def _deleted(image: Image) -> dict[str, Any]:
-    return {"id": image.id, "object": "image", "deleted": True}
+    """The `image` of an image.deleted event: what DELETE answers for it."""
+    return Deleted(id=image.id).model_dump()
 
 
 async def get(db: AsyncSession, workspace: Workspace, image_id: str) -> Image:
@@ -413,7 +414,7 @@ async def unpublish_all(blobs: BlobStore, stored: list[tuple[str, str]]) -> None
         await cdn.unpublish(blobs, shard, image_id)
 
 
-async def usage(db: AsyncSession, runtime: Runtime, workspace: Workspace) -> dict[str, Any]:
+async def usage(db: AsyncSession, runtime: Runtime, workspace: Workspace) -> meter.Usage:
     """The usage object of decisions.md §3: the billing meter of this workspace."""
     return await meter.usage(db, runtime.settings, workspace)
 

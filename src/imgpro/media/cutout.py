@@ -56,6 +56,7 @@ def _model() -> Any:  # an onnxruntime.InferenceSession (onnxruntime is untyped)
                 # process, for ever); without it ~240 MB, returned to the system when idle
                 options.enable_cpu_mem_arena = False
                 options.enable_mem_pattern = False
+                options.add_session_config_entry("session.intra_op.allow_spinning", "0")
                 _session = onnxruntime.InferenceSession(
                     str(model_path()), sess_options=options, providers=["CPUExecutionProvider"]
                 )

@@ -28,10 +28,8 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import numpy as np
 import pyvips
 
-from imgpro.media import cutout as cutout_model
 from imgpro.media.formats import CONTENT_TYPES, SNIFF_BYTES, TRANSFORMABLE, sniff
 from imgpro.media.geometry import PAD_DIRECTIONS, Plan, kept_before_upscale, orient, place_crop
 from imgpro.media.geometry import plan as plan_geometry
@@ -181,12 +179,14 @@ def _open_with_pillow(data: bytes, max_pixels: int) -> _Source:
                 raise RenderRefused("image has too many pixels")
             oriented = ImageOps.exif_transpose(picture)
             mode = "RGBA" if "A" in oriented.getbands() else "RGB"
-            pixels = np.asarray(oriented.convert(mode))
+            pixels, (width, height) = oriented.convert(mode).tobytes(), oriented.size
     except RenderRefused:
         raise
     except Exception as error:  # any decoder failure is a corrupt blob, not a crash
         raise RenderRefused("corrupt image") from error
-    decoded = pyvips.Image.new_from_array(pixels, interpretation="srgb")
+    decoded = pyvips.Image.new_from_memory(pixels, width, height, len(mode), "uchar").copy(
+        interpretation="srgb"
+    )
     return _Source(data, "pillow-heif", decoded.width, decoded.height, 1, decoded)
 
 
@@ -353,6 +353,10 @@ def _frame(
             image = _crop(image, geometry.crop, spec.gravity_or_default, deadline)
     rgba = spec.bg_rgba
     if spec.cutout:
+        # imported by the first cutout: numpy and onnxruntime add ~45 MB to a render process,
+        # which renders without cutout never need
+        from imgpro.media import cutout as cutout_model
+
         deadline.check()
         image = cutout_model.cut_out(deadline.materialise(image))
         image = _on_background(image, rgba, alpha_out)

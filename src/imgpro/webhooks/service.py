@@ -27,7 +27,7 @@ from imgpro.db.base import isoformat, utcnow
 from imgpro.images import fetch
 from imgpro.settings import Settings
 from imgpro.webhooks import signing
-from imgpro.webhooks.tables import WebhookEndpoint, WebhookMessage
+from imgpro.webhooks.tables import MessageStatus, WebhookEndpoint, WebhookMessage
 
 #: session.info key: this transaction queued events (delivery wakes up after its commit)
 QUEUED = "webhooks_queued"
@@ -122,7 +122,7 @@ async def emit_to_app(db: AsyncSession, app_id: str, kind: str, **data: Any) -> 
         app_id=app_id,
         type=kind,
         body=json.dumps(body, separators=(",", ":")),
-        status="pending",
+        status=MessageStatus.PENDING,
         attempts=0,
         next_attempt_at=now,
         created_at=now,
@@ -155,7 +155,10 @@ async def claim(db: AsyncSession, lease: timedelta, limit: int) -> list[Claimed]
         (
             await db.execute(
                 select(WebhookMessage.id)
-                .where(WebhookMessage.status == "pending", WebhookMessage.next_attempt_at <= now)
+                .where(
+                    WebhookMessage.status == MessageStatus.PENDING,
+                    WebhookMessage.next_attempt_at <= now,
+                )
                 .order_by(WebhookMessage.next_attempt_at)
                 .limit(limit)
                 .with_for_update(skip_locked=True)
@@ -168,7 +171,7 @@ async def claim(db: AsyncSession, lease: timedelta, limit: int) -> list[Claimed]
             update(WebhookMessage)
             .where(
                 WebhookMessage.id == message_id,
-                WebhookMessage.status == "pending",
+                WebhookMessage.status == MessageStatus.PENDING,
                 WebhookMessage.next_attempt_at <= now,
             )
             .values(
@@ -191,7 +194,9 @@ async def claim(db: AsyncSession, lease: timedelta, limit: int) -> list[Claimed]
     claimed = []
     for message, endpoint in rows:
         if endpoint is None:  # the endpoint was removed since: nobody to tell
-            await _finish(db, message.id, message.attempts, "failed", "no endpoint", None)
+            await _finish(
+                db, message.id, message.attempts, MessageStatus.FAILED, "no endpoint", None
+            )
             continue
         claimed.append(
             Claimed(
@@ -208,29 +213,29 @@ async def claim(db: AsyncSession, lease: timedelta, limit: int) -> list[Claimed]
 
 async def record(
     db: AsyncSession, claimed: Claimed, ok: bool, response: str, retry_seconds: Sequence[float]
-) -> str:
+) -> MessageStatus:
     """The outcome of one attempt: delivered, retried later on the schedule, or failed after
     the last retry. Returns the message's new status."""
     if ok:
-        return await _finish(db, claimed.id, None, "delivered", response, None)
+        return await _finish(db, claimed.id, None, MessageStatus.DELIVERED, response, None)
     if claimed.attempt > len(retry_seconds):
-        return await _finish(db, claimed.id, claimed.attempt, "failed", response, None)
+        return await _finish(db, claimed.id, claimed.attempt, MessageStatus.FAILED, response, None)
     retry_at = utcnow() + timedelta(seconds=retry_seconds[claimed.attempt - 1])
-    return await _finish(db, claimed.id, claimed.attempt, "pending", response, retry_at)
+    return await _finish(db, claimed.id, claimed.attempt, MessageStatus.PENDING, response, retry_at)
 
 
 async def _finish(
     db: AsyncSession,
     message_id: str,
     attempt: int | None,
-    status: str,
+    status: MessageStatus,
     response: str,
     next_attempt_at: datetime | None,
-) -> str:
+) -> MessageStatus:
     # a failure counts only while this node's attempt is the latest (its lease may have run out
     # and another node tried again); a success counts always
     query = update(WebhookMessage).where(
-        WebhookMessage.id == message_id, WebhookMessage.status == "pending"
+        WebhookMessage.id == message_id, WebhookMessage.status == MessageStatus.PENDING
     )
     if attempt is not None:
         query = query.where(WebhookMessage.attempts == attempt)
@@ -247,7 +252,8 @@ async def prune(db: AsyncSession, older_than: timedelta = KEEP) -> int:
     """Forget delivered and failed messages older than `older_than`; how many went."""
     result = await db.execute(
         delete(WebhookMessage).where(
-            WebhookMessage.status != "pending", WebhookMessage.created_at < utcnow() - older_than
+            WebhookMessage.status != MessageStatus.PENDING,
+            WebhookMessage.created_at < utcnow() - older_than,
         )
     )
     await db.commit()

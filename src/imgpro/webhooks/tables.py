@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from imgpro.db.base import Base, UTCDateTime, utcnow
+from imgpro.db.base import Base, StrEnumColumn, UTCDateTime, utcnow
+
+
+class MessageStatus(StrEnum):
+    PENDING = "pending"  # due now or at next_attempt_at
+    DELIVERED = "delivered"
+    FAILED = "failed"  # after the last retry, or its endpoint was removed
 
 
 class WebhookEndpoint(Base):
@@ -35,7 +42,9 @@ class WebhookMessage(Base):
     app_id: Mapped[str] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"))
     type: Mapped[str] = mapped_column(String(32))
     body: Mapped[str] = mapped_column(Text)  # the exact JSON sent on every attempt
-    status: Mapped[str] = mapped_column(String(16), default="pending")  # delivered | failed
+    status: Mapped[MessageStatus] = mapped_column(
+        StrEnumColumn(MessageStatus), default=MessageStatus.PENDING
+    )
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
