@@ -3,14 +3,17 @@
 1. Cold renders: sources of 1, 3, 6, 12 and 24 MP (JPEG, PNG, WebP, HEIC) to 320/640/1280 px
    WebP, AVIF and JPEG, each cell run by three peers in alternating batches (so whatever else
    the machine runs weighs on all alike):
-     bare    `thumbnail_buffer` + save in this process (libvips' own shrink-on-load choices);
+     bare    `thumbnail_buffer` + save in this process (libvips' own shrink-on-load choices),
+             never enlarging (as imgpro's default fit; thumbor is told `no_upscale()`);
      imgpro  `imgpro serve` (one worker and its render processes), every request a new variant
              (`w=640&h=<distinct>` is a 640 px output with its own cache key);
      thumbor 7 (file loader, no storage, no result storage, `unsafe` URLs), one process.
    The headline is CPU seconds per request of each server's process tree (this process for
    bare): unlike req/s it hardly moves with the machine's other load. req/s is printed beside.
-   Each peer's requests per cell are sized from a first request (at least 0.35 s of CPU, 4 to
-   24 requests) so that the whole matrix runs in about a quarter of an hour.
+   Each peer's requests per cell are sized from a first request (about 0.2 s of CPU, 2 to 12
+   requests) so that the whole matrix runs in about a quarter of an hour; that first output
+   of imgpro and of thumbor is also scored: its bytes, and its SSIM against the source's own
+   pixels resized to its size.
    HEIC is converted at upload (to JPEG), so imgpro's HEIC rows render that conversion, and so
    does bare (`stored`); thumbor decodes the HEIC itself. A per source size × output summary
    of the ratios follows, then a table of the goals (issue 16) with met / not met.
@@ -132,8 +135,16 @@ def encode(image: pyvips.Image, fmt: str) -> bytes:
     from pillow_heif import register_heif_opener
 
     register_heif_opener()
-    out = io.BytesIO()
-    Image.fromarray(image.numpy()).save(out, format="HEIF", quality=90)
+    picture = Image.fromarray(image.numpy())
+    for quality in (90, 80, 70):
+        out = io.BytesIO()
+        picture.save(out, format="HEIF", quality=quality)
+        try:  # a grainy 24 MP frame at q=90 is more than libde265 will decode
+            Image.open(io.BytesIO(out.getvalue())).load()
+        except ValueError:
+            print(f"  {image.width}×{image.height} HEIC at q={quality} does not decode: lower")
+            continue
+        break
     return out.getvalue()
 
 
@@ -245,7 +256,10 @@ class Server:
         return tree_cpu(self.process.pid)
 
 
-def start_imgpro(workdir: Path, name: str = "imgpro") -> Server:
+def start_imgpro(
+    workdir: Path, name: str = "imgpro", command: Callable[[int], list[str]] | None = None
+) -> Server:
+    """`imgpro serve` (or `command(port)`: another server of the same app) on a free port."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = {
@@ -260,8 +274,8 @@ def start_imgpro(workdir: Path, name: str = "imgpro") -> Server:
         # the bench uploads anonymously
         "IMGPRO_MAX_ANONYMOUS_UPLOAD_BYTES": str(200 * 1024 * 1024),
     }
-    command = [str(Path(sys.executable).parent / "imgpro"), "serve", "--port", str(port)]
-    process = launch(command, workdir / f"{name}.log", env)
+    serve = [str(Path(sys.executable).parent / "imgpro"), "serve", "--port", str(port)]
+    process = launch(command(port) if command else serve, workdir / f"{name}.log", env)
     wait_until_up(base + "/healthz", process, "imgpro")
     return Server("imgpro", process, base)
 
@@ -439,9 +453,9 @@ def cells(quick: bool) -> list[tuple[int, str, int, str]]:
 
 #: CPU seconds each peer spends on a cell at least (split over the rounds): enough clock ticks
 #: (10 ms each) for a cheap cell's CPU per request to be within a few per cent.
-CELL_CPU_SECONDS = 0.35
+CELL_CPU_SECONDS = 0.2
 #: Requests per peer per cell at least and at most: an expensive cell gets the fewest.
-CELL_REQUESTS = (4, 24)
+CELL_REQUESTS = (2, 12)
 
 
 def requests_for(probe_cpu: float, per_peer: int) -> int:
@@ -459,9 +473,19 @@ def luma(image: pyvips.Image) -> pyvips.Image:
     return (image[0] * 0.299 + image[1] * 0.587 + image[2] * 0.114).copy_memory()
 
 
-def ssim(output: bytes, reference: pyvips.Image) -> float:
-    """Mean SSIM of an output's luma against the reference (Gaussian window, σ 1.5)."""
-    a, b = luma(pyvips.Image.new_from_buffer(output, "")), luma(reference)
+_references: dict[tuple[int, int, int, int], pyvips.Image] = {}
+
+
+def ssim(output: bytes, pixels: pyvips.Image) -> float:
+    """Mean SSIM (Gaussian window, σ 1.5) of an output's luma against the source's own pixels
+    resized to the output's size by libvips (Lanczos 3)."""
+    image = pyvips.Image.new_from_buffer(output, "")
+    size = (pixels.width, pixels.height, image.width, image.height)
+    if size not in _references:
+        _references[size] = luma(
+            pyvips.Image.thumbnail_image(pixels, image.width, height=image.height, size="force")
+        )
+    a, b = luma(image), _references[size]
     c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
 
     def blur(image: pyvips.Image) -> pyvips.Image:
@@ -475,12 +499,6 @@ def ssim(output: bytes, reference: pyvips.Image) -> float:
     return float((numerator / denominator).avg())
 
 
-def sample_output(tally: Tally, url: str, reference: pyvips.Image) -> None:
-    """Fetch one output of the cell (not counted) and score its bytes and quality."""
-    body = httpx.get(url, timeout=180).content
-    tally.output_bytes, tally.ssim = len(body), ssim(body, reference)
-
-
 def render_rows(
     sources: dict[tuple[int, str], Source],
     pixels: dict[int, pyvips.Image],
@@ -491,18 +509,17 @@ def render_rows(
     rounds: int = 2,
 ) -> list[tuple[tuple[int, str, int, str], dict[str, Tally]]]:
     results = []
-    references: dict[tuple[int, int], pyvips.Image] = {}
     serial = iter(range(10**9))
     for cell in chosen:
         mp, src, width, out = cell
         source = sources[(mp, src)]
 
         def bare(stored: bytes = source.stored, width: int = width, out: str = out) -> None:
-            save(pyvips.Image.thumbnail_buffer(stored, width), out)
+            save(pyvips.Image.thumbnail_buffer(stored, width, size="down"), out)
 
         thumbor_url = (
             f"/unsafe/{width}x0/filters:format({'jpeg' if out == 'jpg' else out})"
-            f":quality({QUALITY[out]})/{source.file}"
+            f":quality({QUALITY[out]}):no_upscale()/{source.file}"
         )
         peers: dict[str, Callable[[int], Tally]] = {
             "bare": lambda n, bare=bare: in_process(bare, n),
@@ -511,42 +528,43 @@ def render_rows(
                 [f"{source.url}?w={width}&h={distinct(serial)}&format={out}" for _ in range(n)],
             ),
         }
-        if thumbor is not None and thumbor_ok(thumbor, thumbor_url):
+        # a request each, not counted, sizes each peer's share of the cell (a peer that costs
+        # 10× on a cell, thumbor decoding HEIC, gets fewer requests, not 10× the wall time)
+        # and is the output whose bytes and SSIM the cell reports
+        probes = {
+            "bare": (in_process(bare, 1).cpu, b""),
+            "imgpro": probe(imgpro, f"{source.url}?w={width}&format={out}"),
+        }
+        if thumbor is not None and (answer := probe(thumbor, thumbor.base + thumbor_url)):
+            probes["thumbor"] = answer
             peers["thumbor"] = lambda n, url=thumbor_url: over_http(
                 thumbor, [thumbor.base + url] * n
             )
-        # a request each, not counted, sizes each peer's share of the cell: a peer that costs
-        # 10× on a cell (thumbor decoding HEIC) gets fewer requests, not 10× the wall time
         batches = {
-            name: max(1, requests_for(run(1).cpu, per_peer) // rounds)
-            for name, run in peers.items()
+            name: max(1, requests_for(probes[name][0], per_peer) // rounds) for name in peers
         }
         totals = {name: Tally() for name in peers}
         for _ in range(rounds):
             for name, run in peers.items():
                 totals[name].add(run(batches[name]))
-        # what each server's bytes buy: against the source's own pixels resized by libvips
-        if (mp, width) not in references:
-            references[(mp, width)] = pyvips.Image.thumbnail_image(pixels[mp], width).copy_memory()
-        reference = references[(mp, width)]
-        sample_output(totals["imgpro"], f"{source.url}?w={width}&format={out}", reference)
-        if thumbor is not None and "thumbor" in totals:
-            sample_output(totals["thumbor"], thumbor.base + thumbor_url, reference)
+        for name, (_, body) in probes.items():
+            if body:
+                totals[name].output_bytes, totals[name].ssim = len(body), ssim(body, pixels[mp])
         results.append((cell, totals))
         print(cell_line(cell, totals), flush=True)
     return results
 
 
-_thumbor_ok: dict[str, bool] = {}
-
-
-def thumbor_ok(thumbor: Server, url: str) -> bool:
-    if url not in _thumbor_ok:
-        response = httpx.get(thumbor.base + url, timeout=120)
-        _thumbor_ok[url] = response.status_code == 200
-        if response.status_code != 200:
-            print(f"  thumbor cannot serve {url}: {response.status_code}; skipped")
-    return _thumbor_ok[url]
+def probe(server: Server, url: str) -> tuple[float, bytes] | None:
+    """One request's CPU and body; None (and why) when the server cannot answer it."""
+    cpu = server.cpu
+    response = httpx.get(url, timeout=180)
+    if response.status_code != 200:
+        if server.name == "imgpro":
+            raise RuntimeError(f"{url}: {response.status_code} {response.text[:300]}")
+        print(f"  {server.name} cannot serve {url}: {response.status_code}; skipped")
+        return None
+    return server.cpu - cpu, response.content
 
 
 def cell_line(cell: tuple[int, str, int, str], totals: dict[str, Tally]) -> str:
@@ -922,11 +940,16 @@ def main() -> None:
     print(f"{os.cpu_count()} CPUs; {workdir}; load average {os.getloadavg()[0]:.1f}", flush=True)
     pixels: dict[int, pyvips.Image] = {}
     sources: dict[tuple[int, str], Source] = {}
+    made = Path(tempfile.gettempdir()) / "imgpro-bench-sources"  # the same bytes every run
+    made.mkdir(exist_ok=True)
     for mp, src in needed:
         if mp not in pixels:
             pixels[mp] = photo(*SIZES[mp], seed=mp)
-        data = encode(pixels[mp], src)
         name = f"{mp}mp.{src}"
+        if not (made / name).exists():
+            (made / f"{name}.part").write_bytes(encode(pixels[mp], src))
+            (made / f"{name}.part").replace(made / name)
+        data = (made / name).read_bytes()
         (root / name).write_bytes(data)
         sources[(mp, src)] = Source(mp, src, data, name)
 

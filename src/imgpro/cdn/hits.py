@@ -200,10 +200,11 @@ class HitPath:
             if stat.st_size > INLINE_BYTES:
                 return None
             body = self.hot.read(file, stat)
-        except FileNotFoundError:  # never stored, or evicted: a miss
+            if variant is not None:
+                touch_if_stale(local, stat)
+        except OSError:  # never stored or evicted (a miss), or unreadable: the full stack's answer
             return None
         if variant is not None:
-            touch_if_stale(local, stat)
             self.cache_hit.inc()
         headers.append((b"content-length", str(len(body)).encode()))
         headers.append((b"content-type", content_type.encode("latin-1")))
