@@ -854,12 +854,15 @@ def cutout_rows(imgpro: Server, source: Source, count: int) -> dict[str, Tally]:
 # -- 5. memory ----------------------------------------------------------------------------------
 
 
-def mixed_queries(count: int, cutout: bool) -> Iterable[tuple[int, str]]:
-    """(source index, query) pairs: every query distinct, a spread of what a CDN sees."""
+def mixed_queries(first: int, count: int, cutout: bool) -> Iterable[tuple[int, str]]:
+    """(source index, query) pairs, the `first`th to the `first + count`th: every query distinct
+    (so every one a render), a spread of what a CDN sees. The output sizes cycle instead of
+    growing with `i`, so that the series measures memory under a steady load."""
     fits = ["scale-down", "contain", "cover", "crop", "pad"]
     formats = ["webp", "jpg", "png", "avif", "webp", "jpg"]
-    for i in range(count):
-        query = f"w={200 + i % 1800}&h={150 + i}&fit={fits[i % 5]}&format={formats[i % 6]}"
+    for i in range(first, first + count):
+        height = 150 + i % 1850  # with the width's cycle of 1800: distinct up to i = 66,600
+        query = f"w={200 + i % 1800}&h={height}&fit={fits[i % 5]}&format={formats[i % 6]}"
         if i % 7 == 0:
             query += "&blur=3"
         if i % 11 == 0:
@@ -869,18 +872,19 @@ def mixed_queries(count: int, cutout: bool) -> Iterable[tuple[int, str]]:
         if i % 17 == 0:
             query += "&gravity=auto"
         if cutout and i % 50 == 0:
-            query = f"w={256 + i % 700}&h={150 + i}&cutout=1&format=png"
+            query = f"w={256 + i % 700}&h={height}&cutout=1&format=png"
         source = i % 4
         if source == 3:
-            query = f"w={20 + i % 200}&h={150 + i}&format={'gif' if i % 2 else 'webp'}"
+            query = f"w={20 + i % 200}&h={height}&format={'gif' if i % 2 else 'webp'}"
         yield source, query
 
 
 def memory_series(
-    imgpro: Server, urls: list[str], renders: int, cutout: bool
+    imgpro: Server, urls: list[str], first: int, renders: int, cutout: bool
 ) -> tuple[list[tuple[float, float, float]], float]:
     """`tree_memory_mb` before and after every 100 renders, and CPU ms per render."""
-    queries = [f"{urls[source]}?{query}" for source, query in mixed_queries(renders, cutout)]
+    mixed = mixed_queries(first, renders, cutout)
+    queries = [f"{urls[source]}?{query}" for source, query in mixed]
     series = [tree_memory_mb(imgpro.process.pid)]
     cpu = imgpro.cpu
     for start in range(0, renders, 100):
@@ -890,7 +894,8 @@ def memory_series(
 
 
 def memory_lines(name: str, renders: int, limit: int, imgpro: Server, urls: list[str]) -> None:
-    series, cpu_ms = memory_series(imgpro, urls, renders, cutout=name == "with cutout")
+    cutout = name == "with cutout"  # the second series: queries after the first one's
+    series, cpu_ms = memory_series(imgpro, urls, renders if cutout else 0, renders, cutout)
     print(f"{name}, {renders} renders, {cpu_ms:.0f} ms CPU a render:")
     for index, what in enumerate(("tree RSS", "tree PSS", "server RSS")):
         values = [sample[index] for sample in series]

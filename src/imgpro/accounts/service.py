@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from imgpro.accounts.tables import User, UserStatus, Workspace
+from imgpro.accounts.tables import User, UserStatus, Workspace, WorkspaceKind
 from imgpro.errors import invalid
 from imgpro.ids import new_id, new_shard
 from imgpro.mail.address import parse_mailbox
@@ -34,7 +34,11 @@ async def create_user(db: AsyncSession, email: str, plan: str = "free") -> User:
     user = User(id=new_id(), email=email)
     db.add(user)
     await db.flush()
-    db.add(Workspace(id=new_id(), shard=new_shard(), kind="personal", user_id=user.id, plan=plan))
+    db.add(
+        Workspace(
+            id=new_id(), shard=new_shard(), kind=WorkspaceKind.PERSONAL, user_id=user.id, plan=plan
+        )
+    )
     await db.flush()
     return user
 
@@ -61,7 +65,9 @@ async def list_users(db: AsyncSession) -> list[tuple[User, str]]:
     """Every user, oldest first, with the plan of their personal workspace (for operators)."""
     rows = await db.execute(
         select(User, Workspace.plan)
-        .join(Workspace, (Workspace.user_id == User.id) & (Workspace.kind == "personal"))
+        .join(
+            Workspace, (Workspace.user_id == User.id) & (Workspace.kind == WorkspaceKind.PERSONAL)
+        )
         .order_by(User.created_at, User.id)
     )
     return [(user, plan) for user, plan in rows.all()]
@@ -70,7 +76,9 @@ async def list_users(db: AsyncSession) -> list[tuple[User, str]]:
 async def personal_workspace(db: AsyncSession, user_id: str) -> Workspace:
     return (
         await db.execute(
-            select(Workspace).where(Workspace.user_id == user_id, Workspace.kind == "personal")
+            select(Workspace).where(
+                Workspace.user_id == user_id, Workspace.kind == WorkspaceKind.PERSONAL
+            )
         )
     ).scalar_one()
 
@@ -89,15 +97,17 @@ async def workspaces_of(db: AsyncSession, user_id: str) -> list[Workspace]:
 
 async def anonymous_workspace(db: AsyncSession) -> Workspace:
     """The shared pool anonymous uploads live in; created on first use."""
-    return await _fixed_workspace(db, ANONYMOUS_WORKSPACE_ID, "pub", "anonymous")
+    return await _fixed_workspace(db, ANONYMOUS_WORKSPACE_ID, "pub", WorkspaceKind.ANONYMOUS)
 
 
 async def docs_workspace(db: AsyncSession) -> Workspace:
     """Where the docs keep the sample image their live examples render; created on first use."""
-    return await _fixed_workspace(db, DOCS_WORKSPACE_ID, "doc", "docs")
+    return await _fixed_workspace(db, DOCS_WORKSPACE_ID, "doc", WorkspaceKind.DOCS)
 
 
-async def _fixed_workspace(db: AsyncSession, workspace_id: str, shard: str, kind: str) -> Workspace:
+async def _fixed_workspace(
+    db: AsyncSession, workspace_id: str, shard: str, kind: WorkspaceKind
+) -> Workspace:
     workspace = await db.get(Workspace, workspace_id)
     if workspace is not None:
         return workspace

@@ -25,6 +25,14 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class WorkspaceKind(StrEnum):
+    PERSONAL = "personal"  # a user's own; their API keys act here
+    APP = "app"  # one per user connected to an app
+    APP_STORAGE = "app_storage"  # an app's own; its app keys act here
+    ANONYMOUS = "anonymous"  # the shared pool of anonymous uploads
+    DOCS = "docs"  # the docs' sample image
+
+
 class Workspace(Base):
     """Where images and a plan live: a user's personal one, one per connected app, an app's
     own storage (its app keys act there; its owner manages the plan), or the shared
@@ -46,8 +54,7 @@ class Workspace(Base):
     id: Mapped[str] = mapped_column(String(8), primary_key=True)
     # a storage partition in CDN paths; 3 characters can't name every workspace, so shared
     shard: Mapped[str] = mapped_column(String(3))
-    # personal | app | app_storage | anonymous | docs
-    kind: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[WorkspaceKind] = mapped_column(StrEnumColumn(WorkspaceKind))
     user_id: Mapped[str | None] = mapped_column(
         ForeignKey("users.id", ondelete="CASCADE"), index=True
     )

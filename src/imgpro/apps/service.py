@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from imgpro import tokens
 from imgpro.accounts import service as accounts
-from imgpro.accounts.tables import User, UserStatus, Workspace
+from imgpro.accounts.tables import User, UserStatus, Workspace, WorkspaceKind
 from imgpro.apps.rules import (
     ConnectRefused,
     ConnectRequest,
@@ -239,7 +239,7 @@ async def connect(db: AsyncSession, app: App, user: User) -> Workspace:
         workspace = Workspace(
             id=new_id(),
             shard=new_shard(),
-            kind="app",
+            kind=WorkspaceKind.APP,
             user_id=user.id,
             app_id=app.id,
         )
@@ -404,7 +404,9 @@ async def storage_workspace(db: AsyncSession, app: App) -> Workspace:
     """The app's own workspace ("App storage"), created on first use: on free, managed by the
     app's owner on the billing page. Concurrent first uses create one (a unique index). Runs in
     the caller's transaction: the caller commits."""
-    query = select(Workspace).where(Workspace.app_id == app.id, Workspace.kind == "app_storage")
+    query = select(Workspace).where(
+        Workspace.app_id == app.id, Workspace.kind == WorkspaceKind.APP_STORAGE
+    )
     workspace = (await db.execute(query)).scalar()
     if workspace is not None:
         return workspace
@@ -414,13 +416,13 @@ async def storage_workspace(db: AsyncSession, app: App) -> Workspace:
         .values(
             id=new_id(),
             shard=new_shard(),
-            kind="app_storage",
+            kind=WorkspaceKind.APP_STORAGE,
             app_id=app.id,
             plan=FREE,
             created_at=utcnow(),
         )
         .on_conflict_do_nothing(
-            index_elements=["app_id"], index_where=Workspace.kind == "app_storage"
+            index_elements=["app_id"], index_where=Workspace.kind == WorkspaceKind.APP_STORAGE
         )
     )
     return (await db.execute(query)).scalar_one()
@@ -431,7 +433,7 @@ async def storage_workspaces_owned(db: AsyncSession, owner: User) -> list[Worksp
     rows = await db.execute(
         select(Workspace)
         .join(App, App.id == Workspace.app_id)
-        .where(App.owner_id == owner.id, Workspace.kind == "app_storage")
+        .where(App.owner_id == owner.id, Workspace.kind == WorkspaceKind.APP_STORAGE)
         .order_by(Workspace.created_at)
     )
     return list(rows.scalars())

@@ -19,7 +19,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from imgpro.accounts.tables import Workspace
+from imgpro.accounts.tables import Workspace, WorkspaceKind
 from imgpro.billing import links, subscriptions
 from imgpro.billing.plans import (
     Plan,
@@ -77,7 +77,8 @@ class Usage:
 
 
 def _is_metered(workspace: Workspace) -> bool:
-    return workspace.kind != "anonymous"  # the shared anonymous pool is rate-limited instead
+    # the shared anonymous pool is rate-limited instead
+    return workspace.kind != WorkspaceKind.ANONYMOUS
 
 
 async def read_usage(

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from imgpro.accounts import service as accounts
-from imgpro.accounts.tables import User, Workspace
+from imgpro.accounts.tables import User, Workspace, WorkspaceKind
 from imgpro.apps import service as apps
 from imgpro.billing import meter, subscriptions
 from imgpro.billing.plans import Interval, Plan, add_interval, catalogue
@@ -341,11 +341,11 @@ class WorkspaceBilling:
 
 
 async def workspace_label(db: AsyncSession, workspace: Workspace) -> str:
-    if workspace.kind == "personal" or workspace.app_id is None:
+    if workspace.kind == WorkspaceKind.PERSONAL or workspace.app_id is None:
         return "Personal workspace"
     app = await apps.get_app(db, workspace.app_id)
     name = app.name if app is not None else "App workspace"
-    return f"{name} · App storage" if workspace.kind == "app_storage" else name
+    return f"{name} · App storage" if workspace.kind == WorkspaceKind.APP_STORAGE else name
 
 
 async def billing_overview(
@@ -367,9 +367,9 @@ async def billing_overview(
                 await subscriptions.get_subscription(db, workspace.id),
             )
         )
-    personal = [entry for entry in result if entry.workspace.kind == "personal"]
+    personal = [entry for entry in result if entry.workspace.kind == WorkspaceKind.PERSONAL]
     others = sorted(
-        (entry for entry in result if entry.workspace.kind != "personal"),
+        (entry for entry in result if entry.workspace.kind != WorkspaceKind.PERSONAL),
         key=lambda entry: entry.label.lower(),
     )
     return personal + others

@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from imgpro.accounts.tables import Workspace
+from imgpro.accounts.tables import Workspace, WorkspaceKind
 from imgpro.billing.plans import FREE, Plan, add_interval
 from imgpro.billing.tables import Subscription, SubscriptionStatus
 from imgpro.db.base import utcnow
@@ -103,7 +103,7 @@ async def settle(db: AsyncSession, workspace: Workspace, now: datetime | None = 
     Commits when it takes the workspace lock, so the lock is held for the settlement alone:
     readers (usage, the billing page) and checkout call it first, with nothing of theirs
     pending."""
-    if workspace.plan == FREE or workspace.kind == "anonymous":
+    if workspace.plan == FREE or workspace.kind == WorkspaceKind.ANONYMOUS:
         return False
     now = now or utcnow()
     subscription = await db.get(Subscription, workspace.id)

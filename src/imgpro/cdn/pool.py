@@ -79,6 +79,16 @@ def _bare_main() -> Iterator[None]:
             sys.modules["__main__"] = main
 
 
+def _fix_mmap_threshold() -> None:
+    """For the server process (the one that makes pools). glibc raises its mmap threshold each
+    time a large block is freed (up to 32 MB): from then on the server's large buffers (each
+    variant from a render process, uploads) come from the heap, which they fragment and never
+    give back. Fixed, blocks over 1 MB stay mmapped and return to the system when freed. Render
+    processes keep the moving threshold: they reuse their heap and trim it when idle."""
+    if _LIBC is not None:
+        _LIBC.mallopt(-3, 1024 * 1024)  # M_MMAP_THRESHOLD
+
+
 def _release_memory() -> None:
     if _LIBC is not None:
         _LIBC.malloc_trim(0)
@@ -228,6 +238,7 @@ class RenderPool:
         preload: tuple[str, ...] = (),
         vips_threads: int = 0,
     ) -> None:
+        _fix_mmap_threshold()
         self.workers = workers or os.cpu_count() or 1
         self.queue = queue
         self.wait = wait
