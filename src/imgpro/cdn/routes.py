@@ -2,7 +2,7 @@
 
 Hot path of a variant hit: sidecar from the in-process LRU, memoised query parse, one `stat`,
 sendfile. A miss counts against the client's render rate, renders once (see `cdn.variants`) and
-then serves the stored blob the same way.
+answers the rendered bytes (a large or ranged one: the stored blob, as a hit).
 """
 
 from __future__ import annotations
@@ -135,9 +135,18 @@ async def serve_image(request: Request) -> Response:
     CDN_CACHE.labels("miss").inc()
     await cdn.count_render(runtime, client_ip(request.scope, runtime.settings.trusted_proxies))
     rendered = await make_variant(request.app.state.variants, located, variant)
+    headers = caching_headers(variant.etag, variant.content_type)
+    if (
+        rendered is not None
+        and len(rendered) <= INLINE_BYTES
+        and "range" not in request.headers
+        and runtime.blobs.local_path(variant.key) is not None
+    ):
+        # the bytes just stored in a file, answered as `stored` would answer it, without reading
+        # it back (from S3 `stored` streams the blob: that puts it in this node's cache)
+        return Response(rendered, headers=headers, media_type=variant.content_type)
     response = await stored(request, runtime, variant.key, variant.etag, variant.content_type)
     if response is None and rendered is not None:  # evicted at once by a full cache
-        headers = caching_headers(variant.etag, variant.content_type)
         response = Response(rendered, headers=headers, media_type=variant.content_type)
     if response is None:  # deleted between the render and now
         raise ApiError("not_found", "No such image.")

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from imgpro.cdn import service as cdn
-from imgpro.cdn.cache import LEDGER_KEY, VariantCache
+from imgpro.cdn.cache import VariantCache
 from imgpro.cdn.layout import OriginalMeta, variant_key
 from imgpro.cdn.pool import PoolBusy, RenderKilled, RenderPool
 from imgpro.cdn.service import Located
@@ -44,6 +44,7 @@ from imgpro.ops.metrics import RENDER_DURATION, RENDER_QUEUE, RENDERS
 from imgpro.settings import Settings
 from imgpro.storage import BlobNotFound, BlobStore
 from imgpro.storage.coordination import RenderLock
+from imgpro.storage.filesystem import FileSystemBlobStore
 
 #: Bump when the renderer's output for a given transform changes: variants get new names.
 RENDERER_VERSION = "1"
@@ -129,11 +130,14 @@ class Variants:
             "time_budget": settings.render_time_budget,
         }
         self.lock = lock  # across nodes: one render per variant (see storage.coordination)
-        root = blobs.local_path(LEDGER_KEY)
-        # on local files the caps hold per store; on S3 per image only (see `_cap_shared`)
+        # on local files the caps hold per store and a variant is stored and accounted in one
+        # thread hop (`_store_file`); on S3 the caps hold per image only (see `_cap_shared`)
+        self.files = blobs if isinstance(blobs, FileSystemBlobStore) else None
         self.cache = (
-            VariantCache(root.parent, settings.variant_max_per_image, settings.variant_cache_bytes)
-            if root is not None
+            VariantCache(
+                self.files.root, settings.variant_max_per_image, settings.variant_cache_bytes
+            )
+            if self.files is not None
             else None
         )
         self.max_per_image = settings.variant_max_per_image
@@ -210,17 +214,28 @@ class Variants:
             raise
         RENDERS.labels("ok").inc()
         RENDER_DURATION.observe(time.perf_counter() - started)
+        if self.files is not None:
+            await asyncio.to_thread(
+                self._store_file, self.files, variant.key, located.key, rendered.data
+            )
+            return rendered.data
         await self.blobs.put_bytes(variant.key, rendered.data)
         if await self.blobs.size(located.key) is None:  # deleted while rendering: leave nothing
             await self.blobs.delete(variant.key)
             raise VariantGone(located.key)
-        if self.cache is None:
-            await self._cap_shared(variant.key)
-            return rendered.data
-        path = self.blobs.local_path(variant.key)
-        assert path is not None  # a store with local files
-        await asyncio.to_thread(self.cache.stored, path)
+        await self._cap_shared(variant.key)
         return rendered.data
+
+    def _store_file(self, files: FileSystemBlobStore, key: str, original: str, data: bytes) -> None:
+        """Store a rendered variant on local files, as the S3 path does in steps, in one thread
+        hop (each hop costs the server more than the small files' I/O): write it, leave nothing
+        when the original was deleted while rendering, account it in the cache."""
+        files.put_bytes_sync(key, data)
+        if not files.path(original).exists():
+            files.path(key).unlink(missing_ok=True)
+            raise VariantGone(original)
+        assert self.cache is not None  # made with `files`
+        self.cache.stored(files.path(key))
 
     async def _cap_shared(self, key: str) -> None:
         """On a shared store (S3) keep at most `max_per_image` variants of the image, the oldest

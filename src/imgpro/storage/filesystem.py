@@ -58,7 +58,8 @@ class FileSystemBlobStore:
             Path(tmp).unlink(missing_ok=True)
             raise
 
-    def _put_bytes_sync(self, key: str, data: bytes) -> None:
+    def put_bytes_sync(self, key: str, data: bytes) -> None:
+        """`put_bytes` for a caller already off the event loop."""
         target = self.path(key)
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=self._tmp)
@@ -74,7 +75,7 @@ class FileSystemBlobStore:
         await asyncio.to_thread(self._put_file_sync, key, source)
 
     async def put_bytes(self, key: str, data: bytes) -> None:
-        await asyncio.to_thread(self._put_bytes_sync, key, data)
+        await asyncio.to_thread(self.put_bytes_sync, key, data)
 
     async def get_bytes(self, key: str) -> bytes:
         try:
