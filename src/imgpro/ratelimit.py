@@ -27,6 +27,25 @@ def failing_open(rule: str | RateLimitItem) -> Iterator[None]:
         log.warning("rate_limit_unavailable", rule=str(rule), error=str(error))
 
 
+#: Seconds between two sweeps of expired entries from the in-process storage.
+SWEEP_SECONDS = 1.0
+
+
+class SweptMemoryStorage(MemoryStorage):
+    """limits' in-process storage with its sweep of expired entries at most once a second.
+    limits starts a sweep after every hit, and a sweep is a task plus a thread hop per counted
+    key: a cost on every rate-limited request (each cache miss) that grows with the clients.
+    No count depends on the sweep (a window reads only its entries' times); it frees memory."""
+
+    _next_sweep = 0.0
+
+    async def _MemoryStorage__schedule_expiry(self) -> None:  # limits' private hook
+        now = time.monotonic()
+        if now >= self._next_sweep:
+            self._next_sweep = now + SWEEP_SECONDS
+            await super()._MemoryStorage__schedule_expiry()  # type: ignore[misc]
+
+
 class RateLimits:
     # the first part of every bucket's key in this process: empty when serving; the test suite
     # sets one per test (tests/conftest.py), so a server that outlives a test never carries its
@@ -34,7 +53,7 @@ class RateLimits:
     namespace: ClassVar[str] = ""
 
     def __init__(self, redis_url: str = "") -> None:
-        storage: Storage = MemoryStorage()
+        storage: Storage = SweptMemoryStorage()
         self._pool: ConnectionPool | None = None
         if redis_url:
             # our own pool, so close() can release its connections at shutdown
