@@ -3,6 +3,7 @@ identical concurrent misses render once; a full render pool answers 503 with Ret
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -83,11 +84,11 @@ class SlowRenders:
         self.release = threading.Event()
         real = RenderProcess.call
 
-        def slow(*args, **kwargs):  # type: ignore[no-untyped-def]
+        async def slow(*args, **kwargs):  # type: ignore[no-untyped-def]
             self.count += 1
             self.started.set()
-            self.release.wait(20)
-            return real(*args, **kwargs)
+            await asyncio.to_thread(self.release.wait, 20)
+            return await real(*args, **kwargs)
 
         monkeypatch.setattr(RenderProcess, "call", slow)
 

@@ -28,9 +28,7 @@ import sys
 import threading
 import types
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from multiprocessing.connection import Connection
-from queue import SimpleQueue
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -41,6 +39,9 @@ _READY = "ready"
 #: A new process imports libvips (and numpy) before its first render: not part of that render's
 #: time, but one that cannot start in this long is broken.
 START_SECONDS = 60.0
+#: Arguments larger than this are handed to a render process from a thread (the pipe takes
+#: them as fast as the process reads, a millisecond or more the event loop should not wait).
+LOOP_SEND_BYTES = 256 * 1024
 
 
 def _glibc() -> ctypes.CDLL | None:
@@ -164,7 +165,7 @@ def _serve(connection: Connection, preload: tuple[str, ...], vips_threads: int) 
 
 
 class RenderProcess:
-    """One render process, driven from one pool thread at a time."""
+    """One render process, driven by one render at a time."""
 
     def __init__(self, preload: tuple[str, ...], vips_threads: int) -> None:
         self.preload = preload
@@ -172,22 +173,44 @@ class RenderProcess:
         self._process: multiprocessing.process.BaseProcess | None = None
         self._connection: Connection | None = None
 
-    def call(
+    async def call(
         self, work: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any], timeout: float
     ) -> T:
-        """`work(*args, **kwargs)` in the process; killed after `timeout` seconds."""
+        """`work(*args, **kwargs)` in the process; killed after `timeout` seconds. The reply is
+        awaited on the event loop (a reader on the pipe): a thread per render cost the server
+        more than the rest of a cache miss. Starting a process (seconds) and handing over
+        large bytes happen in a thread."""
         if self._process is None or not self._process.is_alive():
-            self._start()
-        assert self._connection is not None
+            await asyncio.to_thread(self._start)
         try:
-            self._connection.send((work, args, kwargs))
+            await self._send((work, args, kwargs), args)
         except OSError:  # it died while idle, after the check above: once more on a new one
-            self._start()
-            assert self._connection is not None
-            self._connection.send((work, args, kwargs))
-        if not self._connection.poll(timeout):
+            await asyncio.to_thread(self._start)
+            await self._send((work, args, kwargs), args)
+        assert self._connection is not None
+        loop = asyncio.get_running_loop()
+        replied = loop.create_future()
+        reply = self._connection.fileno()
+
+        def readable() -> None:
+            if not replied.done():
+                replied.set_result(None)
+
+        loop.add_reader(reply, readable)
+        try:
+            try:
+                await asyncio.wait_for(replied, timeout)
+            finally:
+                loop.remove_reader(reply)
+                # uvloop made the pipe non-blocking; the reply is read, and the next render
+                # sent, whole and blocking (the process writes its reply at once)
+                os.set_blocking(reply, True)
+        except TimeoutError:
             self.stop()
-            raise RenderKilled("render time budget exceeded")
+            raise RenderKilled("render time budget exceeded") from None
+        except asyncio.CancelledError:  # its reply would be read as the next render's
+            self.stop()
+            raise
         try:
             succeeded, value = self._connection.recv()
         except (EOFError, OSError):
@@ -196,6 +219,13 @@ class RenderProcess:
         if succeeded:
             return value  # type: ignore[no-any-return]
         raise value
+
+    async def _send(self, message: object, args: tuple[Any, ...]) -> None:
+        assert self._connection is not None
+        if any(isinstance(arg, bytes) and len(arg) > LOOP_SEND_BYTES for arg in args):
+            await asyncio.to_thread(self._connection.send, message)
+        else:
+            self._connection.send(message)
 
     def _start(self) -> None:
         self.stop()
@@ -243,11 +273,8 @@ class RenderPool:
         self.queue = queue
         self.wait = wait
         self.kill_after = kill_after
-        self._executor = ThreadPoolExecutor(self.workers, thread_name_prefix="render")
         self._processes = [RenderProcess(preload, vips_threads) for _ in range(self.workers)]
-        self._idle: SimpleQueue[RenderProcess] = SimpleQueue()
-        for process in self._processes:
-            self._idle.put(process)
+        self._idle = list(self._processes)
         self._slots: asyncio.Semaphore | None = None
         self._waiting = 0
 
@@ -258,7 +285,6 @@ class RenderPool:
     async def run(self, work: Callable[..., T], *args: object, **kwargs: object) -> T:
         """`work(*args, **kwargs)` in a render process, once a slot is free. `work` and its
         arguments must pickle (a module-level function and plain values)."""
-        loop = asyncio.get_running_loop()
         slots = self._slots_for()
         if slots.locked():
             if self._waiting >= self.queue:
@@ -273,25 +299,23 @@ class RenderPool:
         else:
             await slots.acquire()
 
-        def job() -> T:
-            process = self._idle.get()  # never waits: there are as many as slots
-            try:
-                return process.call(work, args, kwargs, self.kill_after)
-            finally:
-                self._idle.put(process)
+        task = asyncio.ensure_future(self._render(slots, work, args, kwargs))
+        # a caller that stops waiting leaves the render to finish: its slot is freed by it
+        return await asyncio.shield(task)
 
+    async def _render(
+        self,
+        slots: asyncio.Semaphore,
+        work: Callable[..., T],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> T:
+        process = self._idle.pop()  # never empty: there are as many as slots
         try:
-            future: Future[T] = self._executor.submit(job)
-        except BaseException:
+            return await process.call(work, args, kwargs, self.kill_after)
+        finally:
+            self._idle.append(process)
             slots.release()
-            raise
-
-        def free_slot(_: Future[T]) -> None:
-            if not loop.is_closed():  # a render outliving the server frees nothing
-                loop.call_soon_threadsafe(slots.release)
-
-        future.add_done_callback(free_slot)
-        return await asyncio.wrap_future(future)
 
     def _slots_for(self) -> asyncio.Semaphore:
         # made on first use: a semaphore belongs to the loop that first waits on it
@@ -300,6 +324,5 @@ class RenderPool:
         return self._slots
 
     def close(self) -> None:
-        self._executor.shutdown(wait=False, cancel_futures=True)
         for process in self._processes:
             process.stop()
