@@ -1,0 +1,68 @@
+"""Fixed CPU per cache miss: the server process alone and its whole tree, per miss of a cheap
+render (a 1 MP JPEG to 320 px JPEG, every request a new variant), sequential requests.
+
+Usage: python bench/miss.py [--misses N] [--rounds R]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+from transform import (
+    Source,
+    encode,
+    photo,
+    settled,
+    start_imgpro,
+    stop,
+    tree_cpu,
+    upload,
+    warm_up,
+)
+
+
+def process_cpu_of(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--misses", type=int, default=300)
+    parser.add_argument("--rounds", type=int, default=2)
+    args = parser.parse_args()
+    workdir = Path(tempfile.mkdtemp(prefix="imgpro-miss-"))
+    imgpro = start_imgpro(workdir)
+    try:
+        warm_up(imgpro)
+        source = Source(1, "jpg", encode(photo(1224, 816, seed=1), "jpg"), "1mp.jpg")
+        upload(imgpro, source)
+        pid = imgpro.process.pid
+        height = 1000
+        with httpx.Client(timeout=60) as client:
+            for round_ in range(args.rounds):
+                settled(imgpro)
+                server, tree, wall = process_cpu_of(pid), tree_cpu(pid), time.perf_counter()
+                for _ in range(args.misses):
+                    height += 1
+                    url = f"{source.url}?w=320&h={height}&format=jpg"
+                    assert client.get(url).status_code == 200
+                wall = time.perf_counter() - wall
+                server = (process_cpu_of(pid) - server) / args.misses * 1000
+                tree = (tree_cpu(pid) - tree) / args.misses * 1000
+                print(
+                    f"round {round_ + 1}: {args.misses} misses, server {server:.2f} ms CPU, "
+                    f"tree {tree:.2f} ms CPU, wall {wall / args.misses * 1000:.2f} ms per miss",
+                    flush=True,
+                )
+    finally:
+        stop(imgpro.process)
+
+
+if __name__ == "__main__":
+    main()
