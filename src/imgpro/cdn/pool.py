@@ -189,28 +189,30 @@ class RenderProcess:
             await self._send((work, args, kwargs), args)
         assert self._connection is not None
         loop = asyncio.get_running_loop()
-        replied = loop.create_future()
         reply = self._connection.fileno()
+        replied: asyncio.Future[bool] = loop.create_future()  # True: in time
 
-        def readable() -> None:
+        def settle(in_time: bool) -> None:
             if not replied.done():
-                replied.set_result(None)
+                replied.set_result(in_time)
 
-        loop.add_reader(reply, readable)
+        loop.add_reader(reply, settle, True)
+        deadline = loop.call_later(timeout, settle, False)  # wait_for costs more
         try:
             try:
-                await asyncio.wait_for(replied, timeout)
+                in_time = await replied
             finally:
+                deadline.cancel()
                 loop.remove_reader(reply)
                 # uvloop made the pipe non-blocking; the reply is read, and the next render
                 # sent, whole and blocking (the process writes its reply at once)
                 os.set_blocking(reply, True)
-        except TimeoutError:
-            self.stop()
-            raise RenderKilled("render time budget exceeded") from None
         except asyncio.CancelledError:  # its reply would be read as the next render's
             self.stop()
             raise
+        if not in_time:
+            self.stop()
+            raise RenderKilled("render time budget exceeded")
         try:
             succeeded, value = self._connection.recv()
         except (EOFError, OSError):

@@ -134,13 +134,14 @@ async def serve_image(request: Request) -> Response:
         return response
     CDN_CACHE.labels("miss").inc()
     await cdn.count_render(runtime, client_ip(request.scope, runtime.settings.trusted_proxies))
-    rendered = await make_variant(request.app.state.variants, located, variant)
+    variants: Variants = request.app.state.variants
+    rendered = await make_variant(variants, located, variant)
     headers = caching_headers(variant.etag, variant.content_type)
     if (
         rendered is not None
         and len(rendered) <= INLINE_BYTES
         and "range" not in request.headers
-        and runtime.blobs.local_path(variant.key) is not None
+        and variants.files is not None
     ):
         # the bytes just stored in a file, answered as `stored` would answer it, without reading
         # it back (from S3 `stored` streams the blob: that puts it in this node's cache)

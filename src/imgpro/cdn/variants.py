@@ -230,12 +230,12 @@ class Variants:
         """Store a rendered variant on local files, as the S3 path does in steps, in one thread
         hop (each hop costs the server more than the small files' I/O): write it, leave nothing
         when the original was deleted while rendering, account it in the cache."""
-        files.put_bytes_sync(key, data)
+        stored = files.put_bytes_sync(key, data)
         if not files.path(original).exists():
-            files.path(key).unlink(missing_ok=True)
+            stored.unlink(missing_ok=True)
             raise VariantGone(original)
         assert self.cache is not None  # made with `files`
-        self.cache.stored(files.path(key))
+        self.cache.stored(stored)
 
     async def _cap_shared(self, key: str) -> None:
         """On a shared store (S3) keep at most `max_per_image` variants of the image, the oldest

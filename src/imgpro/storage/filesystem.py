@@ -58,8 +58,8 @@ class FileSystemBlobStore:
             Path(tmp).unlink(missing_ok=True)
             raise
 
-    def put_bytes_sync(self, key: str, data: bytes) -> None:
-        """`put_bytes` for a caller already off the event loop."""
+    def put_bytes_sync(self, key: str, data: bytes) -> Path:
+        """`put_bytes` for a caller already off the event loop; the file written."""
         target = self.path(key)
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=self._tmp)
@@ -70,6 +70,7 @@ class FileSystemBlobStore:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+        return target
 
     async def put_file(self, key: str, source: Path) -> None:
         await asyncio.to_thread(self._put_file_sync, key, source)
