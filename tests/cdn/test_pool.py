@@ -1,6 +1,14 @@
-"""The render pool's process upkeep: a render process gives memory back only once it has grown."""
+"""The render pool: process upkeep (memory given back only once grown) and hand-overs on the
+event loop `imgpro serve` runs."""
 
 from __future__ import annotations
+
+import asyncio
+import os
+import time
+
+import pytest
+import uvloop
 
 from imgpro.cdn import pool
 
@@ -11,3 +19,27 @@ def test_a_render_process_trims_only_past_the_slack() -> None:
     assert pool._grown(0)  # holds more than the slack over nothing
     assert not pool._grown(resident)  # just trimmed: small renders reuse their pages
     assert pool._grown(resident - pool.TRIM_SLACK - 1)
+
+
+def test_renders_are_handed_over_and_answered_on_uvloop() -> None:
+    # `imgpro serve` runs uvloop, which turns a pipe it watches non-blocking: every hand-over
+    # must still arrive whole, and a killed process must not poison the next render
+    async def renders() -> None:
+        renderers = pool.RenderPool(workers=1, kill_after=1.0)
+        try:
+            for _ in range(10):  # replies far over the socket's buffer arrive in parts
+                assert len(await renderers.run(os.urandom, 20_000_000)) == 20_000_000
+            big = b"x" * (pool.LOOP_SEND_BYTES * 4)
+            assert await renderers.run(len, big) == len(big)  # sent from a thread
+            assert await renderers.run(len, b"x" * 1000) == 1000  # sent on the loop
+            with pytest.raises(pool.RenderKilled):
+                await renderers.run(time.sleep, 5)
+            assert await renderers.run(abs, -3) == 3  # on a fresh process
+            with pytest.raises(ZeroDivisionError):
+                await renderers.run(divmod, 1, 0)
+            assert await renderers.run(abs, -4) == 4
+        finally:
+            renderers.close()
+
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(renders())
