@@ -74,7 +74,7 @@ _LOADERS = {
 }
 
 
-def _stream(stored: bytes | Path) -> pyvips.Source:
+def vips_source(stored: bytes | Path) -> pyvips.Source:
     """libvips' reader for the stored bytes. A file is read by the loader a chunk at a time
     rather than copied into memory first (a 16 MB PNG would cost its size in fresh pages on
     every render), and opened as a file, not by name: libvips would parse "[options]" out of
@@ -111,11 +111,11 @@ class _Source:
             # does): libvips' thumbnail keeps a further factor of two in hand, which costs up
             # to twice the decode for no visible difference once the result is resized
             reduced = pyvips.Image.jpegload_source(
-                _stream(self.stored), shrink=shrink, access="sequential", fail_on="truncated"
+                vips_source(self.stored), shrink=shrink, access="sequential", fail_on="truncated"
             )
             return pyvips.Image.thumbnail_image(reduced, width, height=height, size="force")
         return pyvips.Image.thumbnail_source(
-            _stream(self.stored),
+            vips_source(self.stored),
             width,
             height=height,
             size="force",
@@ -155,7 +155,7 @@ def _open(stored: bytes | Path, max_pixels: int) -> _Source:
         data = stored.read_bytes() if isinstance(stored, Path) else stored
         return _open_with_pillow(data, max_pixels)
     try:
-        header = pyvips.Image.new_from_source(_stream(stored), "", access="sequential")
+        header = pyvips.Image.new_from_source(vips_source(stored), "", access="sequential")
         if not str(header.get("vips-loader")).startswith(loader):
             raise RenderRefused("not a supported raster image")
         width, height = header.width, header.height

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pyvips
 
+from imgpro.media.render import vips_source
+
 #: Long side of a working copy: covers every named size and the usual srcset widths (≤ 2560).
 SIDE = 2560
 #: Only originals longer than this get one: below it the copy decodes too little faster to be
@@ -49,13 +51,8 @@ def size(width: int, height: int) -> tuple[int, int]:
 def make(original: bytes | Path, fmt: str) -> WorkingCopy:
     """The working copy of a stored original (oriented, sRGB, no metadata: as ingest left it).
     CPU work: run it in a render process."""
-    # bytes or a Source, not a filename: libvips would parse "[options]" out of a path
-    if isinstance(original, Path):
-        source = pyvips.Source.new_from_file(str(original))
-    else:
-        source = pyvips.Source.new_from_memory(original)
     image = pyvips.Image.thumbnail_source(
-        source, SIDE, height=SIDE, size="down", option_string="fail_on=truncated"
+        vips_source(original), SIDE, height=SIDE, size="down", option_string="fail_on=truncated"
     )
     if fmt == "jpg":
         data = image.jpegsave_buffer(
