@@ -39,6 +39,11 @@ SVG_CSP = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
 INLINE_BYTES = 512 * 1024
 
 
+def answered_inline(size: int, request: Request) -> bool:
+    """Whether a local blob of `size` bytes is answered from memory rather than a FileResponse."""
+    return size <= INLINE_BYTES and "range" not in request.headers
+
+
 def read_small(path: Path) -> bytes:
     with open(path, "rb", buffering=0) as handle:
         return handle.readall()
@@ -78,7 +83,7 @@ async def stored(
             stat = os.stat(path)  # a local stat is microseconds: not worth a thread hop
             if variant:
                 touch_if_stale(path, stat)
-            if stat.st_size <= INLINE_BYTES and "range" not in request.headers:
+            if answered_inline(stat.st_size, request):
                 return Response(read_small(path), headers=headers, media_type=content_type)
         except FileNotFoundError:
             return None
@@ -139,9 +144,8 @@ async def serve_image(request: Request) -> Response:
     headers = caching_headers(variant.etag, variant.content_type)
     if (
         rendered is not None
-        and len(rendered) <= INLINE_BYTES
-        and "range" not in request.headers
         and variants.files is not None
+        and answered_inline(len(rendered), request)
     ):
         # the bytes just stored in a file, answered as `stored` would answer it, without reading
         # it back (from S3 `stored` streams the blob: that puts it in this node's cache)
