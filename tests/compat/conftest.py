@@ -4,16 +4,15 @@ per-credential rate limit; and a website the plugin asks img.pro to import from.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import Stack, own_postgres_backends, start_stack
 from tests.factories import images as make
+from tests.local_http import QuietHandler, serving
 
 # the plugin's plans, at test scale: Free and Pro limit images, Unlimited does not
 PLUGIN_PLANS = """
@@ -69,7 +68,7 @@ def plugin_stack(
         server.stop()
 
 
-class Website(BaseHTTPRequestHandler):
+class Website(QuietHandler):
     """Another website whose images a page shows (the plugin imports them by address)."""
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
@@ -85,16 +84,9 @@ class Website(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def log_message(self, *args: object) -> None:
-        pass
-
 
 @pytest.fixture(scope="session")
 def website() -> Iterator[str]:
     """On 127.0.0.2, which the test stacks let URL import reach."""
-    server = ThreadingHTTPServer(("127.0.0.2", 0), Website)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.2:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serving(Website, "127.0.0.2") as url:
+        yield url

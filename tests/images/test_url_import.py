@@ -3,20 +3,19 @@ IMGPRO_IMPORT_ALLOW_NETWORKS), and everything the importer must refuse."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from tests.conftest import Stack
 from tests.factories import images as make
 from tests.images.test_upload_refusals import assert_refused, stored_count
+from tests.local_http import QuietHandler, serving
 
 PHOTO = make.jpeg(320, 240)
 
 
-class Source(BaseHTTPRequestHandler):
+class Source(QuietHandler):
     routes: dict[str, tuple[int, dict[str, str], bytes]] = {
         "/photo.jpg": (200, {"Content-Type": "image/jpeg"}, PHOTO),
         "/page.html": (200, {"Content-Type": "text/html"}, make.html()),
@@ -34,18 +33,11 @@ class Source(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def log_message(self, *args: object) -> None:
-        pass
-
 
 @pytest.fixture(scope="module")
 def source() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.2", 0), Source)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.2:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serving(Source, "127.0.0.2") as url:
+        yield url
 
 
 def test_import_stores_the_image_with_its_filename(stack: Stack, source: str) -> None:

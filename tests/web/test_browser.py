@@ -6,9 +6,7 @@ The screenshots of these pages come from tests/web/test_every_page.py."""
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -18,6 +16,7 @@ from tests.browser import launch_chromium
 from tests.conftest import SmtpSink, Stack, free_port
 from tests.factories import identity as idf
 from tests.factories import images as make
+from tests.local_http import QuietHandler, serving
 
 pytestmark = pytest.mark.browser
 
@@ -25,7 +24,7 @@ CALLBACK_PORT = free_port()
 CALLBACK = f"http://localhost:{CALLBACK_PORT}/auth/callback"
 
 
-class _Callback(BaseHTTPRequestHandler):
+class _Callback(QuietHandler):
     """The app's callback page: a real server (Playwright routes miss redirected requests)."""
 
     def do_GET(self) -> None:  # noqa: N802
@@ -36,18 +35,11 @@ class _Callback(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def log_message(self, *_args: object) -> None:
-        pass
-
 
 @pytest.fixture(scope="module")
 def callback_server() -> Iterator[None]:
-    server = ThreadingHTTPServer(("127.0.0.1", CALLBACK_PORT), _Callback)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield
-    server.shutdown()
-    server.server_close()
+    with serving(_Callback, "127.0.0.1", CALLBACK_PORT):
+        yield
 
 
 @pytest.fixture(scope="module")

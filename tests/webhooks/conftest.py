@@ -10,7 +10,6 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -22,6 +21,7 @@ from imgpro_sdk import errors as sdk_errors
 from imgpro_sdk import webhooks as sdk_webhooks
 from tests.conftest import PG_URL, REDIS_URL, Stack, ensure_database, free_port, start_stack
 from tests.factories import identity as idf
+from tests.local_http import QuietHandler, serving
 
 #: where receivers listen: loopback, which the test stacks' IMGPRO_IMPORT_ALLOW_NETWORKS allows
 RECEIVER_HOST = "127.0.0.2"
@@ -89,7 +89,7 @@ class Receiver:
 def receiver() -> Iterator[Receiver]:
     found = Receiver()
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_POST(self) -> None:  # noqa: N802
             body = self.rfile.read(int(self.headers.get("content-length", 0)))
             status = found.handle({k.lower(): v for k, v in self.headers.items()}, body)
@@ -97,17 +97,8 @@ def receiver() -> Iterator[Receiver]:
             self.send_header("content-length", "0")
             self.end_headers()
 
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer((RECEIVER_HOST, found.port), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(Handler, RECEIVER_HOST, found.port):
         yield found
-    finally:
-        server.shutdown()
-        server.server_close()
     assert not found.forged, "a delivery failed verification"
 
 
