@@ -34,6 +34,7 @@ import httpx
 import pyvips
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
+from transform import wait_until_up
 
 BIN = Path(sys.executable).parent
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -69,19 +70,6 @@ def photo(width: int, height: int, seed: int) -> bytes:
     )
 
 
-def wait_for(url: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{process.args} exited")
-        try:
-            httpx.get(url, timeout=2)
-            return
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    raise RuntimeError(f"{url} did not answer")
-
-
 async def reset_database(url: str) -> None:
     base, _, name = url.rpartition("/")
     engine = create_async_engine(f"{base}/postgres", isolation_level="AUTOCOMMIT")
@@ -106,7 +94,7 @@ class Stack:
         self.processes: list[subprocess.Popen[bytes]] = []
         moto_port, redis_port = free_port(), free_port()
         self.moto = self._spawn([str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(moto_port)])
-        wait_for(f"http://127.0.0.1:{moto_port}/", self.moto)
+        wait_until_up(f"http://127.0.0.1:{moto_port}/", self.moto, "moto")
         import boto3
 
         endpoint = f"http://127.0.0.1:{moto_port}"
@@ -141,7 +129,7 @@ class Stack:
                 "IMGPRO_CDN_URL": f"{base}/src",
             }
             node = self._spawn([str(BIN / "imgpro"), "serve", "--port", str(port)], env)
-            wait_for(f"{base}/openapi.json", node)
+            wait_until_up(f"{base}/openapi.json", node, f"node {index}")
             self.nodes.append((base, node))
 
     def _spawn(self, command: list[str], env: dict[str, str] | None = None) -> Any:
