@@ -879,6 +879,25 @@ def mixed_queries(first: int, count: int, cutout: bool) -> Iterable[tuple[int, s
         yield source, query
 
 
+def process_lines(pid: int) -> list[str]:
+    """RSS and PSS of each process of `pid`'s tree, named by its command (`python -m X`: X)."""
+    lines = []
+    for member in process_tree(pid):
+        try:
+            rollup = Path(f"/proc/{member}/smaps_rollup").read_text().splitlines()[1:]
+            command = Path(f"/proc/{member}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        fields = {line.split(":")[0]: int(line.split()[1]) for line in rollup}
+        words = [word.decode(errors="replace") for word in command if word]
+        name = words[words.index("-m") + 1] if "-m" in words[:-1] else " ".join(words)[-60:]
+        what = "server" if member == pid else name
+        lines.append(
+            f"{what:<40} RSS {fields['Rss'] / 1024:4.0f} MB  PSS {fields['Pss'] / 1024:4.0f}"
+        )
+    return lines
+
+
 def memory_series(
     imgpro: Server, urls: list[str], first: int, renders: int, cutout: bool
 ) -> tuple[list[tuple[float, float, float]], float]:
@@ -907,6 +926,9 @@ def memory_lines(name: str, renders: int, limit: int, imgpro: Server, urls: list
             peak = max(values)
             goal(f"{what} {name}", f"≤ {limit} MB", f"peak {peak:.0f} MB", peak <= limit)
             goal(f"{what} {name}, last third", "< 5 %", f"{growth:+.1f} %", growth < 5)
+    print("  per process at the end:")
+    for line in process_lines(imgpro.process.pid):
+        print("    " + line)
 
 
 # -- main ---------------------------------------------------------------------------------------

@@ -76,6 +76,26 @@ async def ensure_database(url: str) -> None:
     await engine.dispose()
 
 
+def children_of(pid: int) -> dict[int, str]:
+    """The processes whose parent is `pid`: their command lines, by pid."""
+    found = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            if parent == pid:
+                command = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ")
+                found[int(stat.parent.name)] = command.decode(errors="replace").strip()
+        except (OSError, IndexError, ValueError):  # ended meanwhile
+            continue
+    return found
+
+
+def render_processes(pid: int) -> list[int]:
+    """The render processes of the server running as (or in) process `pid`."""
+    children = children_of(pid)
+    return [child for child, command in children.items() if "imgpro.cdn.render_process" in command]
+
+
 def flush_redis(url: str) -> None:
     """Empty the Redis db `url` names, closing the connection (a socket left for the garbage
     collector is a ResourceWarning, an error in this suite, raised in whichever test runs then)."""

@@ -4,6 +4,7 @@ their headers are closed."""
 
 from __future__ import annotations
 
+import os
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,7 +12,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import Stack, served
+from tests.cdn.conftest import assert_image, upload
+from tests.conftest import Stack, children_of, served
+from tests.factories import images as make
 
 HEADER_TIMEOUT = 1.0
 SLACK = 8.0  # the socket timeout: far beyond the server's deadline, so only a hang fails
@@ -113,3 +116,13 @@ def test_a_kept_alive_connection_that_stalls_in_its_next_request_is_closed(
         assert first.startswith(b"HTTP/1.1 200 ")
         sock.sendall(request_head(b"X-Half: started"))
         read_until_closed(sock)  # closed, not held (a timeout here fails the test)
+
+
+def test_after_an_upload_and_a_render_the_server_has_only_render_processes(server: Stack) -> None:
+    with httpx.Client(base_url=server.base_url, timeout=60) as client:
+        image = upload(client, make.jpeg(120, 90))
+        assert_image(client.get(image["url"] + "?w=40"), "image/jpeg")
+    children = children_of(server.pid or 0)
+    # no multiprocessing resource tracker, nothing else: one process per render slot at most
+    assert children and len(children) <= (os.cpu_count() or 1), children
+    assert all("imgpro.cdn.render_process" in command for command in children.values()), children

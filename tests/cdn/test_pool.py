@@ -14,11 +14,11 @@ from imgpro.cdn import pool
 
 
 def test_a_render_process_trims_only_past_the_slack() -> None:
-    resident = pool._resident()
+    resident = pool.resident()
     assert resident is not None and resident > 0
-    assert pool._grown(0)  # holds more than the slack over nothing
-    assert not pool._grown(resident)  # just trimmed: small renders reuse their pages
-    assert pool._grown(resident - pool.TRIM_SLACK - 1)
+    assert pool.grown(0)  # holds more than the slack over nothing
+    assert not pool.grown(resident)  # just trimmed: small renders reuse their pages
+    assert pool.grown(resident - pool.TRIM_SLACK - 1)
 
 
 def test_renders_are_handed_over_and_answered_on_uvloop() -> None:

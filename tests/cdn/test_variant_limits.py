@@ -6,8 +6,8 @@ worker much past the time budget."""
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
 import os
+import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,9 +19,10 @@ import pytest
 from imgpro.cdn import service as cdn
 from imgpro.runtime import Runtime
 from imgpro.settings import Settings
+from tests.backends import wait_until
 from tests.cdn.conftest import assert_image, upload
 from tests.cdn.test_variants import variant_files
-from tests.conftest import Stack, own_postgres_backends, start_stack
+from tests.conftest import Stack, own_postgres_backends, render_processes, start_stack
 from tests.factories import images as make
 
 PER_IMAGE = 3
@@ -192,12 +193,19 @@ def test_a_slow_avif_is_stopped_soon_after_the_budget_and_never_stored(limited: 
     assert_image(client.get(image["url"] + "?w=40&format=avif"), "image/avif")  # still serving
 
 
+def ended(pid: int) -> bool:
+    """Whether the process has ended (a zombie whose threads are all gone: its files closed)."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    return "State:\tZ" in status and "Threads:\t1\n" in status
+
+
 def test_a_render_process_that_dies_is_replaced(stack: Stack, client: httpx.Client) -> None:
     url = upload(client, make.jpeg(120, 90))["url"]
     assert_image(client.get(f"{url}?w=30"), "image/jpeg")
-    renderers = [p for p in multiprocessing.active_children() if p.name == "imgpro-render"]
+    renderers = render_processes(os.getpid())
     assert renderers  # the server runs in this process: its render processes are our children
-    for process in renderers:  # as the OOM killer would
-        process.kill()
-        process.join(5)
+    for pid in renderers:  # as the OOM killer would
+        os.kill(pid, signal.SIGKILL)
+    for pid in renderers:  # every thread gone (a zombie until the pool notices), as join() waits
+        wait_until(lambda pid=pid: ended(pid), "the kill")
     assert_image(client.get(f"{url}?w=40"), "image/jpeg")

@@ -12,30 +12,33 @@ A render still running `kill_after` seconds after it was handed over is killed w
 but an encoder that holds the whole image (libaom for AVIF, libwebp, cgif) never looks at one,
 so a thread could only wait for it. A process that crashes (a decoder bug on hostile bytes)
 costs one render, not the server.
+
+A render process is a plain interpreter (`imgpro.cdn.render_process`) on one end of a socket pair,
+not a multiprocessing child: multiprocessing would add its resource tracker (a 12 MB process) and
+re-run the server's `__main__` in each child. It ignores SIGINT (Ctrl-C stops the server, whose
+end then closes) and ends when it reads EOF or cannot send its reply: when the server goes away.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ctypes
 import ctypes.util
-import importlib
-import multiprocessing
 import os
-import signal
+import socket
+import subprocess
 import sys
-import threading
-import types
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Any, TypeVar
 
 T = TypeVar("T")
 
-# spawn: a fresh interpreter. Forking the server would copy its threads' locks mid-use.
-_CONTEXT = multiprocessing.get_context("spawn")
-_READY = "ready"
+READY = "ready"
+#: Where `imgpro` is imported from, for render processes (the server's own sys.path may differ
+#: from what a new interpreter finds, e.g. a checkout run with PYTHONPATH)
+_IMPORT_ROOT = str(Path(__file__).resolve().parents[2])
 #: A new process imports libvips (and numpy) before its first render: not part of that render's
 #: time, but one that cannot start in this long is broken.
 START_SECONDS = 60.0
@@ -62,24 +65,6 @@ if _LIBC is not None:
     _LIBC.mallopt(-8, 2)  # M_ARENA_MAX
 
 
-_main_swap = threading.Lock()
-
-
-@contextlib.contextmanager
-def _bare_main() -> Iterator[None]:
-    """While a render process is spawned, the parent's `__main__` is an empty module. spawn
-    re-runs the parent's main script in the child (for pickles that name its functions; ours
-    name none), and the server's is the `imgpro` command, which imports the whole app: about a
-    second and 40 MB per render process for nothing a render uses."""
-    with _main_swap:
-        main = sys.modules["__main__"]
-        sys.modules["__main__"] = types.ModuleType("__main__")
-        try:
-            yield
-        finally:
-            sys.modules["__main__"] = main
-
-
 def _fix_mmap_threshold() -> None:
     """For the server process (the one that makes pools). glibc raises its mmap threshold each
     time a large block is freed (up to 32 MB): from then on the server's large buffers (each
@@ -90,7 +75,7 @@ def _fix_mmap_threshold() -> None:
         _LIBC.mallopt(-3, 1024 * 1024)  # M_MMAP_THRESHOLD
 
 
-def _release_memory() -> None:
+def release_memory() -> None:
     if _LIBC is not None:
         _LIBC.malloc_trim(0)
 
@@ -103,7 +88,7 @@ TRIM_SLACK = 24 * 1024 * 1024
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
-def _resident() -> int | None:
+def resident() -> int | None:
     """This process's RSS in bytes (None when /proc cannot say)."""
     try:
         with open("/proc/self/statm", "rb") as statm:
@@ -112,9 +97,10 @@ def _resident() -> int | None:
         return None
 
 
-def _grown(trimmed_at: int) -> bool:
-    resident = _resident()
-    return resident is None or resident > trimmed_at + TRIM_SLACK
+def grown(trimmed_at: int) -> bool:
+    """Whether this process holds more than `TRIM_SLACK` over its RSS after its last trim."""
+    now = resident()
+    return now is None or now > trimmed_at + TRIM_SLACK
 
 
 class PoolBusy(Exception):
@@ -133,35 +119,9 @@ class RenderKilled(Exception):
         self.reason = reason
 
 
-def _serve(connection: Connection, preload: tuple[str, ...], vips_threads: int) -> None:
-    """A render process: import `preload`, say it is ready, then run each `(work, args,
-    kwargs)` received and send back its outcome."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the server, which closes the pipe
-    for module in preload:
-        importlib.import_module(module)
-    if vips_threads:
-        import pyvips
-
-        pyvips.concurrency_set(vips_threads)
-    connection.send(_READY)
-    trimmed_at = 0  # RSS after the last trim
-    while True:
-        try:
-            work, args, kwargs = connection.recv()
-        except EOFError:  # the server went away
-            return
-        try:
-            outcome: tuple[bool, Any] = (True, work(*args, **kwargs))
-        except Exception as error:
-            outcome = (False, error)
-        try:
-            connection.send(outcome)
-        except Exception as error:  # an outcome that does not pickle
-            connection.send((False, RuntimeError(f"unsendable render outcome: {error}")))
-        # idle and grown: give freed pages back before the next render
-        if not connection.poll() and _grown(trimmed_at):
-            _release_memory()
-            trimmed_at = _resident() or 0
+def _child_environment() -> dict[str, str]:
+    path = os.environ.get("PYTHONPATH")
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (_IMPORT_ROOT, path)))}
 
 
 class RenderProcess:
@@ -170,7 +130,7 @@ class RenderProcess:
     def __init__(self, preload: tuple[str, ...], vips_threads: int) -> None:
         self.preload = preload
         self.vips_threads = vips_threads
-        self._process: multiprocessing.process.BaseProcess | None = None
+        self._process: subprocess.Popen[bytes] | None = None
         self._connection: Connection | None = None
 
     async def call(
@@ -180,7 +140,7 @@ class RenderProcess:
         awaited on the event loop (a reader on the pipe): a thread per render cost the server
         more than the rest of a cache miss. Starting a process (seconds) and handing over
         large bytes happen in a thread."""
-        if self._process is None or not self._process.is_alive():
+        if not self._alive():
             await asyncio.to_thread(self._start)
         try:
             await self._send((work, args, kwargs), args)
@@ -222,6 +182,13 @@ class RenderProcess:
             return value  # type: ignore[no-any-return]
         raise value
 
+    def _alive(self) -> bool:
+        """Started and not dead: an idle process has nothing to say, so a readable end is the
+        EOF of one that died (killed by the OOM killer, say)."""
+        if self._process is None or self._connection is None:
+            return False
+        return self._process.poll() is None and not self._connection.poll()
+
     async def _send(self, message: object, args: tuple[Any, ...]) -> None:
         assert self._connection is not None
         if any(isinstance(arg, bytes) and len(arg) > LOOP_SEND_BYTES for arg in args):
@@ -231,19 +198,24 @@ class RenderProcess:
 
     def _start(self) -> None:
         self.stop()
-        ours, theirs = _CONTEXT.Pipe()
-        process = _CONTEXT.Process(
-            target=_serve,
-            args=(theirs, self.preload, self.vips_threads),
-            name="imgpro-render",
-            daemon=True,
-        )
-        with _bare_main():
-            process.start()
-        theirs.close()
-        self._process, self._connection = process, ours
+        ours, theirs = socket.socketpair()
+        with theirs:
+            self._process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "imgpro.cdn.render_process",
+                    str(theirs.fileno()),
+                    str(self.vips_threads),
+                    *self.preload,
+                ],
+                stdin=subprocess.DEVNULL,
+                pass_fds=(theirs.fileno(),),
+                env=_child_environment(),
+            )
+        self._connection = Connection(ours.detach())
         try:
-            ready = ours.poll(START_SECONDS) and ours.recv() == _READY
+            ready = self._connection.poll(START_SECONDS) and self._connection.recv() == READY
         except (EOFError, OSError):
             ready = False
         if not ready:  # the machine, not the image: answer 503 and let the client retry
@@ -253,7 +225,7 @@ class RenderProcess:
     def stop(self) -> None:
         if self._process is not None:
             self._process.kill()
-            self._process.join(5)
+            self._process.wait(5)
             self._process = None
         if self._connection is not None:
             self._connection.close()
