@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from imgpro.cdn.layout import OriginalMeta
 from imgpro.cli import app as cli_app
 from imgpro.images.tables import Image
-from imgpro.media import placeholder
+from imgpro.media import thumbhash_draw
 from imgpro.runtime import Runtime
 from tests.conftest import Stack
 from tests.factories import identity as idf
@@ -53,7 +53,7 @@ def test_the_openapi_image_documents_it(stack: Stack) -> None:
 def test_the_viewer_and_the_dashboard_paint_it_until_the_image_loads(stack: Stack) -> None:
     person = stack.user()
     created = upload(stack.client(stack.key(person)), make.png(80, 60), "p.png")
-    painted = placeholder.data_url(created["placeholder"]["thumbhash"])
+    painted = thumbhash_draw.data_url(created["placeholder"]["thumbhash"])
     viewer = stack.client().get(created["page_url"]).text
     assert painted in viewer and created["placeholder"]["color"] in viewer
     browser = stack.client()

@@ -11,7 +11,6 @@ for the backfill.
 from __future__ import annotations
 
 import base64
-import functools
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,15 +36,6 @@ class Placeholder:
 
     def to_dict(self) -> dict[str, str]:
         return {"thumbhash": self.thumbhash, "color": self.color}
-
-
-@functools.lru_cache(maxsize=4096)
-def data_url(thumbhash_b64: str) -> str:
-    """The ThumbHash drawn as a small PNG `data:` URL, for pages to show without script."""
-    rgba = thumbhash.decode(base64.b64decode(thumbhash_b64))
-    picture = pyvips.Image.new_from_memory(rgba.tobytes(), rgba.shape[1], rgba.shape[0], 4, "uchar")
-    png: bytes = picture.copy(interpretation="srgb").pngsave_buffer(compression=9)
-    return "data:image/png;base64," + base64.b64encode(png).decode()
 
 
 def of_rgba(rgba: npt.NDArray[np.uint8]) -> Placeholder:

@@ -3,7 +3,8 @@
 Pixels in, bytes out; no I/O. A vectorised port of the reference encoder (its loops become
 cosine matrices, so a 100×100 image encodes in well under a millisecond); its rounding is
 JavaScript's `Math.round` (half up), and the tests compare against hashes the reference
-JavaScript package computed.
+JavaScript package computed. Decoding, which the server does to draw pages, is plain Python in
+`imgpro.media.thumbhash_draw`: the server imports no numpy.
 """
 
 from __future__ import annotations
@@ -101,61 +102,3 @@ def encode(rgba: npt.NDArray[np.uint8]) -> bytes:
         nibbles = np.append(nibbles, np.uint8(0))
     out += (nibbles[0::2] | nibbles[1::2] << 4).tobytes()
     return bytes(out)
-
-
-def decode(hash_bytes: bytes) -> npt.NDArray[np.uint8]:
-    """The (h, w, 4) RGBA picture a ThumbHash stands for, 32 px on its long side (the reference
-    decoder's size); ValueError when the bytes are too short to be one."""
-    if len(hash_bytes) < 5:
-        raise ValueError("a ThumbHash has at least 5 bytes")
-    header24 = hash_bytes[0] | hash_bytes[1] << 8 | hash_bytes[2] << 16
-    header16 = hash_bytes[3] | hash_bytes[4] << 8
-    l_dc = (header24 & 63) / 63
-    p_dc = ((header24 >> 6) & 63) / 31.5 - 1
-    q_dc = ((header24 >> 12) & 63) / 31.5 - 1
-    l_scale = ((header24 >> 18) & 31) / 31
-    has_alpha = bool(header24 >> 23)
-    p_scale = ((header16 >> 3) & 63) / 63
-    q_scale = ((header16 >> 9) & 63) / 63
-    landscape = bool(header16 >> 15)
-    l_max = 5 if has_alpha else 7
-    lx = max(3, l_max if landscape else header16 & 7)
-    ly = max(3, header16 & 7 if landscape else l_max)
-    a_dc, a_scale = 1.0, 1.0
-    start = 5
-    if has_alpha:
-        if len(hash_bytes) < 6:
-            raise ValueError("the ThumbHash is truncated")
-        a_dc, a_scale = (hash_bytes[5] & 15) / 15, (hash_bytes[5] >> 4) / 15
-        start = 6
-    packed = np.frombuffer(hash_bytes[start:], np.uint8)
-    nibbles = np.stack([packed & 15, packed >> 4], axis=1).reshape(-1).astype(np.float64)
-
-    shapes = [(lx, ly, l_scale), (3, 3, p_scale * 1.25), (3, 3, q_scale * 1.25)]
-    if has_alpha:
-        shapes.append((5, 5, a_scale))
-    needed = sum(len(_triangle(nx, ny)[0]) - 1 for nx, ny, _ in shapes)
-    if len(nibbles) < needed:
-        raise ValueError("the ThumbHash is truncated")
-
-    ratio = (l_max if landscape else header16 & 7) / max(1, header16 & 7 if landscape else l_max)
-    w, h = (32, _round(32 / ratio)) if ratio > 1 else (_round(32 * ratio), 32)
-    w, h = max(1, w), max(1, h)
-
-    channels = []
-    position = 0
-    for (nx, ny, scale), dc in zip(shapes, (l_dc, p_dc, q_dc, a_dc), strict=False):
-        rows, columns = _triangle(nx, ny)
-        count = len(rows) - 1
-        grid = np.zeros((ny, nx))
-        # each AC term counts twice, as in the reference decoder
-        grid[rows[1:], columns[1:]] = 2 * (nibbles[position : position + count] / 7.5 - 1) * scale
-        position += count
-        channels.append(dc + _cosines(ny, h).T @ grid @ _cosines(nx, w))
-    lum, p, q = channels[:3]
-    alpha = channels[3] if has_alpha else np.ones((h, w))
-    b = lum - 2 / 3 * p
-    r = (3 * lum - b + q) / 2
-    g = r - q
-    rgba = np.stack([r, g, b, alpha], axis=-1)
-    return (np.clip(rgba, 0, 1) * 255).astype(np.uint8)

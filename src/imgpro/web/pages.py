@@ -10,7 +10,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse
 
-from imgpro.media import placeholder
+from imgpro.media import thumbhash_draw
 from imgpro.units import size_text, storage_text
 from imgpro.web import brand
 from imgpro.web.security import csrf_token, remember_csrf
@@ -27,7 +27,7 @@ def placeholder_style(image: dict[str, Any]) -> str:
     found = image.get("placeholder")
     if not found:
         return ""
-    drawn = placeholder.data_url(found["thumbhash"])
+    drawn = thumbhash_draw.data_url(found["thumbhash"])
     return f"background:{found['color']} url({drawn}) center/cover no-repeat"
 
 
