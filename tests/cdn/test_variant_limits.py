@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
-import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -178,9 +177,9 @@ def test_render_counting_fails_open_when_redis_is_down(tmp_path: Path) -> None:
 # -- the time budget --------------------------------------------------------------------------
 
 
-def render_processes() -> list[multiprocessing.process.BaseProcess]:
+def render_pids() -> set[int]:
     """The server's render processes (it runs in this process: they are our children)."""
-    return [p for p in multiprocessing.active_children() if p.name == "imgpro-render"]
+    return {p.pid for p in multiprocessing.active_children() if p.name == "imgpro-render"}
 
 
 def test_a_slow_avif_is_stopped_by_killing_its_render_process_and_never_stored(
@@ -190,7 +189,7 @@ def test_a_slow_avif_is_stopped_by_killing_its_render_process_and_never_stored(
     small = upload(client, make.jpeg(120, 90))
     assert_image(client.get(small["url"] + "?w=31"), "image/jpeg")
     # the pool hands a render to the process that went idle last: the one that just rendered
-    running = render_processes()
+    running = render_pids()
     assert running
     # decoding 12 MP takes a fraction of the 1 s budget; encoding them as AVIF at q=98 takes
     # many seconds inside libaom, where libvips' own deadline cannot reach: only a kill stops it
@@ -198,11 +197,9 @@ def test_a_slow_avif_is_stopped_by_killing_its_render_process_and_never_stored(
     response = client.get(image["url"] + "?format=avif&q=98")
     assert response.status_code in (422, 503), response.status_code
     assert response.json()["error"]["code"] in ("media_failed", "service_unavailable")
-    killed = [process for process in running if process.exitcode == -signal.SIGKILL]
-    assert killed, [process.exitcode for process in running]
+    assert running - render_pids(), "no render process was killed"
     assert not variant_files(limited, image["url"])
     assert_image(client.get(image["url"] + "?w=40&format=avif"), "image/avif")  # still serving
-    assert not {p.pid for p in render_processes()} & {p.pid for p in killed}  # on a new process
 
 
 def test_a_render_process_that_dies_is_replaced(stack: Stack, client: httpx.Client) -> None:
