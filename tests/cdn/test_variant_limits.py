@@ -180,7 +180,7 @@ def test_render_counting_fails_open_when_redis_is_down(tmp_path: Path) -> None:
 
 def render_pids() -> set[int]:
     """The server's render processes (it runs in this process: they are our children)."""
-    return {p.pid for p in multiprocessing.active_children() if p.name == "imgpro-render"}
+    return set(render_processes(os.getpid()))
 
 
 def test_a_slow_avif_is_stopped_by_killing_its_render_process_and_never_stored(
