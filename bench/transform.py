@@ -502,6 +502,8 @@ def cells(quick: bool) -> list[tuple[int, str, int, str]]:
 CELL_CPU_SECONDS = 0.2
 #: Requests per peer per cell at least and at most: an expensive cell gets the fewest.
 CELL_REQUESTS = (2, 12)
+#: Encodes per cell of each encoder timed alone (the floor beside the ratios).
+ENCODES = 3
 
 
 def requests_for(probe_cpu: float, per_peer: int) -> int:
@@ -601,7 +603,7 @@ def render_rows(
         # the encoders alone on the output's pixels: libvips' (imgpro's and bare's) and, when
         # thumbor runs, Pillow's (thumbor's); no server can go below its encoder's share
         output = pyvips.Image.thumbnail_buffer(source.stored, width, size="down").copy_memory()
-        encodes = batches["bare"] * rounds
+        encodes = ENCODES  # timed in process (no clock ticks): a few are enough
         totals["encode"] = in_process(lambda o=output, f=out: save(o, f), encodes)
         if pillow is not None and "thumbor" in totals:
             ms = pillow.cpu_ms(root / source.file, width, out, encodes)

@@ -228,6 +228,14 @@ class _Job:
     # ---- Pillow: heic bmp ico (the libvips wheel has no decoder for them) ----------------------
 
     def with_pillow(self) -> Ingested:
+        if self.kind == "ico" and (pixels := _ico_pixels(self.path)) > self.max_pixels:
+            # before Image.open, which decodes the first icon: Pillow's own bomb check lets
+            # through up to 178 megapixels
+            raise invalid(
+                self.field,
+                f"The icons hold {_megapixels(pixels)} megapixels in all; "
+                f"the limit is {_megapixels(self.max_pixels)} megapixels.",
+            )
         with warnings.catch_warnings(), self.path.open("rb") as stream:
             # decoder warnings on untrusted input are not actionable; Pillow's bomb warning among
             # them: the pixel limit that counts is ours, checked from the header before decoding
@@ -242,14 +250,7 @@ class _Job:
                 return self._pillow_picture(picture)
 
     def _pillow_picture(self, picture: Image.Image) -> Ingested:
-        if self.kind == "ico":
-            if (pixels := _ico_pixels(self.path)) > self.max_pixels:
-                raise invalid(
-                    self.field,
-                    f"The icons hold {_megapixels(pixels)} megapixels in all; "
-                    f"the limit is {_megapixels(self.max_pixels)} megapixels.",
-                )
-        else:
+        if self.kind != "ico":  # icons were counted before opening
             self._check_pixels(*picture.size, 1)
         try:
             if self.kind == "ico":
