@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from imgpro.billing.providers.base import CheckoutContext, Provider
 from imgpro.billing.providers.local import LocalProvider
-from imgpro.billing.providers.stripe import StripeProvider
 from imgpro.settings import Settings
 
 __all__ = ["CheckoutContext", "Provider", "provider_for"]
@@ -16,5 +15,8 @@ __all__ = ["CheckoutContext", "Provider", "provider_for"]
 
 def provider_for(settings: Settings) -> Provider:
     if settings.billing_provider == "stripe":
+        # the Stripe SDK (8 MB in every server process) only where Stripe is configured
+        from imgpro.billing.providers.stripe import StripeProvider
+
         return StripeProvider(settings)
     return LocalProvider(settings)
