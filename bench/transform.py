@@ -10,8 +10,8 @@
      thumbor 7 (file loader, no storage, no result storage, `unsafe` URLs), one process.
    The headline is CPU seconds per request of each server's process tree (this process for
    bare): unlike req/s it hardly moves with the machine's other load. req/s is printed beside.
-   Each peer's requests per cell are sized from a first request (about 0.2 s of CPU, 2 to 12
-   requests) so that the whole matrix runs in about a quarter of an hour; that first output
+   Each peer's requests per cell are sized from a first request (about 0.5 s of CPU, 2 to 32
+   requests: ±3 % on a cheap cell, read in 10 ms clock ticks); that first output
    of imgpro and of thumbor is also scored: its bytes, and its SSIM against the source's own
    pixels resized to its size.
    HEIC is converted at upload (to JPEG), so imgpro's HEIC rows render that conversion, and so
@@ -497,11 +497,12 @@ def cells(quick: bool) -> list[tuple[int, str, int, str]]:
     return chosen
 
 
-#: CPU seconds each peer spends on a cell at least (split over the rounds): enough clock ticks
-#: (10 ms each) for a cheap cell's CPU per request to be within a few per cent.
-CELL_CPU_SECONDS = 0.2
+#: CPU seconds each peer spends on a cell at least (split over the rounds): the process tree's
+#: CPU is read in clock ticks (10 ms), so a 10-20 ms cell needs ~0.5 s for ±3 % (0.2 s gave
+#: cheap cells ±10 % from run to run).
+CELL_CPU_SECONDS = 0.5
 #: Requests per peer per cell at least and at most: an expensive cell gets the fewest.
-CELL_REQUESTS = (2, 12)
+CELL_REQUESTS = (2, 32)
 #: Encodes per cell of each encoder timed alone (the floor beside the ratios).
 ENCODES = 3
 

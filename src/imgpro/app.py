@@ -27,10 +27,8 @@ from imgpro.billing.pages import router as billing_pages
 from imgpro.billing.plans import catalogue
 from imgpro.billing.routes import router as billing_router
 from imgpro.cdn import service as cdn_service
-from imgpro.cdn.hits import HitPath
-from imgpro.cdn.misses import Misses
+from imgpro.cdn.hits import HitLog, HitPath
 from imgpro.cdn.routes import routes as cdn_routes
-from imgpro.cdn.summary import SummaryLog
 from imgpro.cdn.variants import Variants
 from imgpro.docs.routes import router as docs_router
 from imgpro.http import ENVELOPE_HANDLERS, BodyLimit, RequestContext, allowed_methods
@@ -295,9 +293,7 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
     web = build_web(runtime)
     web.state.openapi = api_app.openapi  # the docs' API reference is made from it
     api = BodyLimit(api_app, settings.max_upload_bytes, settings.max_anonymous_upload_bytes)
-    cdn = build_cdn(runtime)
-    surfaces = Surfaces(runtime, web, api, cdn)
-    hit_log, miss_log = SummaryLog("cdn_hits"), SummaryLog("cdn_misses")
-    runtime.closers += [hit_log.flush, miss_log.flush]  # the last second's lines, at shutdown
-    misses = Misses(runtime, cdn.state.variants, miss_log)
-    return HitPath(RequestContext(surfaces), surfaces.cdn_path, runtime.blobs, hit_log, misses)
+    surfaces = Surfaces(runtime, web, api, build_cdn(runtime))
+    hit_log = HitLog()
+    runtime.closers.append(hit_log.flush)  # the last second's hits, at shutdown
+    return HitPath(RequestContext(surfaces), surfaces.cdn_path, runtime.blobs, hit_log)

@@ -217,7 +217,10 @@ class RequestContext:
         try:
             await self.app(scope, receive, send_with_id)
         except Exception as error:
-            log_escaped(error, scope)
+            if is_outage(error):  # answered 503; the backend's failure is the news, not a trace
+                log.warning("backend_unavailable", path=scope.get("path"), error=str(error)[:300])
+            else:
+                log.exception("unhandled_exception", path=scope.get("path"))
             if not response_started:
                 body = json.dumps(ApiError("api_error").envelope()).encode()
                 await send_with_id(
@@ -229,26 +232,13 @@ class RequestContext:
                 )
                 await send({"type": "http.response.body", "body": body})
         finally:
-            log_request(scope, status, started)
-
-
-def log_escaped(error: Exception, scope: Scope) -> None:
-    """Log an exception that escaped a request (call it in the `except` block)."""
-    if is_outage(error):  # answered 503; the backend's failure is the news, not a trace
-        log.warning("backend_unavailable", path=scope.get("path"), error=str(error)[:300])
-    else:
-        log.exception("unhandled_exception", path=scope.get("path"))
-
-
-def log_request(scope: Scope, status: int, started: float) -> None:
-    """The access log line of a request answered `status`, begun at `started` (perf_counter)."""
-    log.info(
-        "request",
-        method=scope.get("method"),
-        path=scope.get("path"),
-        status=status,
-        ms=round((time.perf_counter() - started) * 1000, 1),
-    )
+            log.info(
+                "request",
+                method=scope.get("method"),
+                path=scope.get("path"),
+                status=status,
+                ms=round((time.perf_counter() - started) * 1000, 1),
+            )
 
 
 def _incoming_request_id(scope: Scope) -> str | None:

@@ -5,7 +5,6 @@ the request goes on, since refusing everyone would turn a Redis outage into an i
 from __future__ import annotations
 
 import contextlib
-import functools
 import time
 from collections.abc import Iterator
 from typing import ClassVar
@@ -47,10 +46,6 @@ class SweptMemoryStorage(MemoryStorage):
             await super()._MemoryStorage__schedule_expiry()  # type: ignore[misc]
 
 
-# a rule's text, parsed once (a regex and an object per hit otherwise)
-_parsed = functools.lru_cache(maxsize=256)(parse)
-
-
 class RateLimits:
     # the first part of every bucket's key in this process: empty when serving; the test suite
     # sets one per test (tests/conftest.py), so a server that outlives a test never carries its
@@ -77,7 +72,7 @@ class RateLimits:
         self, rule: str | RateLimitItem, *identity: str, message: str | None = None
     ) -> None:
         """Count one hit; raise 429 rate_limited with the wait until the window frees."""
-        item = _parsed(rule) if isinstance(rule, str) else rule
+        item = parse(rule) if isinstance(rule, str) else rule
         with failing_open(item):
             if not await self._limiter.hit(item, *_bucket(identity)):
                 await self._refuse(item, identity, message)

@@ -17,9 +17,8 @@ from starlette.types import Receive, Scope, Send
 
 from imgpro.app import Surfaces
 from imgpro.cdn import service as cdn
-from imgpro.cdn.hits import HitPath, HotBlobs
+from imgpro.cdn.hits import HitLog, HitPath, HotBlobs
 from imgpro.cdn.layout import OriginalMeta
-from imgpro.cdn.summary import SummaryLog
 from imgpro.cdn.variants import requested, variant_of
 from imgpro.ids import new_id, new_shard
 from imgpro.runtime import Runtime
@@ -59,7 +58,7 @@ class Served:
         assert variant is not None
         self.variant = variant
         self.variant_bytes = make.webp(60, 40)
-        self.hit_log = SummaryLog()
+        self.hit_log = HitLog()
         surfaces = Surfaces(self.runtime, surface_name, surface_name, surface_name)
         self.app = HitPath(surfaces, surfaces.cdn_path, self.runtime.blobs, self.hit_log)
         self.url = f"/src/{self.shard}/{self.image_id}.jpg"

@@ -5,16 +5,16 @@ A hit through the full stack cost ~0.2 ms of CPU, nine tenths of it in what wrap
 (request context, surface routing, Starlette's middleware and routing, Response objects, a JSON
 log line) rather than in the `stat` and the read. `HitPath` answers what it can from the caches
 a hit already uses (the sidecar LRU, the memoised query parse and variant name) plus the bytes
-of the hottest blobs (`HotBlobs`); a variant it finds not stored on the local disk (a miss) it
-hands to `Misses` (see `cdn.misses`) with what it looked up. Everything else goes to the full
-stack untouched: HEAD, Range, sidecars not cached yet, blobs over `INLINE_BYTES` or not local.
-What a client sees does not change: the same headers (ETag, immutable Cache-Control, nosniff,
-the SVG CSP, X-Request-Id), the same 304s, the same metrics. One thing does: hits answered here
-are logged as one `cdn_hits` summary line a second (`SummaryLog`), not a line each.
+of the hottest blobs (`HotBlobs`), and hands everything else to the full stack untouched:
+misses, HEAD, Range, sidecars not cached yet, blobs over `INLINE_BYTES` or not local. What a
+client sees does not change: the same headers (ETag, immutable Cache-Control, nosniff, the SVG
+CSP, X-Request-Id), the same 304s, the same metrics. One thing does: hits answered here are
+logged as one `cdn_hits` summary line a second (`HitLog`), not a line each.
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import os
 import time
@@ -27,19 +27,12 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from imgpro import tokens
 from imgpro.cdn import service as cdn
 from imgpro.cdn.cache import touch_if_stale
-from imgpro.cdn.misses import Misses, Missing
-from imgpro.cdn.routes import (
-    CACHE_HITS,
-    INLINE_BYTES,
-    caching_headers,
-    not_modified,
-    read_small,
-)
-from imgpro.cdn.summary import SummaryLog
+from imgpro.cdn.routes import INLINE_BYTES, caching_headers, not_modified, read_small
 from imgpro.cdn.variants import requested, variant_of
 from imgpro.http import valid_request_id
 from imgpro.ids import is_id, is_shard
-from imgpro.ops.metrics import HTTP_DURATION, answered
+from imgpro.logs import log
+from imgpro.ops.metrics import CDN_CACHE, HTTP_DURATION, HTTP_REQUESTS
 from imgpro.storage import BlobStore
 
 Headers = list[tuple[bytes, bytes]]
@@ -83,6 +76,50 @@ class HotBlobs:
         return body
 
 
+class HitLog:
+    """Hits answered by `HitPath`, logged as one `cdn_hits` line per `every` seconds in which
+    there were any (a JSON line per hit cost as much CPU as serving it). The line counts the
+    answers (`ok`, `not_modified`), the bytes sent and the mean and longest time in imgpro."""
+
+    def __init__(self, every: float = 1.0) -> None:
+        self.every = every
+        self._flush: asyncio.TimerHandle | None = None
+        self._clear()
+
+    def _clear(self) -> None:
+        self.ok = self.not_modified = self.bytes = 0
+        self.seconds = self.longest = 0.0
+
+    def add(self, status: int, size: int, seconds: float) -> None:
+        if status == 304:
+            self.not_modified += 1
+        else:
+            self.ok += 1
+        self.bytes += size
+        self.seconds += seconds
+        self.longest = max(self.longest, seconds)
+        if self._flush is None:
+            self._flush = asyncio.get_running_loop().call_later(self.every, self.flush)
+
+    def flush(self) -> None:
+        """Write the line for the hits so far (the timer does; so does shutdown)."""
+        if self._flush is not None:
+            self._flush.cancel()
+            self._flush = None
+        count = self.ok + self.not_modified
+        if count:
+            log.info(
+                "cdn_hits",
+                ok=self.ok,
+                not_modified=self.not_modified,
+                bytes=self.bytes,
+                ms_mean=round(self.seconds / count * 1000, 2),
+                ms_max=round(self.longest * 1000, 1),
+                every_s=self.every,
+            )
+        self._clear()
+
+
 class HitPath:
     """Outermost ASGI app: answers CDN hits itself (see the module), passes the rest to `app`.
     `cdn_path` is the path the cdn surface would see for a request of its, else None."""
@@ -92,28 +129,27 @@ class HitPath:
         app: ASGIApp,
         cdn_path: Callable[[Scope], str | None],
         blobs: BlobStore,
-        hit_log: SummaryLog,
-        misses: Misses | None = None,
+        hit_log: HitLog,
     ) -> None:
         self.app = app
         self.cdn_path = cdn_path
         self.blobs = blobs
         self.hit_log = hit_log
-        self.misses = misses
         self.hot = HotBlobs()
-        # the cdn surface's time series, as `Measured` names it; labelled once, not per hit
+        # the cdn surface's series, as `Measured` names them; labelled once, not per hit
+        self.answered = {status: HTTP_REQUESTS.labels("cdn", str(status)) for status in (200, 304)}
         self.duration = HTTP_DURATION.labels("cdn")
+        self.cache_hit = CDN_CACHE.labels("hit")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "GET":
             path = self.cdn_path(scope)
-            if path is not None and await self._hit(scope, path, receive, send):
+            if path is not None and await self._hit(scope, path, send):
                 return
         await self.app(scope, receive, send)
 
-    async def _hit(self, scope: Scope, path: str, receive: Receive, send: Send) -> bool:
-        """Answer a hit (or hand a miss to `misses`) and return True, or return False having
-        sent nothing."""
+    async def _hit(self, scope: Scope, path: str, send: Send) -> bool:
+        """Answer a hit and return True, or return False having sent nothing."""
         started = time.perf_counter()
         if_none_match = request_id = None
         for name, value in scope["headers"]:
@@ -126,25 +162,19 @@ class HitPath:
         answer = self._answer(path, scope["query_string"], if_none_match)
         if answer is None:
             return False
-        request_id = request_id or tokens.hex_token(8)
-        if isinstance(answer, Missing):
-            assert self.misses is not None  # only then is a miss found
-            await self.misses.answer(scope, receive, send, answer, request_id, started)
-            return True
         status, headers, body = answer
-        headers.append((b"x-request-id", request_id.encode()))
+        headers.append((b"x-request-id", (request_id or tokens.hex_token(8)).encode()))
         self.duration.observe(time.perf_counter() - started)
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
-        answered("cdn", status).inc()
+        self.answered[status].inc()
         self.hit_log.add(status, len(body), time.perf_counter() - started)
         return True
 
     def _answer(
         self, path: str, query: bytes, if_none_match: str | None
-    ) -> tuple[int, Headers, bytes] | Missing | None:
-        """(status, headers, body) of a hit, the variant of a miss for `misses` to make, or
-        None for the full stack to answer."""
+    ) -> tuple[int, Headers, bytes] | None:
+        """(status, headers, body) of a hit, or None for the full stack to answer."""
         shard, _, name = path[1:].partition("/")
         image_id, _, ext = name.partition(".")
         if not (is_shard(shard) and is_id(image_id)):
@@ -164,25 +194,18 @@ class HitPath:
         local = self.blobs.local_path(key)
         if local is None:
             return None
-        file = os.fspath(local)
         try:
+            file = os.fspath(local)
             stat = os.stat(file)
-        except FileNotFoundError:  # never stored, or evicted: a miss
-            if variant is None or self.misses is None:
-                return None
-            return Missing(located, variant)
-        except OSError:  # unreadable: the full stack's answer
-            return None
-        try:
             if stat.st_size > INLINE_BYTES:
                 return None
             body = self.hot.read(file, stat)
             if variant is not None:
                 touch_if_stale(local, stat)
-        except OSError:  # deleted since the stat, or unreadable: the full stack's answer
+        except OSError:  # never stored or evicted (a miss), or unreadable: the full stack's answer
             return None
         if variant is not None:
-            CACHE_HITS.inc()
+            self.cache_hit.inc()
         headers.append((b"content-length", str(len(body)).encode()))
         headers.append((b"content-type", content_type.encode("latin-1")))
         return 200, headers, body

@@ -29,9 +29,6 @@ from imgpro.ops.metrics import CDN_CACHE
 from imgpro.runtime import Runtime
 from imgpro.storage import BlobNotFound
 
-# labelled once, not per request
-CACHE_HITS, CACHE_MISSES = CDN_CACHE.labels("hit"), CDN_CACHE.labels("miss")
-
 IMMUTABLE = "public, max-age=31536000, immutable"
 SVG_CSP = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
 
@@ -138,19 +135,11 @@ async def serve_image(request: Request) -> Response:
         request, runtime, variant.key, variant.etag, variant.content_type, variant=True
     )
     if response is not None:
-        CACHE_HITS.inc()
+        CDN_CACHE.labels("hit").inc()
         return response
-    return await answer_miss(request, runtime, request.app.state.variants, located, variant)
-
-
-async def answer_miss(
-    request: Request, runtime: Runtime, variants: Variants, located: cdn.Located, variant: Variant
-) -> Response:
-    """A variant not stored yet: counted against the client's render rate, rendered once, and
-    answered with the rendered bytes (a large or ranged one: the stored blob, as a hit).
-    `HitPath` calls this too, for the misses it finds (see `cdn.misses`)."""
-    CACHE_MISSES.inc()
+    CDN_CACHE.labels("miss").inc()
     await cdn.count_render(runtime, client_ip(request.scope, runtime.settings.trusted_proxies))
+    variants: Variants = request.app.state.variants
     rendered = await make_variant(variants, located, variant)
     headers = caching_headers(variant.etag, variant.content_type)
     if (

@@ -52,8 +52,6 @@ RENDERER_VERSION = "1"
 #: AVIF 2 is encoded at libaom speed 6 instead of 7 (smaller and better, see `render._save`).
 FORMAT_VERSIONS = {"avif": "2"}
 _REFUSAL_SECONDS = 300.0
-# the renders counter by outcome, labelled once, not per render
-RENDERED = {outcome: RENDERS.labels(outcome) for outcome in ("ok", "refused", "busy", "gone")}
 KILL_GRACE_SECONDS = 1.0
 
 
@@ -203,18 +201,18 @@ class Variants:
                 **self.limits,
             )
         except (FileNotFoundError, BlobNotFound):
-            RENDERED["gone"].inc()
+            RENDERS.labels("gone").inc()
             raise VariantGone(located.key) from None
         except RenderKilled as killed:
-            RENDERED["refused"].inc()
+            RENDERS.labels("refused").inc()
             raise renderer.RenderRefused(killed.reason) from None
         except renderer.RenderRefused:
-            RENDERED["refused"].inc()
+            RENDERS.labels("refused").inc()
             raise
         except PoolBusy:
-            RENDERED["busy"].inc()
+            RENDERS.labels("busy").inc()
             raise
-        RENDERED["ok"].inc()
+        RENDERS.labels("ok").inc()
         RENDER_DURATION.observe(time.perf_counter() - started)
         if self.files is not None:
             await asyncio.to_thread(

@@ -8,7 +8,6 @@ Bearer token; anything else is the ordinary 404 envelope, so a scanner learns no
 
 from __future__ import annotations
 
-import functools
 import os
 import time
 
@@ -46,19 +45,12 @@ RENDER_QUEUE = Gauge(
 )
 
 
-@functools.cache
-def answered(surface: str, status: int) -> Counter:
-    """The count of one surface's requests answered `status` (labelled once, not per request)."""
-    return HTTP_REQUESTS.labels(surface, str(status))
-
-
 class Measured:
     """Counts and times every request of one surface (status and time to first byte)."""
 
     def __init__(self, app: ASGIApp, surface: str) -> None:
         self.app = app
         self.surface = surface
-        self.duration = HTTP_DURATION.labels(surface)  # labelled once, not per request
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -71,13 +63,13 @@ class Measured:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                self.duration.observe(time.perf_counter() - started)
+                HTTP_DURATION.labels(self.surface).observe(time.perf_counter() - started)
             await send(message)
 
         try:
             await self.app(scope, receive, measured_send)
         finally:
-            answered(self.surface, status).inc()
+            HTTP_REQUESTS.labels(self.surface, str(status)).inc()
 
 
 def exposition() -> bytes:
