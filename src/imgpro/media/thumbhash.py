@@ -10,22 +10,19 @@ JavaScript package computed. Decoding, which the server does to draw pages, is p
 from __future__ import annotations
 
 import functools
-import math
 
 import numpy as np
 import numpy.typing as npt
 
+from imgpro.media.thumbhash_draw import js_round, triangle
+
 MAX_SIDE = 100  # the reference refuses larger inputs: they cost more and change nothing
-
-
-def _round(value: float) -> int:
-    return math.floor(value + 0.5)
 
 
 @functools.cache
 def _triangle(nx: int, ny: int) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
-    """(cy, cx) of the coefficients kept, cx * ny < nx * (ny - cy), in the reference's order."""
-    cells = [(cy, cx) for cy in range(ny) for cx in range(nx) if cx * ny < nx * (ny - cy)]
+    """`thumbhash_draw.triangle` as index arrays (rows, columns)."""
+    cells = triangle(nx, ny)
     return np.array([c[0] for c in cells]), np.array([c[1] for c in cells])
 
 
@@ -63,8 +60,8 @@ def encode(rgba: npt.NDArray[np.uint8]) -> bytes:
         average = [value / total_alpha for value in average]
     has_alpha = total_alpha < w * h
     l_limit = 5 if has_alpha else 7  # fewer luminance terms when alpha takes the room
-    lx = max(1, _round(l_limit * w / max(w, h)))
-    ly = max(1, _round(l_limit * h / max(w, h)))
+    lx = max(1, js_round(l_limit * w / max(w, h)))
+    ly = max(1, js_round(l_limit * h / max(w, h)))
 
     # composite atop the average colour, then to luminance, yellow-blue, red-green
     r, g, b = (
@@ -80,23 +77,23 @@ def encode(rgba: npt.NDArray[np.uint8]) -> bytes:
 
     landscape = w > h
     header24 = (
-        _round(63 * l_dc)
-        | (_round(31.5 + 31.5 * p_dc) << 6)
-        | (_round(31.5 + 31.5 * q_dc) << 12)
-        | (_round(31 * l_scale) << 18)
+        js_round(63 * l_dc)
+        | (js_round(31.5 + 31.5 * p_dc) << 6)
+        | (js_round(31.5 + 31.5 * q_dc) << 12)
+        | (js_round(31 * l_scale) << 18)
         | (1 << 23 if has_alpha else 0)
     )
     header16 = (
         (ly if landscape else lx)
-        | (_round(63 * p_scale) << 3)
-        | (_round(63 * q_scale) << 9)
+        | (js_round(63 * p_scale) << 3)
+        | (js_round(63 * q_scale) << 9)
         | (1 << 15 if landscape else 0)
     )
     out = bytearray(
         [header24 & 255, (header24 >> 8) & 255, header24 >> 16, header16 & 255, header16 >> 8]
     )
     if has_alpha:
-        out.append(_round(15 * a_dc) | (_round(15 * a_scale) << 4))
+        out.append(js_round(15 * a_dc) | (js_round(15 * a_scale) << 4))
     nibbles = np.floor(15 * np.concatenate([l_ac, p_ac, q_ac, a_ac]) + 0.5).astype(np.uint8)
     if len(nibbles) % 2:
         nibbles = np.append(nibbles, np.uint8(0))

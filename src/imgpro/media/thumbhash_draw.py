@@ -16,13 +16,16 @@ import struct
 import zlib
 
 
-def _round(value: float) -> int:
+def js_round(value: float) -> int:
+    """JavaScript's `Math.round` (half up), as the reference rounds; the encoder uses it too."""
     return math.floor(value + 0.5)
 
 
-def _triangle(nx: int, ny: int) -> list[tuple[int, int]]:
-    """(cy, cx) of the coefficients kept, cx * ny < nx * (ny - cy), in the reference's order."""
-    return [(cy, cx) for cy in range(ny) for cx in range(nx) if cx * ny < nx * (ny - cy)]
+@functools.cache
+def triangle(nx: int, ny: int) -> tuple[tuple[int, int], ...]:
+    """(cy, cx) of the coefficients kept, cx * ny < nx * (ny - cy), in the reference's order:
+    the one rule the encoder writes by and this decoder reads by."""
+    return tuple((cy, cx) for cy in range(ny) for cx in range(nx) if cx * ny < nx * (ny - cy))
 
 
 def _cosines(n: int, size: int) -> list[list[float]]:
@@ -58,17 +61,17 @@ def decode(hash_bytes: bytes) -> tuple[int, int, bytes]:
     shapes = [(lx, ly, l_scale), (3, 3, p_scale * 1.25), (3, 3, q_scale * 1.25)]
     if has_alpha:
         shapes.append((5, 5, a_scale))
-    if len(nibbles) < sum(len(_triangle(nx, ny)) - 1 for nx, ny, _ in shapes):
+    if len(nibbles) < sum(len(triangle(nx, ny)) - 1 for nx, ny, _ in shapes):
         raise ValueError("the ThumbHash is truncated")
 
     ratio = (l_max if landscape else header16 & 7) / max(1, header16 & 7 if landscape else l_max)
-    w, h = (32, _round(32 / ratio)) if ratio > 1 else (_round(32 * ratio), 32)
+    w, h = (32, js_round(32 / ratio)) if ratio > 1 else (js_round(32 * ratio), 32)
     w, h = max(1, w), max(1, h)
 
     channels = []
     position = 0
     for (nx, ny, scale), dc in zip(shapes, (l_dc, p_dc, q_dc, a_dc), strict=False):
-        cells = _triangle(nx, ny)[1:]
+        cells = triangle(nx, ny)[1:]
         # each AC term counts twice, as in the reference decoder
         grid = [[0.0] * nx for _ in range(ny)]
         for (cy, cx), nibble in zip(cells, nibbles[position:], strict=False):
