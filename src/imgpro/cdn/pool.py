@@ -22,6 +22,7 @@ end then closes) and ends when it reads EOF or cannot send its reply: when the s
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ctypes
 import ctypes.util
 import os
@@ -225,7 +226,10 @@ class RenderProcess:
     def stop(self) -> None:
         if self._process is not None:
             self._process.kill()
-            self._process.wait(5)
+            # as multiprocessing's join(5) did: a process the kernel has not reaped in 5 s (stuck
+            # in I/O) is left to it, not raised into the render that stopped it
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self._process.wait(5)
             self._process = None
         if self._connection is not None:
             self._connection.close()
