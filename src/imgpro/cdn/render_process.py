@@ -14,7 +14,9 @@ import sys
 from multiprocessing.connection import Connection
 from typing import Any
 
-from imgpro.cdn.pool import READY, grown, release_memory, resident
+from imgpro.cdn.allocator import grown, release_memory, resident
+
+READY = "ready"
 
 
 def serve(connection: Connection, preload: list[str], vips_threads: int) -> None:
