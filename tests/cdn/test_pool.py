@@ -57,3 +57,34 @@ def test_a_render_process_imports_only_what_rendering_needs() -> None:
             renderers.close()
 
     assert asyncio.run(imported()) == {"imgpro.media.render"}
+
+
+def test_a_render_process_holding_more_than_its_bound_is_replaced_while_idle() -> None:
+    async def replaced() -> tuple[int, int]:
+        renderers = pool.RenderPool(workers=1, max_bytes=1)
+        try:
+            first = later = await renderers.run(os.getpid)  # its reply: it holds over 1 byte
+            for _ in range(600):  # the replacement starts beside it; no render waits for it
+                await asyncio.sleep(0.1)
+                later = await renderers.run(os.getpid)
+                if later != first:
+                    break
+            return first, later
+        finally:
+            renderers.close()
+
+    first, later = asyncio.run(replaced())
+    assert first != later
+    with pytest.raises(ProcessLookupError):  # stopped and reaped
+        os.kill(first, 0)
+
+    async def kept() -> set[int]:
+        renderers = pool.RenderPool(workers=1, max_bytes=1024**3)
+        try:
+            served = {await renderers.run(os.getpid) for _ in range(5)}
+            assert renderers._processes[0]._spare is None  # nothing starting to replace it
+            return served
+        finally:
+            renderers.close()
+
+    assert len(asyncio.run(kept())) == 1

@@ -122,6 +122,7 @@ class Variants:
             kill_after=settings.render_time_budget + KILL_GRACE_SECONDS,
             preload=(renderer.__name__,),
             vips_threads=_vips_threads(workers),
+            max_bytes=settings.render_process_max_bytes,
         )
         self.max_output_pixels = settings.max_output_pixels
         self.limits = {
