@@ -11,6 +11,9 @@ import pytest
 import uvloop
 
 from imgpro.cdn import allocator, pool
+from imgpro.media import render as renderer
+from imgpro.media.transform import parse
+from tests.factories import images
 
 
 def test_a_render_process_trims_only_past_the_slack() -> None:
@@ -88,3 +91,25 @@ def test_a_render_process_holding_more_than_its_bound_is_replaced_while_idle() -
             renderers.close()
 
     assert len(asyncio.run(kept())) == 1
+
+
+def malloc_arenas(maps: str) -> int:
+    """Arenas beside the main heap: glibc reserves each as an anonymous 64 MB-aligned mapping."""
+    starts = [line.split("-")[0] for line in maps.splitlines() if len(line.split()) == 5]
+    return sum(1 for start in starts if int(start, 16) % (64 * 1024 * 1024) == 0)
+
+
+def test_a_render_process_with_one_libvips_thread_mallocs_from_one_arena() -> None:
+    # libvips' buffers settled in a second arena, where the RSS after a trim crept up
+    async def arenas() -> int:
+        renderers = pool.RenderPool(workers=1, preload=(renderer.__name__,), vips_threads=1)
+        try:
+            rendered = await renderers.run(
+                renderer.render, images.jpeg(2000, 1500), "jpg", parse("w=300&format=webp")
+            )
+            assert rendered.data
+            return malloc_arenas(await renderers.run(eval, "open('/proc/self/maps').read()"))
+        finally:
+            renderers.close()
+
+    assert asyncio.run(arenas()) == 0
