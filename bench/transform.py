@@ -59,6 +59,7 @@ import httpx
 import pyvips
 
 from imgpro.media import working_copy
+from imgpro.media.render import make_working_copy
 
 CONCURRENCY = 2  # clients: one per core, as many as imgpro's render processes
 SIZES = {1: (1224, 816), 3: (2048, 1536), 6: (3000, 2000), 12: (4000, 3000), 24: (6000, 4000)}
@@ -812,7 +813,7 @@ def upload(server: Server, source: Source) -> None:
     header = pyvips.Image.new_from_buffer(source.stored, "")
     if working_copy.wanted(stored_format(source), header.width, header.height, 1):
         cpu = process_cpu()
-        working_copy.make(source.stored, stored_format(source))
+        make_working_copy(source.stored, stored_format(source))
         source.copy_cpu = process_cpu() - cpu
 
 

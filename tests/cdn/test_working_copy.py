@@ -21,6 +21,7 @@ from imgpro.cdn.layout import OriginalMeta
 from imgpro.cdn.pool import RenderProcess
 from imgpro.media import render as renderer
 from imgpro.media import working_copy
+from imgpro.media.geometry import fits_working_copy
 from imgpro.media.transform import parse
 from tests.cdn.conftest import assert_image, upload
 from tests.conftest import Stack
@@ -122,7 +123,7 @@ def test_variants_from_the_copy_match_the_original(stack: Stack, large: dict, qu
     meta = OriginalMeta.loads((folder / "meta.json").read_bytes())
     spec = parse(query)
     assert meta.working_size is not None
-    if not renderer.fits_working_copy(LARGE, meta.working_size, spec):
+    if not fits_working_copy(LARGE, meta.working_size, spec):
         return  # bigger than the copy: covered below
     from_original = renderer.render(original, "jpg", spec)
     from_copy = renderer.render(copy, "jpg", spec, original_size=LARGE)
@@ -201,7 +202,7 @@ def test_other_formats_keep_theirs(tmp_path: Path, fmt: str) -> None:
     source = pyvips.Image.new_from_buffer(make.jpeg(3300, 1200), "")
     path = tmp_path / f"original.{fmt}"
     source.write_to_file(str(path))
-    made = working_copy.make(path, fmt)
+    made = renderer.make_working_copy(path, fmt)
     assert (made.width, made.height) == (2560, 931)
     loaded = pyvips.Image.new_from_buffer(made.data, "")
     assert loaded.get("vips-loader").startswith(f"{fmt}load")

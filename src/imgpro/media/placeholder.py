@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import math
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,20 +21,12 @@ import pyvips
 from PIL import Image
 
 from imgpro.media import thumbhash
+from imgpro.media.ingested import Placeholder
 
 #: Long side of the thumbnail both are made from. A ThumbHash keeps at most 7 cosines a side,
 #: which 32 samples resolve: the encoder's 100 px limit costs a millisecond more per upload
 #: for the same placeholder.
 SIDE = 32
-
-
-@dataclass(frozen=True)
-class Placeholder:
-    thumbhash: str  # base64
-    color: str  # "#rrggbb"
-
-    def to_dict(self) -> dict[str, str]:
-        return {"thumbhash": self.thumbhash, "color": self.color}
 
 
 def of_rgba(rgba: npt.NDArray[np.uint8]) -> Placeholder:
