@@ -7,7 +7,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -17,7 +17,9 @@ from imgpro.media import jobs
 from imgpro.ratelimit import RateLimits
 from imgpro.settings import Settings
 from imgpro.storage import BlobStore, open_store
-from imgpro.storage.coordination import RenderLock
+
+if TYPE_CHECKING:
+    from imgpro.storage.coordination import RenderLock
 
 #: A render process still running this long after its time budget is killed: libvips stops
 #: itself at the budget where it can; the kill is for where it can't.
@@ -47,6 +49,18 @@ def render_pool(settings: Settings) -> RenderPool:
     )
 
 
+def _render_lock(settings: Settings) -> RenderLock | None:
+    """One render per variant across nodes: only with Redis, whose client is imported only then
+    (`imgpro.clients`)."""
+    if not settings.redis_url:
+        return None
+    from imgpro.storage.coordination import RenderLock
+
+    # held for a render at most; waiters wait as long, then render themselves
+    seconds = settings.render_time_budget + settings.render_wait_seconds
+    return RenderLock(settings.redis_url, hold_seconds=seconds, wait_seconds=seconds)
+
+
 @dataclass
 class Runtime:
     settings: Settings
@@ -74,14 +88,7 @@ class Runtime:
             limits=RateLimits(settings.redis_url),
             renders=render_pool(settings),
             workdir=workdir,
-            render_lock=RenderLock(
-                settings.redis_url,
-                # held for a render at most; waiters wait as long, then render themselves
-                hold_seconds=settings.render_time_budget + settings.render_wait_seconds,
-                wait_seconds=settings.render_time_budget + settings.render_wait_seconds,
-            )
-            if settings.redis_url
-            else None,
+            render_lock=_render_lock(settings),
         )
 
     async def start(self) -> None:

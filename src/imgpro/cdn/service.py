@@ -9,10 +9,9 @@ from collections import OrderedDict
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from redis.exceptions import RedisError
-
 from imgpro.cdn.layout import OriginalMeta, image_prefix, meta_key, original_key, work_key
 from imgpro.cdn.pool import RenderKilled, RenderPool
+from imgpro.clients import errors_of
 from imgpro.logs import log
 from imgpro.media import jobs, working_copy
 from imgpro.runtime import Runtime
@@ -192,5 +191,7 @@ async def count_render(runtime: Runtime, client: str) -> None:
             client,
             message="Too many new variants from this address; retry later.",
         )
-    except RedisError as error:  # rate limits fail open (decisions §6): the image still loads
+    except errors_of(
+        "redis.exceptions", "RedisError"
+    ) as error:  # rate limits fail open (decisions §6): the image still loads
         log.warning("render_rate_unchecked", error=str(error)[:200])

@@ -28,6 +28,7 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from imgpro.cdn import service as cdn
 from imgpro.cdn.cache import VariantCache
@@ -43,8 +44,10 @@ from imgpro.media.transform import TransformSpec, canonical, is_identity, parse
 from imgpro.ops.metrics import RENDER_DURATION, RENDER_QUEUE, RENDERS
 from imgpro.settings import Settings
 from imgpro.storage import BlobNotFound, BlobStore
-from imgpro.storage.coordination import RenderLock
 from imgpro.storage.filesystem import FileSystemBlobStore
+
+if TYPE_CHECKING:
+    from imgpro.storage.coordination import RenderLock
 
 #: Bump when the renderer's output for a given transform changes: variants get new names.
 RENDERER_VERSION = "1"

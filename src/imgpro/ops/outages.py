@@ -5,11 +5,9 @@ use, so the node recovers by itself when the backend returns."""
 
 from __future__ import annotations
 
-import asyncpg
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
+from imgpro.clients import errors_of
 from imgpro.errors import ApiError
 from imgpro.storage import StoreUnavailable
 
@@ -19,10 +17,6 @@ _OUTAGES = (
     StoreUnavailable,
     OperationalError,  # connect refused, server closed the connection, SQLite locked too long
     InterfaceError,
-    RedisConnectionError,
-    RedisTimeoutError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,  # "connection is closed" under a pooled connection
     ConnectionError,  # refused / reset sockets that no library wrapped
     TimeoutError,
 )
@@ -31,7 +25,12 @@ _OUTAGES = (
 def is_outage(error: BaseException) -> bool:
     if isinstance(error, DBAPIError) and error.connection_invalidated:
         return True
-    return isinstance(error, _OUTAGES)
+    clients = (
+        *errors_of("redis.exceptions", "ConnectionError", "TimeoutError"),
+        # InterfaceError: "connection is closed" under a pooled connection
+        *errors_of("asyncpg", "PostgresConnectionError", "InterfaceError"),
+    )
+    return isinstance(error, (*_OUTAGES, *clients))
 
 
 def unavailable(error: BaseException) -> ApiError | None:
