@@ -223,3 +223,14 @@ def test_a_jpeg_copy_keeps_the_standard_huffman_tables() -> None:
     assert _STANDARD_DC_TABLE in made.data
     variant = renderer.render(made.data, "jpg", parse("w=500&format=jpg"), original_size=LARGE)
     assert _STANDARD_DC_TABLE not in variant.data
+
+
+def test_a_png_copy_is_deflated_at_the_fastest_level() -> None:
+    """zlib level 1 halved the copy's encode and speeds the decode of every variant from it;
+    the zlib header of its first IDAT chunk says which level wrote it (FLEVEL 0: fastest)."""
+    original = pyvips.Image.new_from_buffer(make.jpeg(*LARGE), "").pngsave_buffer()
+    made = working_copy.make(original, "png")
+    idat = made.data.index(b"IDAT") + 4
+    flags = made.data[idat + 1]
+    assert flags >> 6 == 0
+    assert pixels(made.data).shape == (1707, 2560, 3)
