@@ -6,10 +6,11 @@ a 12 MP copy costs about five small variants' CPU, and most uploads never get th
 
 Decoding costs about what the compressed size costs, even with JPEG shrink-on-load (the entropy
 decoder reads every byte), so a 12 MP camera JPEG costs several times its 2560 px copy for the
-same 640 px variant. The copy keeps the original's format at a quality no variant shows: JPEG Q 92
-(chroma at half resolution, i.e. 1280 px, finer than any variant up to that size can show), WebP
-Q 92 (effort 2), AVIF Q 90, PNG lossless. GIFs and animations get none: re-quantising a palette
-loses more than the copy saves.
+same 640 px variant. The copy keeps the original's format at a quality no variant shows, encoded
+for speed (no one downloads it): JPEG Q 92 with standard Huffman tables (chroma at half
+resolution, i.e. 1280 px, finer than any variant up to that size can show), WebP Q 92 (effort
+2), AVIF Q 90, PNG lossless at zlib level 1. GIFs and animations get none: re-quantising a
+palette loses more than the copy saves.
 
 The rules are here, without pixels (the server applies them); the copy is made by
 `imgpro.media.render.make_working_copy`, in a render process.
