@@ -1,12 +1,13 @@
 """Which failures mean "a backend is down" (decisions.md §6): PostgreSQL, Redis or the blob
-store unreachable, refusing or timing out. Those answer 503 `service_unavailable` with
-Retry-After instead of 500, and nothing needs resetting: every client reconnects on its next
-use, so the node recovers by itself when the backend returns."""
+store unreachable, refusing or timing out, or every render process busy. Those answer 503
+`service_unavailable` with Retry-After instead of 500, and nothing needs resetting: every client
+reconnects on its next use, so the node recovers by itself when the backend returns."""
 
 from __future__ import annotations
 
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
+from imgpro.cdn.pool import PoolBusy
 from imgpro.clients import errors_of
 from imgpro.errors import ApiError
 from imgpro.storage import StoreUnavailable
@@ -19,6 +20,7 @@ _OUTAGES = (
     InterfaceError,
     ConnectionError,  # refused / reset sockets that no library wrapped
     TimeoutError,
+    PoolBusy,  # where no route answered it itself (the docs' sample, drawn on first view)
 )
 
 
