@@ -43,3 +43,22 @@ def test_an_upload_whose_render_process_is_killed_is_refused_422(
     every_render_raises(monkeypatch, RenderKilled("render time budget exceeded"))
     assert_refused(upload(client), 422, "upload_failed")
     assert stored_count(client) == 0
+
+
+def test_a_killed_upload_check_leaves_no_file_behind(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A render process killed while writing what it converts (HEIC to JPEG, say) cannot clean
+    up: what it wrote must not stay on the server's disk, upload after upload."""
+    client = stack.client(stack.key())
+    workdir = stack.settings.data_dir / "tmp"
+    before = set(workdir.rglob("*"))
+
+    async def killed_while_writing(self: RenderPool, work: Any, *args: Any, **kwargs: Any) -> Any:
+        kwargs["workdir"].mkdir(parents=True, exist_ok=True)
+        (kwargs["workdir"] / "converted.jpg").write_bytes(b"\xff\xd8 half a JPEG")
+        raise RenderKilled("render time budget exceeded")
+
+    monkeypatch.setattr(RenderPool, "run", killed_while_writing)
+    assert_refused(upload(client), 422, "upload_failed")
+    assert set(workdir.rglob("*")) == before

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import shutil
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -132,8 +133,11 @@ async def _store(
     settings = runtime.settings
     if principal.workspace is not None:
         await meter.check_upload_allowed(db, settings, principal.workspace)
-    ingested = await _ingest(runtime, principal, path, field_name)
+    # what the check writes (HEIC made JPEG, a stripped file) goes here, and goes with it: a
+    # render process killed mid-write cannot clean up after itself
+    scratch = runtime.workdir / f"ingest-{new_id()}"
     try:
+        ingested = await _ingest(runtime, principal, path, field_name, scratch)
         workspace = principal.workspace or await accounts.anonymous_workspace(db)
         now = utcnow()
         image_id = new_id()
@@ -191,11 +195,12 @@ async def _store(
         UPLOADS.inc()
         return image
     finally:
-        if ingested.path != path:
-            ingested.path.unlink(missing_ok=True)
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
-async def _ingest(runtime: Runtime, principal: Principal, path: Path, field: str) -> Ingested:
+async def _ingest(
+    runtime: Runtime, principal: Principal, path: Path, field: str, scratch: Path
+) -> Ingested:
     """Check the file at `path` in a render process (its decoders are untrusted input's, and
     this process imports no pixel library); it hands back the path of the file to store."""
     settings = runtime.settings
@@ -203,7 +208,7 @@ async def _ingest(runtime: Runtime, principal: Principal, path: Path, field: str
         return await runtime.renders.run(
             jobs.INGEST,
             path,
-            workdir=runtime.workdir,
+            workdir=scratch,
             max_bytes=max_bytes_for(runtime, principal),
             max_svg_bytes=settings.max_svg_bytes,
             max_pixels=settings.max_source_pixels,
