@@ -17,13 +17,14 @@
    HEIC is converted at upload (to JPEG), so imgpro's HEIC rows render that conversion, and so
    does bare (`stored`); thumbor decodes the HEIC itself. A per source size × output summary
    of the ratios follows, then a table of the goals (issue 16) with met / not met.
-2. Uploads: CPU of each source's upload, of the working copy it no longer makes, of the first
-   variant (which starts the copy) and of the next (from the copy).
+2. Uploads: CPU of each source's upload, of the first variant (which starts the working copy)
+   and of the next (from the copy); then, in this process (CPU read to the microsecond), the
+   copy and a variant from the original and from the copy: after how many variants it pays back.
 3. Cached hits: one stored variant under wrk, against nginx serving the same bytes.
 4. Cutout: imgpro's `cutout=1` at 1024 px against the same steps bare (resize, u2netp, PNG).
-5. Memory: RSS and PSS of imgpro's process tree (server, render processes, multiprocessing's
-   resource tracker), and RSS of the server process alone, every 100 of `--renders` mixed
-   renders (sizes, formats, animated GIF), first without cutout, then with cutout in the mix.
+5. Memory: RSS and PSS of imgpro's process tree (the server and its render processes), and
+   RSS of the server process alone, every 100 of `--renders` mixed renders (sizes, formats,
+   animated GIF), first without cutout, then with cutout in the mix.
 
 thumbor is pip-installed into its own venv (`$THUMBOR_VENV`, default /tmp/imgpro-bench-thumbor,
 with pillow-heif); nginx and wrk come from apt (`apt-get install nginx-light wrk`). A peer that
@@ -59,6 +60,8 @@ import httpx
 import pyvips
 
 from imgpro.media import working_copy
+from imgpro.media.render import make_working_copy, render
+from imgpro.media.transform import parse
 
 CONCURRENCY = 2  # clients: one per core, as many as imgpro's render processes
 SIZES = {1: (1224, 816), 3: (2048, 1536), 6: (3000, 2000), 12: (4000, 3000), 24: (6000, 4000)}
@@ -480,7 +483,11 @@ class Source:
     upload_cpu: float = 0.0
     first_variant_cpu: float = 0.0  # with the working copy it starts, if any
     next_variant_cpu: float = 0.0  # from the working copy, if any
-    copy_cpu: float = 0.0  # the working copy alone, made in this process
+    # in this process, imgpro's own code, median of `REPEATS`: the working copy, and one 640 px
+    # WebP from the original and from the copy
+    copy_cpu: float = 0.0
+    from_original_cpu: float = 0.0
+    from_copy_cpu: float = 0.0
 
 
 def cells(quick: bool) -> list[tuple[int, str, int, str]]:
@@ -508,6 +515,8 @@ CELL_CPU_SECONDS = 0.5
 CELL_REQUESTS = (2, 32)
 #: Encodes per cell of each encoder timed alone (the floor beside the ratios).
 ENCODES = 3
+#: Repeats of each in-process measure of the uploads section (the working copy's payback)
+REPEATS = 3
 
 
 def requests_for(probe_cpu: float, per_peer: int) -> int:
@@ -767,7 +776,7 @@ def encoder_floors(sizes: dict[int, list[dict[str, Tally]]]) -> str:
 
 def payback(source: Source) -> float:
     """Variants after which a lazy working copy has paid for itself (inf: never)."""
-    saved = source.first_variant_cpu - source.copy_cpu - source.next_variant_cpu
+    saved = source.from_original_cpu - source.from_copy_cpu
     return source.copy_cpu / saved if saved > 0 else math.inf
 
 
@@ -810,10 +819,28 @@ def upload(server: Server, source: Source) -> None:
         settled(server)  # and the working copy the first may have started in the background
         setattr(source, attribute, server.cpu - cpu)
     header = pyvips.Image.new_from_buffer(source.stored, "")
-    if working_copy.wanted(stored_format(source), header.width, header.height, 1):
+    fmt = stored_format(source)
+    if working_copy.wanted(fmt, header.width, header.height, 1):
+        # the payback in this process: a server's single request is read in 10 ms clock ticks
+        copy = make_working_copy(source.stored, fmt)
+        variant = parse("w=640&format=webp")
+        original_size = (header.width, header.height)
+        source.copy_cpu = median_cpu(lambda: make_working_copy(source.stored, fmt))
+        source.from_original_cpu = median_cpu(lambda: render(source.stored, fmt, variant))
+        source.from_copy_cpu = median_cpu(
+            lambda: render(copy.data, fmt, variant, original_size=original_size)
+        )
+
+
+def median_cpu(work: Callable[[], object]) -> float:
+    """CPU seconds of `work` in this process: the median of `REPEATS`, after one untimed run."""
+    work()
+    times = []
+    for _ in range(REPEATS):
         cpu = process_cpu()
-        working_copy.make(source.stored, stored_format(source))
-        source.copy_cpu = process_cpu() - cpu
+        work()
+        times.append(process_cpu() - cpu)
+    return statistics.median(times)
 
 
 def stored_format(source: Source) -> str:
@@ -823,9 +850,11 @@ def stored_format(source: Source) -> str:
 def upload_lines(sources: Iterable[Source]) -> None:
     """Upload CPU, the working copy it no longer makes, and the variants that make it."""
     print(
-        "\nuploads (CPU): the upload; the working copy an upload made before it became lazy;"
-        "\nthe first 640 px WebP (from the original, plus the copy it starts); the next (from the"
-        "\ncopy); after how many variants the copy has paid for itself"
+        "\nuploads (CPU of the server's tree): the upload; the first 640 px WebP (from the"
+        "\noriginal, plus the working copy it starts); the next (from the copy). Then, in this"
+        f"\nprocess (imgpro's code, median of {REPEATS}): the copy (which an upload made before it"
+        "\nbecame lazy), a 640 px WebP from the original and from the copy, and after how many"
+        "\nvariants the copy has paid for itself"
     )
     for source in sources:
         size = f"{source.mp} MP {source.format} ({len(source.data) / 1e6:.1f} MB)"
@@ -836,8 +865,10 @@ def upload_lines(sources: Iterable[Source]) -> None:
         )
         if source.copy_cpu:
             line += (
-                f"  copy {source.copy_cpu * 1000:4.0f} ms (eager upload"
-                f" {(source.upload_cpu + source.copy_cpu) * 1000:4.0f} ms), pays back after"
+                f"\n  {'':<24} copy {source.copy_cpu * 1000:4.0f} ms (eager upload"
+                f" {(source.upload_cpu + source.copy_cpu) * 1000:4.0f} ms); 640 px WebP from the"
+                f" original {source.from_original_cpu * 1000:4.0f} ms, from the copy"
+                f" {source.from_copy_cpu * 1000:4.0f} ms: pays back after"
                 f" {payback(source):.1f} variants"
             )
         print(line)

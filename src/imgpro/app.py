@@ -108,10 +108,9 @@ def build_cdn(runtime: Runtime) -> Starlette:
     cdn = Starlette(routes=cdn_routes, exception_handlers=ENVELOPE_HANDLERS)
     cdn.state.runtime = runtime
     redirect_slashes_to(cdn.router, runtime.settings.cdn_url)
-    cdn.state.variants = variants = Variants(
-        runtime.blobs, runtime.settings, lock=runtime.render_lock
+    cdn.state.variants = Variants(
+        runtime.blobs, runtime.settings, runtime.renders, lock=runtime.render_lock
     )
-    runtime.closers.append(variants.close)  # its render processes end with the server
     runtime.blobs.on_gone(cdn_service.META_CACHE.gone)  # deletes made through other nodes
     return cdn
 

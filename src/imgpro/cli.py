@@ -29,7 +29,6 @@ from imgpro.images import service as images
 from imgpro.keys import service as keys
 from imgpro.ops import backup as backups
 from imgpro.ops import gc as garbage
-from imgpro.ops.doctor import Check, diagnose
 from imgpro.runtime import Runtime
 from imgpro.settings import Settings
 from imgpro.webhooks import service as webhooks
@@ -541,6 +540,8 @@ def backfill(as_json: JsonFlag = False) -> None:
 def doctor(as_json: JsonFlag = False) -> None:
     """Check every configured backend (database, blob store, Redis, mail, billing, production
     settings); exit 1 naming each problem and its fix."""
+    # here, as `server` in serve: its clients (SMTP, alembic, Redis) are no server's to load
+    from imgpro.ops.doctor import Check, diagnose
 
     async def work(rt: Runtime) -> list[Check]:
         return await diagnose(rt)

@@ -160,6 +160,11 @@ class ApiError(Exception):
             self.headers.setdefault("Retry-After", str(action["retry_after"]))
         super().__init__(f"{code}: {self.message}")
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # rebuilt as raised when it crosses from a render process (ingest runs there): the
+        # default would call ApiError with its one-line summary as the code
+        return (ApiError, (self.code, self.message), self.__dict__)
+
     @property
     def status(self) -> int:
         return self._status
@@ -182,6 +187,13 @@ class ApiError(Exception):
 def invalid(field: str, message: str) -> ApiError:
     """A 422 validation_error naming one field."""
     return ApiError("validation_error", details={field: [message]})
+
+
+def busy(retry_after: int, message: str) -> ApiError:
+    """A 503 with a wait action: the render processes are all busy (nothing was done)."""
+    return ApiError(
+        "service_unavailable", message, action={"type": "wait", "retry_after": retry_after}
+    )
 
 
 def rate_limited(retry_after: int, message: str | None = None) -> ApiError:

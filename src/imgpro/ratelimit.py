@@ -7,23 +7,25 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Iterator
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from limits import RateLimitItem, parse
-from limits.aio.storage import MemoryStorage, RedisStorage, Storage
+from limits.aio.storage import MemoryStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
-from redis.asyncio import ConnectionPool
-from redis.exceptions import RedisError
 
+from imgpro.clients import errors_of
 from imgpro.errors import rate_limited
 from imgpro.logs import log
+
+if TYPE_CHECKING:
+    from redis.asyncio import ConnectionPool
 
 
 @contextlib.contextmanager
 def failing_open(rule: str | RateLimitItem) -> Iterator[None]:
     try:
         yield
-    except RedisError as error:
+    except errors_of("redis.exceptions", "RedisError") as error:
         log.warning("rate_limit_unavailable", rule=str(rule), error=str(error))
 
 
@@ -57,6 +59,9 @@ class RateLimits:
         self._pool: ConnectionPool | None = None
         if redis_url:
             # our own pool, so close() can release its connections at shutdown
+            from limits.aio.storage import RedisStorage
+            from redis.asyncio import ConnectionPool  # only when configured (imgpro.clients)
+
             # short timeouts: with Redis away a request waits a moment, then fails open
             self._pool = ConnectionPool.from_url(
                 redis_url, socket_timeout=2, socket_connect_timeout=1

@@ -1,19 +1,65 @@
-"""What a running imgpro holds: settings, database, blob store, limiters — one per process."""
+"""What a running imgpro holds: settings, database, blob store, limiters, render processes — one
+per process."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from imgpro.cdn.pool import RenderPool
 from imgpro.db.engine import make_engine, make_sessionmaker
+from imgpro.media import jobs
 from imgpro.ratelimit import RateLimits
 from imgpro.settings import Settings
 from imgpro.storage import BlobStore, open_store
-from imgpro.storage.coordination import RenderLock
+
+if TYPE_CHECKING:
+    from imgpro.storage.coordination import RenderLock
+
+#: A render process still running this long after its time budget is killed: libvips stops
+#: itself at the budget where it can; the kill is for where it can't.
+KILL_GRACE_SECONDS = 1.0
+
+
+def _vips_threads(render_processes: int) -> int:
+    """libvips' own threads per render: the cores each render process gets (0 = leave it to
+    VIPS_CONCURRENCY). By default there is a render process per core, so one: more threads
+    only contend."""
+    if os.environ.get("VIPS_CONCURRENCY"):
+        return 0
+    return max(1, (os.cpu_count() or 1) // render_processes)
+
+
+def render_pool(settings: Settings) -> RenderPool:
+    """The processes that do every pixel's work (variants, uploads, working copies): this
+    process imports no pixel library (`imgpro.media.jobs`). They start on first use."""
+    workers = settings.render_workers or os.cpu_count() or 1
+    return RenderPool(
+        workers,
+        settings.render_queue,
+        settings.render_wait_seconds,
+        kill_after=settings.render_time_budget + KILL_GRACE_SECONDS,
+        preload=(jobs.RENDER.module,),
+        vips_threads=_vips_threads(workers),
+        max_bytes=settings.render_process_max_bytes,
+    )
+
+
+def _render_lock(settings: Settings) -> RenderLock | None:
+    """One render per variant across nodes: only with Redis, whose client is imported only then
+    (`imgpro.clients`)."""
+    if not settings.redis_url:
+        return None
+    from imgpro.storage.coordination import RenderLock
+
+    # held for a render at most; waiters wait as long, then render themselves
+    seconds = settings.render_time_budget + settings.render_wait_seconds
+    return RenderLock(settings.redis_url, hold_seconds=seconds, wait_seconds=seconds)
 
 
 @dataclass
@@ -23,6 +69,7 @@ class Runtime:
     sessions: async_sessionmaker[AsyncSession]
     blobs: BlobStore
     limits: RateLimits
+    renders: RenderPool
     workdir: Path
     render_lock: RenderLock | None
     extras: dict[str, Any] = field(default_factory=dict)  # per-domain singletons (mailer, ...)
@@ -40,15 +87,9 @@ class Runtime:
             sessions=make_sessionmaker(engine),
             blobs=open_store(settings),
             limits=RateLimits(settings.redis_url),
+            renders=render_pool(settings),
             workdir=workdir,
-            render_lock=RenderLock(
-                settings.redis_url,
-                # held for a render at most; waiters wait as long, then render themselves
-                hold_seconds=settings.render_time_budget + settings.render_wait_seconds,
-                wait_seconds=settings.render_time_budget + settings.render_wait_seconds,
-            )
-            if settings.redis_url
-            else None,
+            render_lock=_render_lock(settings),
         )
 
     async def start(self) -> None:
@@ -58,6 +99,7 @@ class Runtime:
     async def close(self) -> None:
         for closer in self.closers:
             closer()
+        self.renders.close()  # its render processes end with this one
         await self.engine.dispose()
         await self.limits.close()
         await self.blobs.close()

@@ -5,17 +5,20 @@ from __future__ import annotations
 
 import re
 from html.parser import HTMLParser
+from pathlib import Path
 from urllib.parse import urldefrag, urljoin, urlsplit
 
 import httpx
 import pytest
 
 import imgpro_sdk
+from imgpro.cdn.pool import PoolBusy
 from imgpro.docs.pages import PAGES, PLACEHOLDER_APP
 from imgpro.errors import CATALOGUE
 from imgpro.media.transform import PARAMETERS
 from imgpro.web import brand
-from tests.conftest import Stack
+from tests.conftest import Stack, start_stack
+from tests.images.test_ingest_in_render_process import every_render_raises
 
 DOC_PATHS = ["/api", "/api/search?q=prompt+none", *(page.path for page in PAGES)]
 
@@ -166,3 +169,18 @@ def test_the_sdk_and_the_server_make_the_same_button() -> None:
     url = "http://127.0.0.1:8000/connect?app=a8o46yrk&redirect_uri=x&state=YOUR_STATE"
     for variant in brand.VARIANTS:
         assert imgpro_sdk.button(url, variant) == brand.button(url, variant)
+
+
+def test_the_first_docs_view_while_every_renderer_is_busy_answers_503(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sample is drawn in a render process on first view: a busy pool is a moment's wait."""
+    running, server = start_stack("busy-docs", tmp_path)  # no sample drawn yet
+    try:
+        every_render_raises(monkeypatch, PoolBusy(retry_after=2))
+        response = httpx.get(f"{running.base_url}/llms-full.txt")
+        assert response.status_code == 503
+        assert response.headers["Retry-After"]
+    finally:
+        running.close()
+        server.stop()

@@ -12,7 +12,9 @@ import pytest
 import pyvips
 from PIL import Image
 
-from imgpro.media.render import RenderRefused, fits_working_copy, render
+from imgpro.media.geometry import fits_working_copy
+from imgpro.media.outputs import RenderRefused
+from imgpro.media.render import render
 from imgpro.media.transform import named_size, parse
 from tests.factories import images as make
 from tests.factories import sources

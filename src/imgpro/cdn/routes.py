@@ -19,11 +19,11 @@ from imgpro.cdn import service as cdn
 from imgpro.cdn.cache import touch_if_stale
 from imgpro.cdn.pool import PoolBusy
 from imgpro.cdn.variants import Variant, VariantGone, Variants, requested, variant_of
-from imgpro.errors import ApiError
+from imgpro.errors import ApiError, busy
 from imgpro.http import client_ip
 from imgpro.ids import is_id, is_shard
 from imgpro.logs import log
-from imgpro.media.render import RenderRefused
+from imgpro.media.outputs import RenderRefused
 from imgpro.media.transform import canonical
 from imgpro.ops.metrics import CDN_CACHE
 from imgpro.runtime import Runtime
@@ -170,12 +170,8 @@ async def make_variant(variants: Variants, located: cdn.Located, variant: Varian
         )
         message = f"This image cannot be rendered: {refused.reason}."
         raise ApiError("media_failed", message) from None
-    except PoolBusy as busy:
-        raise ApiError(
-            "service_unavailable",
-            "Every renderer is busy; retry shortly.",
-            action={"type": "wait", "retry_after": busy.retry_after},
-        ) from None
+    except PoolBusy as full:
+        raise busy(full.retry_after, "Every renderer is busy; retry shortly.") from None
     except VariantGone:
         raise ApiError("not_found", "No such image.") from None
 

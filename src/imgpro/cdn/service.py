@@ -9,12 +9,11 @@ from collections import OrderedDict
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import pyvips
-from redis.exceptions import RedisError
-
 from imgpro.cdn.layout import OriginalMeta, image_prefix, meta_key, original_key, work_key
+from imgpro.cdn.pool import RenderKilled, RenderPool
+from imgpro.clients import errors_of
 from imgpro.logs import log
-from imgpro.media import working_copy
+from imgpro.media import jobs, working_copy
 from imgpro.runtime import Runtime
 from imgpro.storage import BlobNotFound, BlobStore
 
@@ -57,15 +56,20 @@ async def store_working_copy(
 
 
 async def _store_working_copy(
-    blobs: BlobStore, shard: str, image_id: str, path: Path, meta: OriginalMeta
+    blobs: BlobStore,
+    renders: RenderPool,
+    shard: str,
+    image_id: str,
+    path: Path,
+    meta: OriginalMeta,
 ) -> OriginalMeta:
     """Store the original's working copy when it gets one; the sidecar that names it."""
     large = working_copy.wanted(meta.format, meta.width, meta.height, meta.frames)
     if not (meta.transformable and large) or meta.working_size is not None:
         return meta
     try:
-        copy = await asyncio.to_thread(working_copy.make, path, meta.format)
-    except pyvips.Error as error:  # ingest accepted it: the CDN can render the original
+        copy = await renders.run(jobs.WORKING_COPY, path, meta.format)
+    except (jobs.PixelsFailed, RenderKilled) as error:  # the CDN can render the original
         log.warning("working_copy_failed", original=path.name, error=str(error)[:200])
         return meta
     await blobs.put_bytes(work_key(shard, image_id, meta.format), copy.data)
@@ -77,14 +81,16 @@ async def fetch_original(blobs: BlobStore, shard: str, image_id: str, fmt: str, 
     dest.write_bytes(await blobs.get_bytes(original_key(shard, image_id, fmt)))
 
 
-async def add_working_copy(blobs: BlobStore, shard: str, image_id: str, original: Path) -> bool:
+async def add_working_copy(
+    blobs: BlobStore, renders: RenderPool, shard: str, image_id: str, original: Path
+) -> bool:
     """Give an original stored before working copies existed the copy it would get today
     (`original` is its file, from :func:`fetch_original`); True when one was added."""
     try:
         meta = OriginalMeta.loads(await blobs.get_bytes(meta_key(shard, image_id)))
     except BlobNotFound:
         return False
-    updated = await _store_working_copy(blobs, shard, image_id, original, meta)
+    updated = await _store_working_copy(blobs, renders, shard, image_id, original, meta)
     if updated is meta:
         return False
     await blobs.put_bytes(meta_key(shard, image_id), updated.dumps())
@@ -185,5 +191,7 @@ async def count_render(runtime: Runtime, client: str) -> None:
             client,
             message="Too many new variants from this address; retry later.",
         )
-    except RedisError as error:  # rate limits fail open (decisions §6): the image still loads
+    except errors_of(
+        "redis.exceptions", "RedisError"
+    ) as error:  # rate limits fail open (decisions §6): the image still loads
         log.warning("render_rate_unchecked", error=str(error)[:200])

@@ -24,11 +24,11 @@ import asyncio
 import contextlib
 import functools
 import hashlib
-import os
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from imgpro.cdn import service as cdn
 from imgpro.cdn.cache import VariantCache
@@ -36,15 +36,18 @@ from imgpro.cdn.layout import OriginalMeta, variant_key
 from imgpro.cdn.pool import PoolBusy, RenderKilled, RenderPool
 from imgpro.cdn.service import Located
 from imgpro.logs import log
-from imgpro.media import render as renderer
-from imgpro.media import working_copy
+from imgpro.media import jobs, working_copy
 from imgpro.media.formats import CONTENT_TYPES
+from imgpro.media.geometry import fits_working_copy
+from imgpro.media.outputs import RenderRefused, output_format, without_no_ops
 from imgpro.media.transform import TransformSpec, canonical, is_identity, parse
 from imgpro.ops.metrics import RENDER_DURATION, RENDER_QUEUE, RENDERS
 from imgpro.settings import Settings
 from imgpro.storage import BlobNotFound, BlobStore
-from imgpro.storage.coordination import RenderLock
 from imgpro.storage.filesystem import FileSystemBlobStore
+
+if TYPE_CHECKING:
+    from imgpro.storage.coordination import RenderLock
 
 #: Bump when the renderer's output for a given transform changes: variants get new names.
 RENDERER_VERSION = "1"
@@ -52,7 +55,6 @@ RENDERER_VERSION = "1"
 #: AVIF 2 is encoded at libaom speed 6 instead of 7 (smaller and better, see `render._save`).
 FORMAT_VERSIONS = {"avif": "2"}
 _REFUSAL_SECONDS = 300.0
-KILL_GRACE_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -79,23 +81,14 @@ def variant_of(
     Memoised: a hot variant costs no hashing."""
     if not meta.transformable:
         return None
-    spec = renderer.without_no_ops(spec, meta.format)
+    spec = without_no_ops(spec, meta.format)
     if is_identity(spec):
         return None
-    fmt = renderer.output_format(meta.format, spec)
+    fmt = output_format(meta.format, spec)
     version = RENDERER_VERSION + FORMAT_VERSIONS.get(fmt, "")
     name = hashlib.sha256(f"{version}\n{canonical(spec)}".encode()).hexdigest()[:24]
     etag = hashlib.sha256(f"{meta.etag}\n{name}".encode()).hexdigest()[:32]
     return Variant(variant_key(shard, image_id, name, fmt), etag, fmt, CONTENT_TYPES[fmt], spec)
-
-
-def _vips_threads(render_processes: int) -> int:
-    """libvips' own threads per render: the cores each render process gets (0 = leave it to
-    VIPS_CONCURRENCY). By default there is a render process per core, so one: more threads
-    only contend."""
-    if os.environ.get("VIPS_CONCURRENCY"):
-        return 0
-    return max(1, (os.cpu_count() or 1) // render_processes)
 
 
 class VariantGone(Exception):
@@ -109,21 +102,11 @@ class Variants:
         self,
         blobs: BlobStore,
         settings: Settings,
-        pool: RenderPool | None = None,
+        pool: RenderPool,
         lock: RenderLock | None = None,
     ):
         self.blobs = blobs
-        workers = settings.render_workers or os.cpu_count() or 1
-        self.pool = pool or RenderPool(
-            workers,
-            settings.render_queue,
-            settings.render_wait_seconds,
-            # libvips stops itself at the budget where it can; the kill is for where it can't
-            kill_after=settings.render_time_budget + KILL_GRACE_SECONDS,
-            preload=(renderer.__name__,),
-            vips_threads=_vips_threads(workers),
-            max_bytes=settings.render_process_max_bytes,
-        )
+        self.pool = pool  # the runtime's: uploads share its render processes
         self.max_output_pixels = settings.max_output_pixels
         self.limits = {
             "max_pixels": settings.max_source_pixels,
@@ -153,7 +136,7 @@ class Variants:
         refused = self._refused.get(variant.key)
         if refused is not None:
             if refused[0] > time.monotonic():
-                raise renderer.RenderRefused(refused[1])
+                raise RenderRefused(refused[1])
             del self._refused[variant.key]
         task = self._inflight.get(variant.key)
         if task is None:
@@ -165,7 +148,7 @@ class Variants:
 
     def _settle(self, key: str, task: asyncio.Task[bytes | None]) -> None:
         self._inflight.pop(key, None)
-        if not task.cancelled() and isinstance(task.exception(), renderer.RenderRefused):
+        if not task.cancelled() and isinstance(task.exception(), RenderRefused):
             reason = task.exception().reason  # type: ignore[union-attr]
             self._refused[key] = (time.monotonic() + _REFUSAL_SECONDS, reason)
             if len(self._refused) > 1024:
@@ -194,7 +177,7 @@ class Variants:
                 source = await self.blobs.get_bytes(key)
             started = time.perf_counter()
             rendered = await self.pool.run(
-                renderer.render,
+                jobs.RENDER,
                 source,
                 located.meta.format,
                 variant.spec,
@@ -206,8 +189,8 @@ class Variants:
             raise VariantGone(located.key) from None
         except RenderKilled as killed:
             RENDERS.labels("refused").inc()
-            raise renderer.RenderRefused(killed.reason) from None
-        except renderer.RenderRefused:
+            raise RenderRefused(killed.reason) from None
+        except RenderRefused:
             RENDERS.labels("refused").inc()
             raise
         except PoolBusy:
@@ -252,7 +235,7 @@ class Variants:
 
     def _fits_working_copy(self, meta: OriginalMeta, spec: TransformSpec) -> bool:
         assert meta.working_size is not None
-        return renderer.fits_working_copy(
+        return fits_working_copy(
             (meta.width, meta.height),
             meta.working_size,
             spec,
@@ -266,7 +249,7 @@ class Variants:
             return False
         if not working_copy.wanted(meta.format, meta.width, meta.height, meta.frames):
             return False
-        return renderer.fits_working_copy(
+        return fits_working_copy(
             (meta.width, meta.height),
             working_copy.size(meta.width, meta.height),
             spec,
@@ -286,11 +269,8 @@ class Variants:
         try:
             if source is None:
                 source = await self.blobs.get_bytes(located.key)
-            copy = await self.pool.run(working_copy.make, source, located.meta.format)
+            copy = await self.pool.run(jobs.WORKING_COPY, source, located.meta.format)
             await cdn.store_working_copy(self.blobs, located.shard, located.image_id, copy)
         except Exception as error:  # noqa: BLE001 -- only an optimisation: the original serves
             # (busy pool, deleted image, killed render): a later variant tries again
             log.warning("working_copy_failed", original=located.key, error=str(error)[:200])
-
-    def close(self) -> None:
-        self.pool.close()

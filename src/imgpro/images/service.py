@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
+import shutil
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import pyvips
 from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,16 +17,17 @@ from imgpro.accounts.tables import Workspace
 from imgpro.billing import meter
 from imgpro.cdn import service as cdn
 from imgpro.cdn.layout import OriginalMeta
+from imgpro.cdn.pool import PoolBusy, RenderKilled
 from imgpro.db.base import utcnow
-from imgpro.errors import ApiError, invalid
+from imgpro.errors import ApiError, busy, invalid
 from imgpro.ids import is_id, new_id
 from imgpro.images.cursor import decode_cursor, encode_cursor
 from imgpro.images.fetch import fetch_to_file
 from imgpro.images.schemas import Deleted, ImageFields, ImagePatch, image_object
 from imgpro.images.tables import Image, ImageLabel
 from imgpro.logs import log
-from imgpro.media import placeholder, working_copy
-from imgpro.media.ingest import Ingested, ingest
+from imgpro.media import jobs, working_copy
+from imgpro.media.ingested import Ingested
 from imgpro.ops.metrics import UPLOADS
 from imgpro.principal import Principal
 from imgpro.runtime import Runtime
@@ -133,16 +133,11 @@ async def _store(
     settings = runtime.settings
     if principal.workspace is not None:
         await meter.check_upload_allowed(db, settings, principal.workspace)
-    ingested: Ingested = await asyncio.to_thread(
-        ingest,
-        path,
-        workdir=runtime.workdir,
-        max_bytes=max_bytes_for(runtime, principal),
-        max_svg_bytes=settings.max_svg_bytes,
-        max_pixels=settings.max_source_pixels,
-        field=field_name,
-    )
+    # what the check writes (HEIC made JPEG, a stripped file) goes here, and goes with it: a
+    # render process killed mid-write cannot clean up after itself
+    scratch = runtime.workdir / f"ingest-{new_id()}"
     try:
+        ingested = await _ingest(runtime, principal, path, field_name, scratch)
         workspace = principal.workspace or await accounts.anonymous_workspace(db)
         now = utcnow()
         image_id = new_id()
@@ -200,8 +195,30 @@ async def _store(
         UPLOADS.inc()
         return image
     finally:
-        if ingested.path != path:
-            ingested.path.unlink(missing_ok=True)
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+async def _ingest(
+    runtime: Runtime, principal: Principal, path: Path, field: str, scratch: Path
+) -> Ingested:
+    """Check the file at `path` in a render process (its decoders are untrusted input's, and
+    this process imports no pixel library); it hands back the path of the file to store."""
+    settings = runtime.settings
+    try:
+        return await runtime.renders.run(
+            jobs.INGEST,
+            path,
+            workdir=scratch,
+            max_bytes=max_bytes_for(runtime, principal),
+            max_svg_bytes=settings.max_svg_bytes,
+            max_pixels=settings.max_source_pixels,
+            field=field,
+        )
+    except PoolBusy as full:
+        raise busy(full.retry_after, "Every image processor is busy; retry shortly.") from None
+    except (RenderKilled, jobs.PixelsFailed) as failed:  # over time, or a decoder crashed
+        log.warning("ingest_failed", error=str(failed)[:200])
+        raise ApiError("upload_failed", "The image could not be processed.") from None
 
 
 def _deleted(image: Image) -> dict[str, Any]:
@@ -389,10 +406,12 @@ async def backfill_batch(
         try:
             await cdn.fetch_original(runtime.blobs, image.shard, image.id, image.format, original)
             if image.placeholder is None and image.format != "svg":
-                made = await asyncio.to_thread(placeholder.of_file, original, image.format)
+                made = await runtime.renders.run(jobs.PLACEHOLDER, original, image.format)
                 image.placeholder = made.to_dict() if made else None
-            await cdn.add_working_copy(runtime.blobs, image.shard, image.id, original)
-        except (BlobNotFound, pyvips.Error, OSError) as error:
+            await cdn.add_working_copy(
+                runtime.blobs, runtime.renders, image.shard, image.id, original
+            )
+        except (BlobNotFound, jobs.PixelsFailed, RenderKilled, OSError) as error:
             failed += 1
             log.warning("backfill_failed", image=image.id, error=str(error)[:200])
         finally:

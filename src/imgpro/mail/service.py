@@ -11,8 +11,6 @@ from pathlib import Path
 from typing import Protocol
 from urllib.parse import unquote, urlsplit
 
-import aiosmtplib
-
 from imgpro.db.base import isoformat, utcnow
 from imgpro.errors import ApiError
 from imgpro.logs import log
@@ -70,6 +68,8 @@ class SmtpMailer:
         message["To"] = recipient
         message["Subject"] = mail.subject
         message.set_content(mail.text)
+        import aiosmtplib  # here: a server that sends no SMTP mail (console://) never loads it
+
         try:
             await aiosmtplib.send(
                 message,

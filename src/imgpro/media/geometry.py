@@ -1,18 +1,22 @@
 """Output geometry of a render: how big the image becomes, what is cut, what is padded.
 
 Pure arithmetic on sizes (no pixels), plus the two pixel steps that only move pixels around
-(`orient`, `place_crop`). Every output is capped to `max_side` a side and `max_pixels` in total by
-scaling the requested box down, so no query can ask libvips for an unbounded canvas.
+(`orient`, `place_crop`: they call the image they are handed, so this module imports no pixel
+library and the server can tell whether a variant fits a working copy). Every output is capped
+to `max_side` a side and `max_pixels` in total by scaling the requested box down, so no query
+can ask libvips for an unbounded canvas.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-
-import pyvips
+from typing import TYPE_CHECKING
 
 from imgpro.media.transform import TransformSpec, named_size
+
+if TYPE_CHECKING:
+    import pyvips
 
 #: libvips' names for where `pad` places the picture on its canvas.
 PAD_DIRECTIONS = {
@@ -90,6 +94,49 @@ def kept_before_upscale(geometry: Plan, width: int, height: int) -> tuple[int, i
     kept_w = math.ceil(geometry.crop[0] * width / geometry.scaled[0])
     kept_h = math.ceil(geometry.crop[1] * height / geometry.scaled[1])
     return min(width, kept_w), min(height, kept_h)
+
+
+@dataclass(frozen=True)
+class Limits:
+    pixels: int  # source, one frame (all frames for an animation that stays animated)
+    side: int  # output, a side
+    output_pixels: int  # output, frames counted
+
+
+@dataclass(frozen=True)
+class Layout:
+    geometry: Plan
+    load: tuple[int, int]  # what the source is resized to first (source orientation)
+    upscale_crop: bool
+
+
+def layout(width: int, height: int, frames: int, spec: TransformSpec, limits: Limits) -> Layout:
+    """Where a width×height source (display orientation) goes for `spec`."""
+    quarter_turn = spec.rotate in (90, 270)
+    source_w, source_h = (height, width) if quarter_turn else (width, height)
+    max_pixels = max(1, limits.output_pixels // frames)
+    geometry = plan(source_w, source_h, spec, limits.side, max_pixels)
+    upscale_crop = geometry.crop is not None and (
+        geometry.scaled[0] * geometry.scaled[1] > source_w * source_h
+    )
+    load_w, load_h = (source_w, source_h) if upscale_crop else geometry.scaled
+    if quarter_turn:
+        load_w, load_h = load_h, load_w
+    return Layout(geometry, (load_w, load_h), upscale_crop)
+
+
+def fits_working_copy(
+    original: tuple[int, int],
+    copy: tuple[int, int],
+    spec: TransformSpec,
+    *,
+    max_output_side: int = 8192,
+    max_output_pixels: int = 40_000_000,
+) -> bool:
+    """Whether a still variant needs no more pixels than a working copy of size `copy` has."""
+    limits = Limits(0, max_output_side, max_output_pixels)
+    load_w, load_h = layout(*original, 1, spec, limits).load
+    return load_w <= copy[0] and load_h <= copy[1]
 
 
 def orient(image: pyvips.Image, spec: TransformSpec) -> pyvips.Image:

@@ -37,6 +37,7 @@ from PIL import Image, ImageCms
 from imgpro.errors import ApiError, invalid
 from imgpro.media import placeholder
 from imgpro.media.formats import CONTENT_TYPES, NAMES, SNIFF_BYTES, TRANSFORMABLE, sniff
+from imgpro.media.ingested import Ingested, Placeholder
 from imgpro.media.svg import sanitize_svg, svg_size
 from imgpro.units import MB, size_text, up_to_tenth
 
@@ -58,22 +59,6 @@ _PILLOW_FORMATS = {"heic": "HEIF", "bmp": "BMP", "ico": "ICO"}
 _METADATA_FIELDS = ("exif-data", "xmp-data", "iptc-data", "icc-profile-data")
 # a file with more segments than this is not worth walking in Python: it is re-encoded instead
 _MAX_SEGMENTS = 10_000
-
-
-@dataclass(frozen=True)
-class Ingested:
-    """The file to store and what the Image object reports about it."""
-
-    path: Path  # the normalised file to store (the input path when it needed no change)
-    format: str  # jpg png gif webp avif svg bmp ico (HEIC is converted and reported as jpg)
-    content_type: str
-    width: int  # after EXIF orientation is applied
-    height: int
-    bytes: int  # size of ``path``
-    animated: bool
-    frames: int  # 1 for stills
-    transformable: bool
-    placeholder: placeholder.Placeholder | None  # None for SVG
 
 
 def ingest(
@@ -182,7 +167,7 @@ class _Job:
             and not _has_profile(header)
         )
 
-    def _validate(self, header: pyvips.Image, frames: int) -> placeholder.Placeholder:
+    def _validate(self, header: pyvips.Image, frames: int) -> Placeholder:
         """Decode every pixel once, in constant memory, failing on any decoder error; the
         placeholder of the file (`header`: its size)."""
         try:
@@ -313,7 +298,7 @@ class _Job:
         width: int,
         height: int,
         frames: int,
-        preview: placeholder.Placeholder | None,
+        preview: Placeholder | None,
     ) -> Ingested:
         return Ingested(
             path=path,

@@ -6,28 +6,25 @@ a 12 MP copy costs about five small variants' CPU, and most uploads never get th
 
 Decoding costs about what the compressed size costs, even with JPEG shrink-on-load (the entropy
 decoder reads every byte), so a 12 MP camera JPEG costs several times its 2560 px copy for the
-same 640 px variant. The copy keeps the original's format at a quality no variant shows: JPEG Q 92
-(chroma at half resolution, i.e. 1280 px, finer than any variant up to that size can show), WebP
-Q 92 (effort 2), AVIF Q 90, PNG lossless. GIFs and animations get none: re-quantising a palette
-loses more than the copy saves.
+same 640 px variant. The copy keeps the original's format at a quality no variant shows, encoded
+for speed (no one downloads it): JPEG Q 92 with standard Huffman tables (chroma at half
+resolution, i.e. 1280 px, finer than any variant up to that size can show), WebP Q 92 (effort
+2), AVIF Q 90, PNG lossless at zlib level 1. GIFs and animations get none: re-quantising a
+palette loses more than the copy saves.
+
+The rules are here, without pixels (the server applies them); the copy is made by
+`imgpro.media.render.make_working_copy`, in a render process.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
-
-import pyvips
-
-from imgpro.media.render import vips_source
 
 #: Long side of a working copy: covers every named size and the usual srcset widths (≤ 2560).
 SIDE = 2560
 #: Only originals longer than this get one: below it the copy decodes too little faster to be
 #: worth its storage (and a typical upload, ~2300 px, stays a single blob).
 ABOVE = 3200
-
-_KEEP_NONE = pyvips.enums.ForeignKeep.NONE
 
 
 @dataclass(frozen=True)
@@ -46,24 +43,3 @@ def size(width: int, height: int) -> tuple[int, int]:
     """The size of the copy of a width×height original."""
     scale = SIDE / max(width, height)
     return max(1, round(width * scale)), max(1, round(height * scale))
-
-
-def make(original: bytes | Path, fmt: str) -> WorkingCopy:
-    """The working copy of a stored original (oriented, sRGB, no metadata: as ingest left it).
-    CPU work: run it in a render process."""
-    image = pyvips.Image.thumbnail_source(
-        vips_source(original), SIDE, height=SIDE, size="down", option_string="fail_on=truncated"
-    )
-    if fmt == "jpg":
-        data = image.jpegsave_buffer(
-            Q=92, subsample_mode="on", optimize_coding=True, keep=_KEEP_NONE
-        )
-    elif fmt == "png":
-        data = image.pngsave_buffer(compression=3, keep=_KEEP_NONE)
-    elif fmt == "webp":
-        # effort 2, not 4: half the encode (12 MP: 695 -> 319 ms) for the same bytes and the same
-        # fidelity of the variants made from it (a file no one downloads needs no smaller size)
-        data = image.webpsave_buffer(Q=92, effort=2, keep=_KEEP_NONE)
-    else:
-        data = image.heifsave_buffer(Q=90, compression="av1", effort=2, keep=_KEEP_NONE)
-    return WorkingCopy(data, image.width, image.height)

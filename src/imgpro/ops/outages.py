@@ -1,15 +1,14 @@
 """Which failures mean "a backend is down" (decisions.md §6): PostgreSQL, Redis or the blob
-store unreachable, refusing or timing out. Those answer 503 `service_unavailable` with
-Retry-After instead of 500, and nothing needs resetting: every client reconnects on its next
-use, so the node recovers by itself when the backend returns."""
+store unreachable, refusing or timing out, or every render process busy. Those answer 503
+`service_unavailable` with Retry-After instead of 500, and nothing needs resetting: every client
+reconnects on its next use, so the node recovers by itself when the backend returns."""
 
 from __future__ import annotations
 
-import asyncpg
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
+from imgpro.cdn.pool import PoolBusy
+from imgpro.clients import errors_of
 from imgpro.errors import ApiError
 from imgpro.storage import StoreUnavailable
 
@@ -19,19 +18,21 @@ _OUTAGES = (
     StoreUnavailable,
     OperationalError,  # connect refused, server closed the connection, SQLite locked too long
     InterfaceError,
-    RedisConnectionError,
-    RedisTimeoutError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,  # "connection is closed" under a pooled connection
     ConnectionError,  # refused / reset sockets that no library wrapped
     TimeoutError,
+    PoolBusy,  # where no route answered it itself (the docs' sample, drawn on first view)
 )
 
 
 def is_outage(error: BaseException) -> bool:
     if isinstance(error, DBAPIError) and error.connection_invalidated:
         return True
-    return isinstance(error, _OUTAGES)
+    clients = (
+        *errors_of("redis.exceptions", "ConnectionError", "TimeoutError"),
+        # InterfaceError: "connection is closed" under a pooled connection
+        *errors_of("asyncpg", "PostgresConnectionError", "InterfaceError"),
+    )
+    return isinstance(error, (*_OUTAGES, *clients))
 
 
 def unavailable(error: BaseException) -> ApiError | None:
