@@ -94,9 +94,19 @@ def test_a_render_process_holding_more_than_its_bound_is_replaced_while_idle() -
 
 
 def malloc_arenas(maps: str) -> int:
-    """Arenas beside the main heap: glibc reserves each as an anonymous 64 MB-aligned mapping."""
-    starts = [line.split("-")[0] for line in maps.splitlines() if len(line.split()) == 5]
-    return sum(1 for start in starts if int(start, 16) % (64 * 1024 * 1024) == 0)
+    """Arenas beside the main heap: glibc reserves each as 64 MB of anonymous memory at a 64
+    MB-aligned address (read-write as far as it has grown, no access beyond)."""
+    spans: list[list[int]] = []
+    for line in maps.splitlines():
+        if len(line.split()) != 5:  # a file's or a named mapping
+            continue
+        start, end = (int(address, 16) for address in line.split()[0].split("-"))
+        if spans and spans[-1][1] == start:
+            spans[-1][1] = end
+        else:
+            spans.append([start, end])
+    arena = 64 * 1024 * 1024
+    return sum(1 for start, end in spans if start % arena == 0 and end - start == arena)
 
 
 def test_a_render_process_with_one_libvips_thread_mallocs_from_one_arena() -> None:
