@@ -49,7 +49,7 @@ def test_renders_are_handed_over_and_answered_on_uvloop() -> None:
 
 
 def test_a_render_process_imports_only_what_rendering_needs() -> None:
-    # asyncio (with ssl and subprocess) cost every render process 9 MB of RSS it never used
+    # asyncio (with ssl and subprocess) cost every render process 6 MB of RSS it never used
     async def imported() -> object:
         renderers = pool.RenderPool(workers=1, preload=("imgpro.media.render",))
         try:  # `eval` pickles by name, so the question is asked in the render process itself
