@@ -46,6 +46,7 @@ def render_pool(settings: Settings) -> RenderPool:
         kill_after=settings.render_time_budget + KILL_GRACE_SECONDS,
         preload=(jobs.RENDER.module,),
         vips_threads=_vips_threads(workers),
+        max_bytes=settings.render_process_max_bytes,
     )
 
 

@@ -113,6 +113,11 @@ class Settings(BaseSettings):
         description="Longest single render, in seconds (422 media_failed, nothing stored); a "
         "render process still running a second later is killed.",
     )
+    render_process_max_bytes: int = Field(
+        128 * MB,
+        description="A render process still holding more than this after giving back what it "
+        "freed is replaced by a fresh one, started beside it (no render waits); 0 = never.",
+    )
     renders_per_minute: int = Field(
         120,
         description="CDN cache misses (renders) per client address per minute; beyond, 429.",

@@ -10,15 +10,18 @@ import time
 import pytest
 import uvloop
 
-from imgpro.cdn import pool
+from imgpro.cdn import allocator, pool
+from imgpro.media import render as renderer
+from imgpro.media.transform import parse
+from tests.factories import images
 
 
 def test_a_render_process_trims_only_past_the_slack() -> None:
-    resident = pool.resident()
+    resident = allocator.resident()
     assert resident is not None and resident > 0
-    assert pool.grown(0)  # holds more than the slack over nothing
-    assert not pool.grown(resident)  # just trimmed: small renders reuse their pages
-    assert pool.grown(resident - pool.TRIM_SLACK - 1)
+    assert allocator.grown(0)  # holds more than the slack over nothing
+    assert not allocator.grown(resident)  # just trimmed: small renders reuse their pages
+    assert allocator.grown(resident - allocator.TRIM_SLACK - 1)
 
 
 def test_renders_are_handed_over_and_answered_on_uvloop() -> None:
@@ -43,3 +46,80 @@ def test_renders_are_handed_over_and_answered_on_uvloop() -> None:
 
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         runner.run(renders())
+
+
+def test_a_render_process_imports_only_what_rendering_needs() -> None:
+    # asyncio (with ssl and subprocess) cost every render process 9 MB of RSS it never used
+    async def imported() -> object:
+        renderers = pool.RenderPool(workers=1, preload=("imgpro.media.render",))
+        try:  # `eval` pickles by name, so the question is asked in the render process itself
+            return await renderers.run(
+                eval, "{'asyncio', 'ssl', 'imgpro.media.render'} & __import__('sys').modules.keys()"
+            )
+        finally:
+            renderers.close()
+
+    assert asyncio.run(imported()) == {"imgpro.media.render"}
+
+
+def test_a_render_process_holding_more_than_its_bound_is_replaced_while_idle() -> None:
+    async def replaced() -> tuple[int, int]:
+        renderers = pool.RenderPool(workers=1, max_bytes=1)
+        try:
+            first = later = await renderers.run(os.getpid)  # its reply: it holds over 1 byte
+            for _ in range(600):  # the replacement starts beside it; no render waits for it
+                await asyncio.sleep(0.1)
+                later = await renderers.run(os.getpid)
+                if later != first:
+                    break
+            return first, later
+        finally:
+            renderers.close()
+
+    first, later = asyncio.run(replaced())
+    assert first != later
+    with pytest.raises(ProcessLookupError):  # stopped and reaped
+        os.kill(first, 0)
+
+    async def kept() -> set[int]:
+        renderers = pool.RenderPool(workers=1, max_bytes=1024**3)
+        try:
+            served = {await renderers.run(os.getpid) for _ in range(5)}
+            assert renderers._processes[0]._spare is None  # nothing starting to replace it
+            return served
+        finally:
+            renderers.close()
+
+    assert len(asyncio.run(kept())) == 1
+
+
+def malloc_arenas(maps: str) -> int:
+    """Arenas beside the main heap: glibc reserves each as 64 MB of anonymous memory at a 64
+    MB-aligned address (read-write as far as it has grown, no access beyond)."""
+    spans: list[list[int]] = []
+    for line in maps.splitlines():
+        if len(line.split()) != 5:  # a file's or a named mapping
+            continue
+        start, end = (int(address, 16) for address in line.split()[0].split("-"))
+        if spans and spans[-1][1] == start:
+            spans[-1][1] = end
+        else:
+            spans.append([start, end])
+    arena = 64 * 1024 * 1024
+    return sum(1 for start, end in spans if start % arena == 0 and end - start == arena)
+
+
+def test_a_render_process_with_one_libvips_thread_mallocs_from_one_arena() -> None:
+    # libvips' buffers settled in a second arena, where the RSS after a trim crept up
+    async def arenas() -> int:
+        renderers = pool.RenderPool(workers=1, preload=(renderer.__name__,), vips_threads=1)
+        try:
+            rendered = await renderers.run(
+                renderer.render, images.jpeg(2000, 1500), "jpg", parse("w=300&format=webp")
+            )
+            assert rendered.data
+            return malloc_arenas(await renderers.run(eval, "open('/proc/self/maps').read()"))
+        finally:
+            renderers.close()
+
+    assert asyncio.run(arenas()) == 0

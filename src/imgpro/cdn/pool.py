@@ -17,26 +17,31 @@ A render process is a plain interpreter (`imgpro.cdn.render_process`) on one end
 not a multiprocessing child: multiprocessing would add its resource tracker (a 12 MB process) and
 re-run the server's `__main__` in each child. It ignores SIGINT (Ctrl-C stops the server, whose
 end then closes) and ends when it reads EOF or cannot send its reply: when the server goes away.
+
+A render process that still holds more than `max_bytes` after its idle trim (what libvips and
+glibc keep of past renders, a cutout's onnxruntime) is replaced by a fresh one: started in a
+thread beside it, swapped in when both are ready and it is idle, so no render waits for a start.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
-import ctypes.util
 import os
 import socket
 import subprocess
 import sys
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, TypeVar
 
+from imgpro.cdn.allocator import fix_mmap_threshold
+from imgpro.cdn.render_process import READY
+
 T = TypeVar("T")
 
-READY = "ready"
 #: Where `imgpro` is imported from, for render processes (the server's own sys.path may differ
 #: from what a new interpreter finds, e.g. a checkout run with PYTHONPATH)
 _IMPORT_ROOT = str(Path(__file__).resolve().parents[2])
@@ -46,62 +51,6 @@ START_SECONDS = 60.0
 #: Arguments larger than this are handed to a render process from a thread (the pipe takes
 #: them as fast as the process reads, a millisecond or more the event loop should not wait).
 LOOP_SEND_BYTES = 256 * 1024
-
-
-def _glibc() -> ctypes.CDLL | None:
-    name = ctypes.util.find_library("c")
-    try:
-        libc = ctypes.CDLL(name) if name else None
-        return libc if libc is not None and hasattr(libc, "malloc_trim") else None
-    except OSError:
-        return None
-
-
-_LIBC = _glibc()
-if _LIBC is not None:
-    # glibc gives every thread that mallocs its own arena and keeps freed pages in them: with
-    # libvips workers that is gigabytes of RSS that never shrinks. Two arenas, and a trim when
-    # a render process goes idle, keep memory near the live pixels (this module is imported by
-    # the server and by every render process).
-    _LIBC.mallopt(-8, 2)  # M_ARENA_MAX
-
-
-def _fix_mmap_threshold() -> None:
-    """For the server process (the one that makes pools). glibc raises its mmap threshold each
-    time a large block is freed (up to 32 MB): from then on the server's large buffers (each
-    variant from a render process, uploads) come from the heap, which they fragment and never
-    give back. Fixed, blocks over 1 MB stay mmapped and return to the system when freed. Render
-    processes keep the moving threshold: they reuse their heap and trim it when idle."""
-    if _LIBC is not None:
-        _LIBC.mallopt(-3, 1024 * 1024)  # M_MMAP_THRESHOLD
-
-
-def release_memory() -> None:
-    if _LIBC is not None:
-        _LIBC.malloc_trim(0)
-
-
-#: A render process gives freed pages back once it holds this much more than after its last
-#: trim. Trimming after every render made the next one fault its buffers in afresh: 2 ms of a
-#: 1 MP render's 12, 20 ms of a 6 MP PNG's 120. Small renders now reuse their pages; one
-#: that leaves a large heap behind is still trimmed before the next.
-TRIM_SLACK = 24 * 1024 * 1024
-_PAGE = os.sysconf("SC_PAGE_SIZE")
-
-
-def resident() -> int | None:
-    """This process's RSS in bytes (None when /proc cannot say)."""
-    try:
-        with open("/proc/self/statm", "rb") as statm:
-            return int(statm.read().split()[1]) * _PAGE
-    except (OSError, ValueError, IndexError):
-        return None
-
-
-def grown(trimmed_at: int) -> bool:
-    """Whether this process holds more than `TRIM_SLACK` over its RSS after its last trim."""
-    now = resident()
-    return now is None or now > trimmed_at + TRIM_SLACK
 
 
 class PoolBusy(Exception):
@@ -125,14 +74,23 @@ def _child_environment() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (_IMPORT_ROOT, path)))}
 
 
+_Started = tuple[subprocess.Popen[bytes], Connection]
+#: Where replacements start: one at a time (they are rare), and not on the event loop's default
+#: executor, so that closing a pool can wait for one still starting and stop it.
+_spares = ThreadPoolExecutor(1, thread_name_prefix="render-spare")
+
+
 class RenderProcess:
     """One render process, driven by one render at a time."""
 
-    def __init__(self, preload: tuple[str, ...], vips_threads: int) -> None:
+    def __init__(self, preload: tuple[str, ...], vips_threads: int, max_bytes: int = 0) -> None:
         self.preload = preload
         self.vips_threads = vips_threads
+        self.max_bytes = max_bytes  # 0: never replaced for its memory
         self._process: subprocess.Popen[bytes] | None = None
         self._connection: Connection | None = None
+        self._busy = False
+        self._spare: Future[_Started] | None = None  # its replacement, starting
 
     async def call(
         self, work: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any], timeout: float
@@ -141,6 +99,16 @@ class RenderProcess:
         awaited on the event loop (a reader on the pipe): a thread per render cost the server
         more than the rest of a cache miss. Starting a process (seconds) and handing over
         large bytes happen in a thread."""
+        self._busy = True
+        try:
+            return await self._call(work, args, kwargs, timeout)
+        finally:
+            self._busy = False
+
+    async def _call(
+        self, work: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any], timeout: float
+    ) -> T:
+        self._take_spare()
         if not self._alive():
             await asyncio.to_thread(self._start)
         try:
@@ -175,10 +143,13 @@ class RenderProcess:
             self.stop()
             raise RenderKilled("render time budget exceeded")
         try:
-            succeeded, value = self._connection.recv()
+            succeeded, value, held = self._connection.recv()
         except (EOFError, OSError):
             self.stop()
             raise RenderKilled("the renderer crashed") from None
+        if self.max_bytes and held > self.max_bytes and self._spare is None:
+            self._spare = _spares.submit(self._launch)
+            self._spare.add_done_callback(lambda _: loop.call_soon_threadsafe(self._spare_started))
         if succeeded:
             return value  # type: ignore[no-any-return]
         raise value
@@ -197,11 +168,29 @@ class RenderProcess:
         else:
             self._connection.send(message)
 
+    def _spare_started(self) -> None:
+        if not self._busy:  # otherwise the next render swaps it in
+            self._take_spare()
+
+    def _take_spare(self) -> None:
+        """In place of this process, its replacement if it has started (this one is idle)."""
+        if self._spare is None or not self._spare.done():
+            return
+        spare, self._spare = self._spare, None
+        if spare.cancelled() or spare.exception() is not None:
+            return  # a busy machine: this process serves on, and is weighed after its next render
+        self.stop()
+        self._process, self._connection = spare.result()
+
     def _start(self) -> None:
         self.stop()
+        self._process, self._connection = self._launch()
+
+    def _launch(self) -> _Started:
+        """A new render process, ready, and the server's end of its pipe."""
         ours, theirs = socket.socketpair()
         with theirs:
-            self._process = subprocess.Popen(
+            process = subprocess.Popen(
                 [
                     sys.executable,
                     "-m",
@@ -214,26 +203,37 @@ class RenderProcess:
                 pass_fds=(theirs.fileno(),),
                 env=_child_environment(),
             )
-        self._connection = Connection(ours.detach())
+        connection = Connection(ours.detach())
         try:
-            ready = self._connection.poll(START_SECONDS) and self._connection.recv() == READY
+            ready = connection.poll(START_SECONDS) and connection.recv() == READY
         except (EOFError, OSError):
             ready = False
         if not ready:  # the machine, not the image: answer 503 and let the client retry
-            self.stop()
+            _end(process, connection)
             raise PoolBusy(retry_after=1)
+        return process, connection
 
     def stop(self) -> None:
-        if self._process is not None:
-            self._process.kill()
-            # as multiprocessing's join(5) did: a process the kernel has not reaped in 5 s (stuck
-            # in I/O) is left to it, not raised into the render that stopped it
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self._process.wait(5)
-            self._process = None
-        if self._connection is not None:
-            self._connection.close()
-            self._connection = None
+        if self._process is not None and self._connection is not None:
+            _end(self._process, self._connection)
+        self._process = self._connection = None
+
+    def close(self) -> None:
+        """Stop this process and its replacement, started or starting."""
+        self.stop()
+        if self._spare is not None:
+            spare, self._spare = self._spare, None
+            if spare.exception() is None:  # waits for one still starting
+                _end(*spare.result())
+
+
+def _end(process: subprocess.Popen[bytes], connection: Connection) -> None:
+    process.kill()
+    # as multiprocessing's join(5) did: a process the kernel has not reaped in 5 s (stuck in
+    # I/O) is left to it, not raised into the render that stopped it
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(5)
+    connection.close()
 
 
 class RenderPool:
@@ -245,13 +245,16 @@ class RenderPool:
         kill_after: float = 30.0,
         preload: tuple[str, ...] = (),
         vips_threads: int = 0,
+        max_bytes: int = 0,
     ) -> None:
-        _fix_mmap_threshold()
+        fix_mmap_threshold()
         self.workers = workers or os.cpu_count() or 1
         self.queue = queue
         self.wait = wait
         self.kill_after = kill_after
-        self._processes = [RenderProcess(preload, vips_threads) for _ in range(self.workers)]
+        self._processes = [
+            RenderProcess(preload, vips_threads, max_bytes) for _ in range(self.workers)
+        ]
         self._idle = list(self._processes)
         self._slots: asyncio.Semaphore | None = None
         self._waiting = 0
@@ -303,4 +306,4 @@ class RenderPool:
 
     def close(self) -> None:
         for process in self._processes:
-            process.stop()
+            process.close()
