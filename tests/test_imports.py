@@ -59,3 +59,37 @@ def test_a_server_on_the_embedded_default_loads_no_client_it_was_not_configured_
     # Stripe's SDK 8 MB, obstore (S3) 8 MB, redis 6 MB, asyncpg 3 MB, aiosmtplib 1 MB
     clients = ("stripe", "obstore", "redis", "asyncpg", "aiosmtplib")
     assert loaded_while_serving(tmp_path, clients) == ""
+
+
+# a render process's work: check an upload (argv[2]), render a variant of it; then names which
+# of the optional decoders it holds
+RENDER_PROCESS_WORK = """
+import sys
+from pathlib import Path
+from imgpro.media.ingest import ingest
+from imgpro.media.render import render
+from imgpro.media.transform import parse
+
+checked = ingest(Path(sys.argv[2]), workdir=Path(sys.argv[1]), max_bytes=10**7)
+render(checked.path, checked.format, parse("w=40&format=webp"))
+print(" ".join(name for name in ("pillow_heif", "PIL.ImageCms") if name in sys.modules))
+"""
+
+
+def decoders_after(tmp_path: Path, name: str, data: bytes) -> str:
+    upload = tmp_path / name
+    upload.write_bytes(data)
+    done = subprocess.run(
+        [sys.executable, "-c", RENDER_PROCESS_WORK, str(tmp_path), str(upload)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout.strip()
+
+
+def test_a_render_process_loads_the_heic_decoder_for_a_heic_only(tmp_path: Path) -> None:
+    # pillow-heif and littlecms: 4 MB of every render process that never sees a HEIC
+    assert decoders_after(tmp_path, "a.jpg", make.jpeg()) == ""
+    assert decoders_after(tmp_path, "a.heic", make.heic()) == "pillow_heif PIL.ImageCms"

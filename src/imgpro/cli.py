@@ -136,7 +136,7 @@ def serve(
     settings = Settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     _ = settings.signing_key  # generate the secret once, before workers race for it
-    migrations.upgrade(settings.database_url)
+    _migrate(settings)
     if workers > 1:  # metrics from every worker, whichever one a scrape reaches
         metrics_dir = settings.data_dir / "metrics"
         shutil.rmtree(metrics_dir, ignore_errors=True)
@@ -161,9 +161,16 @@ def serve(
 @app.command()
 def migrate() -> None:
     """Create or upgrade the database schema (SQLite or PostgreSQL)."""
-    settings = Settings()
-    migrations.upgrade(settings.database_url)
+    _migrate(Settings())
     console.print("schema is up to date")
+
+
+def _migrate(settings: Settings) -> None:
+    try:
+        migrations.upgrade(settings.database_url)
+    except migrations.MigrationFailed as failed:
+        console.print(f"[red]{failed}[/red]: alembic's error is above")
+        raise typer.Exit(1) from None
 
 
 @app.command("settings")

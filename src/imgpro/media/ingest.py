@@ -30,19 +30,15 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, BinaryIO
 
-import pillow_heif
 import pyvips
-from PIL import Image, ImageCms
+from PIL import Image
 
 from imgpro.errors import ApiError, invalid
-from imgpro.media import placeholder
+from imgpro.media import heif, placeholder
 from imgpro.media.formats import CONTENT_TYPES, NAMES, SNIFF_BYTES, TRANSFORMABLE, sniff
 from imgpro.media.ingested import Ingested, Placeholder
 from imgpro.media.svg import sanitize_svg, svg_size
 from imgpro.units import MB, size_text, up_to_tenth
-
-pillow_heif.register_heif_opener()
-
 
 NOT_AN_IMAGE = (
     "The file is not a supported image (JPEG, PNG, GIF, WebP, AVIF, HEIC, SVG, BMP or ICO)."
@@ -221,6 +217,8 @@ class _Job:
                 f"The icons hold {_megapixels(pixels)} megapixels in all; "
                 f"the limit is {_megapixels(self.max_pixels)} megapixels.",
             )
+        if self.kind == "heic":
+            heif.register()
         with warnings.catch_warnings(), self.path.open("rb") as stream:
             # decoder warnings on untrusted input are not actionable; Pillow's bomb warning among
             # them: the pixel limit that counts is ours, checked from the header before decoding
@@ -559,6 +557,8 @@ def _ico_pixels(path: Path) -> int:
 
 def _save_heic_as_jpeg(picture: Image.Image, out: Path) -> None:
     """JPEG Q90 in sRGB, no metadata; pillow-heif has already applied the HEIF rotation."""
+    from PIL import ImageCms  # littlecms: for HEIC only
+
     profile = picture.info.get("icc_profile")
     if picture.mode in ("RGBA", "LA") or "transparency" in picture.info:
         rgba = picture.convert("RGBA")

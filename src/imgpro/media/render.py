@@ -23,13 +23,13 @@ against the original's size (`render(..., original_size=...)`), so crops and gra
 from __future__ import annotations
 
 import io
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import pyvips
 
+from imgpro.media import heif
 from imgpro.media.formats import CONTENT_TYPES, SNIFF_BYTES, sniff
 from imgpro.media.geometry import (
     PAD_DIRECTIONS,
@@ -161,21 +161,11 @@ def _open(stored: bytes | Path, max_pixels: int) -> _Source:
     return _Source(stored, loader, width, height, max(1, int(frames)))
 
 
-_pillow_lock = threading.Lock()
-_pillow_ready = False
-
-
 def _open_with_pillow(data: bytes, max_pixels: int) -> _Source:
     """HEIC: libvips here has no HEVC decoder, pillow-heif has."""
-    global _pillow_ready
     from PIL import Image, ImageOps
 
-    with _pillow_lock:
-        if not _pillow_ready:
-            import pillow_heif
-
-            pillow_heif.register_heif_opener()
-            _pillow_ready = True
+    heif.register()
     try:
         with Image.open(io.BytesIO(data)) as picture:
             if picture.width * picture.height > max_pixels:
