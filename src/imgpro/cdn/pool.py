@@ -34,17 +34,14 @@ import sys
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from multiprocessing.connection import Connection
-from pathlib import Path
 from typing import Any, TypeVar
 
+from imgpro import children
 from imgpro.cdn.allocator import fix_mmap_threshold
 from imgpro.cdn.render_process import READY
 
 T = TypeVar("T")
 
-#: Where `imgpro` is imported from, for render processes (the server's own sys.path may differ
-#: from what a new interpreter finds, e.g. a checkout run with PYTHONPATH)
-_IMPORT_ROOT = str(Path(__file__).resolve().parents[2])
 #: A new process imports libvips (and numpy) before its first render: not part of that render's
 #: time, but one that cannot start in this long is broken.
 START_SECONDS = 60.0
@@ -67,11 +64,6 @@ class RenderKilled(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
-
-
-def _child_environment() -> dict[str, str]:
-    path = os.environ.get("PYTHONPATH")
-    return {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (_IMPORT_ROOT, path)))}
 
 
 _Started = tuple[subprocess.Popen[bytes], Connection]
@@ -201,7 +193,7 @@ class RenderProcess:
                 ],
                 stdin=subprocess.DEVNULL,
                 pass_fds=(theirs.fileno(),),
-                env=_child_environment(),
+                env=children.environment(),
             )
         connection = Connection(ours.detach())
         try:
