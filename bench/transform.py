@@ -973,8 +973,9 @@ def cutout_rows(imgpro: Server, source: Source, count: int) -> dict[str, Tally]:
 
 def mixed_queries(first: int, count: int, cutout: bool) -> Iterable[tuple[int, str]]:
     """(source index, query) pairs, the `first`th to the `first + count`th: every query distinct
-    (so every one a render), a spread of what a CDN sees. The output sizes cycle instead of
-    growing with `i`, so that the series measures memory under a steady load."""
+    (so every one a render), a spread of what a CDN sees. The output sizes cycle (widths every
+    1,800 renders) instead of growing with `i`, so that the series measures memory under a
+    steady load."""
     fits = ["scale-down", "contain", "cover", "crop", "pad"]
     formats = ["webp", "jpg", "png", "avif", "webp", "jpg"]
     for i in range(first, first + count):
