@@ -10,20 +10,11 @@ the tests compare against hashes the reference JavaScript package computed. Deco
 
 from __future__ import annotations
 
-import functools
-import math
 from operator import mul
 
-from imgpro.media.thumbhash_draw import js_round, triangle
+from imgpro.media.thumbhash_draw import cosines, js_round, triangle
 
 MAX_SIDE = 100  # the reference refuses larger inputs: they cost more and change nothing
-
-
-@functools.cache
-def _cosines(n: int, size: int) -> tuple[tuple[float, ...], ...]:
-    return tuple(
-        tuple(math.cos(math.pi / size * k * (i + 0.5)) for i in range(size)) for k in range(n)
-    )
 
 
 def _encode_channel(
@@ -31,8 +22,8 @@ def _encode_channel(
 ) -> tuple[float, list[float], float]:
     """DC term, AC terms (normalised to 0..1) and their scale, from the DCT coefficients."""
     rows = [channel[y * width : (y + 1) * width] for y in range(height)]
-    across = [[sum(map(mul, row, fx)) for row in rows] for fx in _cosines(nx, width)]
-    down = _cosines(ny, height)
+    across = [[sum(map(mul, row, fx)) for row in rows] for fx in cosines(nx, width)]
+    down = cosines(ny, height)
     kept = [sum(map(mul, across[cx], down[cy])) / (width * height) for cy, cx in triangle(nx, ny)]
     ac = kept[1:]
     scale = max(map(abs, ac), default=0.0)

@@ -28,8 +28,13 @@ def triangle(nx: int, ny: int) -> tuple[tuple[int, int], ...]:
     return tuple((cy, cx) for cy in range(ny) for cx in range(nx) if cx * ny < nx * (ny - cy))
 
 
-def _cosines(n: int, size: int) -> list[list[float]]:
-    return [[math.cos(math.pi / size * k * (i + 0.5)) for i in range(size)] for k in range(n)]
+@functools.cache
+def cosines(n: int, size: int) -> tuple[tuple[float, ...], ...]:
+    """The first `n` DCT basis functions sampled at `size` pixel centres: the encoder projects
+    onto them, this decoder sums them."""
+    return tuple(
+        tuple(math.cos(math.pi / size * k * (i + 0.5)) for i in range(size)) for k in range(n)
+    )
 
 
 def decode(hash_bytes: bytes) -> tuple[int, int, bytes]:
@@ -77,7 +82,7 @@ def decode(hash_bytes: bytes) -> tuple[int, int, bytes]:
         for (cy, cx), nibble in zip(cells, nibbles[position:], strict=False):
             grid[cy][cx] = 2 * (nibble / 7.5 - 1) * scale
         position += len(cells)
-        across, down = _cosines(nx, w), _cosines(ny, h)
+        across, down = cosines(nx, w), cosines(ny, h)
         # separable: each row of coefficients summed along x once, then the rows along y
         rows = [
             [sum(g * c[x] for g, c in zip(grid[cy], across, strict=True)) for x in range(w)]
