@@ -191,7 +191,6 @@ async def count_render(runtime: Runtime, client: str) -> None:
             client,
             message="Too many new variants from this address; retry later.",
         )
-    except errors_of(
-        "redis.exceptions", "RedisError"
-    ) as error:  # rate limits fail open (decisions §6): the image still loads
+    except errors_of("redis.exceptions", "RedisError") as error:
+        # rate limits fail open (decisions §6): the image still loads
         log.warning("render_rate_unchecked", error=str(error)[:200])

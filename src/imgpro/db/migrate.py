@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 MIGRATIONS = Path(__file__).parent / "migrations"
 #: The newest migration's revision (tests/test_migrate.py holds it to alembic's head).
 HEAD = "0006"
+#: How `upgrade` hands the database URL to its child interpreter.
+_URL_VARIABLE = "IMGPRO_MIGRATE_DATABASE_URL"
 
 
 def alembic_config(database_url: str) -> Config:
@@ -69,8 +71,6 @@ def upgrade(database_url: str, revision: str = "head") -> None:
     if done.returncode:
         raise MigrationFailed(f"the migration to {revision} failed (exit {done.returncode})")
 
-
-_URL_VARIABLE = "IMGPRO_MIGRATE_DATABASE_URL"
 
 if __name__ == "__main__":
     from alembic import command
