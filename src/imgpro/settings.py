@@ -123,7 +123,9 @@ class Settings(BaseSettings):
         description="CDN cache misses (renders) per client address per minute; beyond, 429.",
     )
     variant_max_per_image: int = Field(
-        50, description="Stored variants per image; the least recently used beyond are deleted."
+        50,
+        description="Stored variants per image; past it, the least recently used are deleted "
+        "(down to 90 % on a file:// store, the cap itself below 10).",
     )
     variant_cache_bytes: int = Field(
         10 * GB,

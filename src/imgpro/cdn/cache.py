@@ -6,8 +6,10 @@ No database, nothing on the hot path but what a hit already does:
 
 * "Recently used" is the variant file's mtime: set when it is stored, moved forward when it is
   served (`touch_if_stale`: at most once a minute, read from the `stat` a hit makes anyway).
-* Per image, the cap is applied when a variant is stored: its folder is listed and the oldest
-  beyond the cap go.
+* Per image, the cap is applied when a variant is stored: its folder is listed (that is all a
+  store below the cap costs) and, once it holds more than the cap, the oldest go down to the
+  low-water count (`per_image_low_water`: nine tenths of the cap, the cap itself below 10), so the
+  next stores do not `stat` every sibling again to evict one each.
 * Per store, the total lives in a small ledger file beside the blobs, updated under an exclusive
   lock by every process that shares them, only when a variant is stored or evicted here. It
   may only over-count (deleting an image removes its variants without telling it); whenever it
@@ -78,6 +80,12 @@ def _evict(entries: list[_Entry], keep: Path, *, count: int = 0, size: int = 0) 
     return freed
 
 
+def per_image_low_water(max_per_image: int) -> int:
+    """How many of an image's variants remain once it passed its cap: nine tenths of the cap,
+    rounded up (a cap below 10 is kept exactly)."""
+    return max_per_image - max_per_image // 10
+
+
 class VariantCache:
     """Keeps the stored variants of a local blob store (`root`) within their caps."""
 
@@ -86,18 +94,21 @@ class VariantCache:
         self.max_per_image = max_per_image
         self.max_bytes = max_bytes
 
-    def stored(self, path: Path) -> None:
-        """Account for the variant just written at `path` (`{shard}/{id}/v/{name}`), evicting
-        what the caps demand. Blocking: call it from a thread."""
+    def stored(self, path: Path, size: int | None = None) -> None:
+        """Account for the variant just written at `path` (`{shard}/{id}/v/{name}`; `size`
+        bytes, when the caller knows), evicting what the caps demand. Blocking: call it from a
+        thread."""
         try:
-            size = path.stat().st_size
+            if size is None:
+                size = path.stat().st_size
             with os.scandir(path.parent) as listing:
                 siblings = [entry.path for entry in listing]
         except FileNotFoundError:  # its image was deleted meanwhile: nothing left to count
             return
         freed = 0
         if len(siblings) > self.max_per_image:  # only then do their ages matter
-            freed = _evict(_entries(siblings), path, count=self.max_per_image)
+            low_water = per_image_low_water(self.max_per_image)
+            freed = _evict(_entries(siblings), path, count=low_water)
         ledger = os.open(self.root / LEDGER_KEY, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(ledger, fcntl.LOCK_EX)  # released when the file closes

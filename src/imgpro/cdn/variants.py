@@ -219,7 +219,7 @@ class Variants:
             stored.unlink(missing_ok=True)
             raise VariantGone(original)
         assert self.cache is not None  # made with `files`
-        self.cache.stored(stored)
+        self.cache.stored(stored, len(data))
 
     async def _cap_shared(self, key: str) -> None:
         """On a shared store (S3) keep at most `max_per_image` variants of the image, the oldest

@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import itertools
 import os
+import secrets
 import shutil
 import tempfile
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 from imgpro.storage.base import BlobNotFound, StoredBlob
+
+# names of this process's unfinished writes: `{pid}.{run}.{n}`, unique without mkstemp's random
+# names (its Python cost a cache miss more than the write); O_EXCL still refuses a clash
+_RUN = secrets.token_hex(4)
+_WRITES = itertools.count()
+_NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 def files_under(root: Path) -> list[StoredBlob]:
@@ -26,6 +35,16 @@ def files_under(root: Path) -> list[StoredBlob]:
                 continue
             found.append(StoredBlob(path.relative_to(root).as_posix(), stat.st_size, stat.st_mtime))
     return found
+
+
+def _rename(tmp: str, target: Path) -> None:
+    """Move the finished `tmp` to `target`, making its folder only when it is missing (most
+    writes land in a folder that exists: an mkdir each cost more than the rename)."""
+    try:
+        os.replace(tmp, target)
+    except FileNotFoundError:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(tmp, target)
 
 
 class FileSystemBlobStore:
@@ -48,12 +67,11 @@ class FileSystemBlobStore:
 
     def _put_file_sync(self, key: str, source: Path) -> None:
         target = self.path(key)
-        target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=self._tmp)
         os.close(fd)
         try:
             shutil.copyfile(source, tmp)
-            os.replace(tmp, target)
+            _rename(tmp, target)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
@@ -61,14 +79,19 @@ class FileSystemBlobStore:
     def put_bytes_sync(self, key: str, data: bytes) -> Path:
         """`put_bytes` for a caller already off the event loop; the file written."""
         target = self.path(key)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self._tmp)
+        tmp = f"{self._tmp}/{os.getpid()}.{_RUN}.{next(_WRITES)}"
+        fd = os.open(tmp, _NEW_FILE, 0o600)  # mkstemp's flags and mode
         try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-            os.replace(tmp, target)
+            try:
+                written = 0
+                while written < len(data):  # a short write (a nearly full disk) goes on
+                    written += os.write(fd, data[written:])
+            finally:
+                os.close(fd)
+            _rename(tmp, target)
         except BaseException:
-            Path(tmp).unlink(missing_ok=True)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
             raise
         return target
 
