@@ -21,7 +21,8 @@ def configure(level: str = "INFO", json: bool = True) -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
-        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        # the line and its newline in one write: print() made two, a syscall more a request
+        logger_factory=structlog.WriteLoggerFactory(sys.stderr),
         # not cached: tests (structlog.testing.capture_logs) re-route loggers after startup
         cache_logger_on_first_use=False,
     )
