@@ -22,9 +22,10 @@
    copy and a variant from the original and from the copy: after how many variants it pays back.
 3. Cached hits: one stored variant under wrk, against nginx serving the same bytes.
 4. Cutout: imgpro's `cutout=1` at 1024 px against the same steps bare (resize, u2netp, PNG).
-5. Memory: RSS and PSS of imgpro's process tree (the server and its render processes), and
-   RSS of the server process alone, every 100 of `--renders` mixed renders (sizes, formats,
-   animated GIF), first without cutout, then with cutout in the mix.
+5. Memory: imgpro's process tree (the server and its render processes) every 100 of
+   `--renders` mixed renders (sizes, formats, animated GIF), first without cutout, then with
+   cutout in the mix: its resident pages counted once (the goal), its RSS summed over the
+   processes (which counts a shared library once per process), its PSS, and the server's RSS.
 
 thumbor is pip-installed into its own venv (`$THUMBOR_VENV`, default /tmp/imgpro-bench-thumbor,
 with pillow-heif); nginx and wrk come from apt (`apt-get install nginx-light wrk`). A peer that
@@ -1067,14 +1068,14 @@ def memory_series(
 
 
 def last_third_growth(values: list[float]) -> tuple[float, float]:
-    """How much `values` grow over their last third, in % of where it starts: by the
-    least-squares line through the last third's samples (a sample lands anywhere in the
-    render processes' trim slack, ±20 MB, so two samples alone mostly measure that), and by its
-    first and last samples."""
-    third = values[len(values) * 2 // 3 :]
-    slope = statistics.linear_regression(range(len(third)), third).slope
-    start = statistics.fmean(third) - slope * (len(third) - 1) / 2
-    return slope * (len(third) - 1) / start * 100, (third[-1] - third[0]) / third[0] * 100
+    """How much `values` grow in their last third, in %: the mean of its samples against the
+    mean of the third before it (each sample lands anywhere in the render processes' trim
+    slack, ±12 MB each, so a line through five to eleven samples, or two samples alone, mostly
+    measures where the last ones landed), and its last sample against its first."""
+    third = len(values) // 3
+    before, last = values[-2 * third : -third], values[-third:]
+    ends = (last[-1] - last[0]) / last[0] * 100
+    return (statistics.fmean(last) / statistics.fmean(before) - 1) * 100, ends
 
 
 def memory_lines(name: str, renders: int, limit: int, imgpro: Server, urls: list[str]) -> None:
