@@ -32,7 +32,7 @@ with pillow-heif); nginx and wrk come from apt (`apt-get install nginx-light wrk
 is missing is skipped with a message.
 
 Usage: python bench/transform.py [--quick] [--requests N] [--hits-seconds S] [--renders N]
-       [--no-thumbor] [--only renders,uploads,hits,cutout,memory]
+       [--no-thumbor] [--only renders,uploads,hits,cutout,memory] [--sizes 1,3,6,12,24]
 """
 
 from __future__ import annotations
@@ -522,12 +522,12 @@ class Source:
     from_copy_cpu: float = 0.0
 
 
-def cells(quick: bool) -> list[tuple[int, str, int, str]]:
-    """(MP, source format, width, output format) to measure."""
+def cells(quick: bool, sizes: tuple[int, ...] = tuple(SIZES)) -> list[tuple[int, str, int, str]]:
+    """(MP, source format, width, output format) to measure, of sources of `sizes` MP."""
     if not quick:
         return [
             (mp, src, width, out)
-            for mp in SIZES
+            for mp in sizes
             for src in SOURCE_FORMATS
             for width in WIDTHS
             for out in OUTPUTS
@@ -536,7 +536,7 @@ def cells(quick: bool) -> list[tuple[int, str, int, str]]:
     chosen += [(6, src, 640, "webp") for src in ("png", "webp", "heic")]
     chosen += [(6, "jpg", 640, "avif"), (6, "jpg", 640, "jpg"), (6, "jpg", 320, "webp")]
     chosen += [(6, "jpg", 1280, "webp"), (1, "jpg", 320, "jpg")]
-    return chosen
+    return [cell for cell in chosen if cell[0] in sizes]
 
 
 #: CPU seconds each peer spends on a cell at least (split over the rounds): the process tree's
@@ -1119,6 +1119,9 @@ def main() -> None:
     parser.add_argument("--renders", type=int, default=0, help="mixed renders per memory series")
     parser.add_argument("--no-thumbor", action="store_true")
     parser.add_argument("--only", default="renders,uploads,hits,cutout,memory")
+    parser.add_argument(
+        "--sizes", default=",".join(map(str, SIZES)), help="source sizes in MP, e.g. 1,3"
+    )
     args = parser.parse_args()
     only = set(args.only.split(","))
     per_peer = args.requests  # 0: sized per cell (requests_for)
@@ -1130,7 +1133,7 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="imgpro-bench-"))
     root = workdir / "sources"
     root.mkdir()
-    chosen = cells(args.quick)
+    chosen = cells(args.quick, tuple(int(mp) for mp in args.sizes.split(",")))
     # the cells' sources only for the sections that use them (they take minutes to make)
     per_cell = {(mp, src) for mp, src, _, _ in chosen} if only & {"renders", "uploads"} else set()
     needed = sorted(per_cell | {(12, "jpg"), (1, "jpg"), (3, "png")})
