@@ -37,7 +37,7 @@ from multiprocessing.connection import Connection
 from typing import Any, TypeVar
 
 from imgpro import children
-from imgpro.cdn.allocator import fix_mmap_threshold
+from imgpro.cdn.allocator import fix_mmap_threshold, render_tunables
 from imgpro.cdn.render_process import READY
 
 T = TypeVar("T")
@@ -193,7 +193,7 @@ class RenderProcess:
                 ],
                 stdin=subprocess.DEVNULL,
                 pass_fds=(theirs.fileno(),),
-                env=children.environment(),
+                env=children.environment(GLIBC_TUNABLES=render_tunables()),
             )
         connection = Connection(ours.detach())
         try:
