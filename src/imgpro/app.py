@@ -59,10 +59,11 @@ def redirect_slashes_to(router: Router, base_url: str) -> None:
     not_found = router.default
 
     async def default(scope: Scope, receive: Receive, send: Send) -> None:
-        path: str = scope["path"]
-        if scope["type"] == "http" and path != "/":
+        root: str = scope.get("root_path", "")  # the surface's prefix: not part of its routes
+        path: str = scope["path"][len(root) :]
+        if scope["type"] == "http" and path not in ("", "/"):
             other = path.rstrip("/") if path.endswith("/") else path + "/"
-            other_scope = {**scope, "path": other}
+            other_scope = {**scope, "path": root + other}
             if any(route.matches(other_scope)[0] != Match.NONE for route in router.routes):
                 query = scope.get("query_string", b"").decode("latin-1")
                 url = base_url + other + (f"?{query}" if query else "")
@@ -249,9 +250,10 @@ class Surfaces:
             return
         surface = self.pick(scope)
         if surface.prefix and scope["path"].startswith(surface.prefix):
-            scope = dict(scope)
-            scope["path"] = surface.path_of(scope["path"])
-            scope["root_path"] = scope.get("root_path", "") + surface.prefix
+            # ASGI: `path` stays whole and `root_path` names the part the surface does not
+            # route on (Starlette takes it off). Taking it off `path` here as well cut it twice
+            # from `/src/src/…`: a workspace whose shard is `src` had every image 404.
+            scope = {**scope, "root_path": scope.get("root_path", "") + surface.prefix}
         await surface.app(scope, receive, send)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:

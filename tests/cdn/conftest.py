@@ -27,9 +27,18 @@ def upload(client: httpx.Client, data: bytes, name: str = "photo.jpg") -> dict:
     return response.json()
 
 
-def plant(stack: Stack, data: bytes, fmt: str, width: int, height: int, frames: int = 1) -> str:
-    """Store `data` as an original with a sidecar that claims the given header; its CDN URL."""
-    shard, image_id = new_shard(), new_id()
+def plant(
+    stack: Stack,
+    data: bytes,
+    fmt: str,
+    width: int,
+    height: int,
+    frames: int = 1,
+    shard: str | None = None,
+) -> str:
+    """Store `data` as an original with a sidecar that claims the given header (in `shard`, or
+    a new one); its CDN URL."""
+    shard, image_id = shard or new_shard(), new_id()
     path = stack.settings.data_dir / f"plant-{image_id}"
     path.write_bytes(data)
     meta = OriginalMeta(

@@ -17,7 +17,7 @@ from imgpro.cdn.layout import OriginalMeta
 from imgpro.cdn.pool import RenderProcess
 from imgpro.cdn.variants import variant_of
 from imgpro.media.transform import canonical, parse
-from tests.cdn.conftest import assert_image, upload
+from tests.cdn.conftest import assert_image, plant, upload
 from tests.conftest import Stack, start_stack
 from tests.factories import images as make
 
@@ -156,3 +156,15 @@ def test_a_format_version_renames_only_that_formats_variants() -> None:
         assert variant is not None and first_name(query) in variant.key
     avif = variant_of("pub", "abcdefgh", meta, parse("w=50&format=avif"))
     assert avif is not None and first_name("w=50&format=avif") not in avif.key
+
+
+def test_a_workspace_whose_shard_is_named_like_the_cdn_path_is_served(
+    stack: Stack, client: httpx.Client
+) -> None:
+    # `/src/src/…`: the CDN surface is mounted at /src, and one workspace in 36³ gets the shard
+    # `src`; routing must take the prefix off once, not again from what remains
+    url = plant(stack, make.png(40, 30), "png", 40, 30, shard="src")
+    assert "/src/src/" in url
+    assert_image(client.get(url), "image/png")  # the original, through the hit path
+    assert_image(client.get(url + "?w=20&format=webp"), "image/webp")  # a miss: rendered
+    assert_image(client.get(url + "?w=20&format=webp"), "image/webp")  # and a hit
