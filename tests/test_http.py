@@ -40,9 +40,11 @@ async def test_an_unexpected_exception_is_a_500_envelope_and_a_log_line() -> Non
     assert failures and failures[0]["log_level"] == "error"
 
 
-def tag(name: str):  # an ASGI app that answers its name and the path it saw
+def tag(name: str):  # an ASGI app that answers its name and the path it routes on
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        body = json.dumps({"surface": name, "path": scope["path"]}).encode()
+        root, path = scope.get("root_path", ""), scope["path"]  # ASGI: the path holds the root
+        assert path.startswith(root)
+        body = json.dumps({"surface": name, "path": path[len(root) :]}).encode()
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": body})
 
@@ -60,6 +62,7 @@ def surfaces(tmp_path, **urls: str) -> Surfaces:
         ("/v1/images", "api", "/v1/images"),
         ("/openapi.json", "api", "/openapi.json"),
         ("/src/abc/abcdefgh.jpg", "cdn", "/abc/abcdefgh.jpg"),
+        ("/src/src/abcdefgh.jpg", "cdn", "/src/abcdefgh.jpg"),  # a shard named like the prefix
         ("/abcdefgh", "web", "/abcdefgh"),
         ("/connect", "web", "/connect"),
         ("/srcx", "web", "/srcx"),
