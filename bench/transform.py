@@ -190,6 +190,15 @@ def process_tree(pid: int) -> list[int]:
     return tree
 
 
+def rollup_kb(pid: int) -> dict[str, int] | None:
+    """`pid`'s /proc/PID/smaps_rollup (Rss, Pss, ...) in kB; None once it has ended."""
+    try:
+        lines = Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:]
+    except OSError:
+        return None
+    return {line.split(":")[0]: int(line.split()[1]) for line in lines}
+
+
 def resident_pages(pid: int) -> set[int] | None:
     """The physical pages (frame numbers) `pid` has resident, from /proc/PID/pagemap: None
     where the kernel hides frame numbers (they read 0 without CAP_SYS_ADMIN)."""
@@ -221,11 +230,9 @@ def tree_memory_mb(pid: int) -> tuple[float, float | None, float, float]:
     rss = pss = alone = 0
     union: set[int] | None = set()
     for member in process_tree(pid):
-        try:
-            rollup = Path(f"/proc/{member}/smaps_rollup").read_text().splitlines()[1:]
-        except OSError:
+        fields = rollup_kb(member)
+        if fields is None:
             continue
-        fields = {line.split(":")[0]: int(line.split()[1]) for line in rollup}
         rss, pss = rss + fields["Rss"], pss + fields["Pss"]
         if member == pid:
             alone = fields["Rss"]
@@ -1038,12 +1045,13 @@ def process_lines(pid: int) -> list[str]:
     """RSS and PSS of each process of `pid`'s tree, named by its command (`python -m X`: X)."""
     lines = []
     for member in process_tree(pid):
+        fields = rollup_kb(member)
+        if fields is None:
+            continue
         try:
-            rollup = Path(f"/proc/{member}/smaps_rollup").read_text().splitlines()[1:]
             command = Path(f"/proc/{member}/cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        fields = {line.split(":")[0]: int(line.split()[1]) for line in rollup}
         words = [word.decode(errors="replace") for word in command if word]
         name = words[words.index("-m") + 1] if "-m" in words[:-1] else " ".join(words)[-60:]
         what = "server" if member == pid else name
