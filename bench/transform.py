@@ -965,9 +965,15 @@ def hit_rows(imgpro: Server, source: Source, seconds: int, workdir: Path) -> dic
         print(f"  {name:<7} {tally.rps:8.0f} req/s  CPU {tally.cpu_ms:6.3f} ms/hit")
     if "nginx" in totals:
         imgpro, nginx = totals["imgpro"], totals["nginx"]
+        ratio = imgpro.rps / nginx.rps
         print(
-            f"  imgpro/nginx: req/s {imgpro.rps / nginx.rps:4.2f}×, "
-            f"CPU per hit {imgpro.cpu_ms / nginx.cpu_ms:4.1f}×"
+            f"  imgpro/nginx: req/s {ratio:4.2f}×, CPU per hit {imgpro.cpu_ms / nginx.cpu_ms:4.1f}×"
+        )
+        goal(
+            "cached hits ÷ nginx, req/s on one worker",
+            "≥ 0.25×",
+            f"{ratio:.2f}× ({len(body) / 1000:.0f} KB hit, {imgpro.cpu_ms:.3f} ms CPU)",
+            ratio >= 0.25,
         )
     return totals
 
@@ -1004,10 +1010,16 @@ def cutout_rows(imgpro: Server, source: Source, count: int) -> dict[str, Tally]:
     for _ in range(CUTOUT_ROUNDS):  # alternating: both peers meet the machine's other load
         for name, run in peers.items():
             totals[name].add(run(max(1, count // CUTOUT_ROUNDS)))
+    model, ours = totals["bare"].cpu_ms, totals["imgpro"].cpu_ms
     print(
-        f"cutout 1024 px PNG: bare {totals['bare'].cpu_ms:.0f} ms,"
-        f" imgpro {totals['imgpro'].cpu_ms:.0f} ms "
-        f"CPU per request ({totals['imgpro'].cpu_ms / totals['bare'].cpu_ms:.2f}×)"
+        f"cutout 1024 px PNG: bare {model:.0f} ms, imgpro {ours:.0f} ms "
+        f"CPU per request ({ours / model:.2f}×)"
+    )
+    goal(
+        "cutout ÷ bare model inference, CPU",
+        "≤ 1.1×",
+        f"{ours / model:.2f}× ({ours:.0f} against {model:.0f} ms)",
+        ours / model <= 1.1,
     )
     return totals
 
