@@ -150,8 +150,8 @@ def test_a_render_process_runs_the_cutout_model_on_the_cores_it_has() -> None:
     # two render processes on two cores, each inferring on two threads, spent ~10 % more CPU a
     # cutout than one thread each: the model gets the cores libvips gets, as many as the pool
     # leaves each process
-    threads = "__import__('imgpro.media.cutout').media.cutout._model()"
-    options = f"{threads}.get_session_options().intra_op_num_threads"
+    session = "__import__('imgpro.media.cutout').media.cutout._model()"
+    options = f"{session}.get_session_options().intra_op_num_threads"
 
     async def model_threads(vips_threads: int) -> object:
         renderers = pool.RenderPool(workers=1, vips_threads=vips_threads)
