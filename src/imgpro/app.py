@@ -13,6 +13,7 @@ from urllib.parse import urlencode, urlsplit
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from starlette._utils import get_route_path  # Starlette's and FastAPI's routers match on it
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -60,7 +61,7 @@ def redirect_slashes_to(router: Router, base_url: str) -> None:
 
     async def default(scope: Scope, receive: Receive, send: Send) -> None:
         root: str = scope.get("root_path", "")  # the surface's prefix: not part of its routes
-        path: str = scope["path"][len(root) :]
+        path = get_route_path(scope)  # what the router matches on, as Starlette takes it
         if scope["type"] == "http" and path not in ("", "/"):
             other = path.rstrip("/") if path.endswith("/") else path + "/"
             other_scope = {**scope, "path": root + other}
@@ -194,7 +195,7 @@ def build_web(runtime: Runtime) -> FastAPI:
 class Surface:
     app: ASGIApp
     host: str
-    prefix: str  # path prefix of the base URL, stripped before the surface sees the path
+    prefix: str  # path prefix of the base URL: the surface's root_path, not part of its routes
 
     def path_of(self, path: str) -> str:
         """A request's path as this surface sees it."""
