@@ -168,3 +168,17 @@ def test_a_workspace_whose_shard_is_named_like_the_cdn_path_is_served(
     assert_image(client.get(url), "image/png")  # the original, through the hit path
     assert_image(client.get(url + "?w=20&format=webp"), "image/webp")  # a miss: rendered
     assert_image(client.get(url + "?w=20&format=webp"), "image/webp")  # and a hit
+
+
+def test_an_image_address_with_a_trailing_slash_redirects_under_the_cdn_prefix(
+    stack: Stack, client: httpx.Client
+) -> None:
+    # the slash redirect routes on the path less the surface's prefix and answers with the
+    # CDN's own base URL, so `/src` stays in Location (also for a shard named `src`)
+    for shard in (None, "src"):
+        url = plant(stack, make.png(40, 30), "png", 40, 30, shard=shard)
+        response = client.get(url + "/?w=20")
+        assert response.status_code == 307
+        assert response.headers["location"] == url + "?w=20"
+    # no route either way: the CDN's 404, no redirect
+    assert client.get(f"{stack.settings.cdn_url}/a/b/c/").status_code == 404
