@@ -4,6 +4,7 @@ hostile inputs a CDN meets (bombs, corrupt blobs, huge frame counts, slow render
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -274,6 +275,66 @@ def test_a_webp_variant_is_libvips_webp_encoding_of_the_same_pixels(name: str, q
     libvips = pixels.webpsave_buffer(Q=parse(query).q or 80, keep="none")
     assert abs(len(ours) - len(libvips)) <= len(libvips) // 100
     assert (decode(ours) - decode(libvips)).abs().max() <= 2
+
+
+@pytest.mark.parametrize(
+    ("name", "query"),
+    [
+        ("jpeg", "w=200&format=jpg"),
+        ("jpeg", "w=333&format=jpg&q=89"),  # chroma halved below q 90 ...
+        ("jpeg", "w=151&format=jpg&q=90"),  # ... and kept whole from 90 up
+        ("jpeg", "w=97&format=jpg&q=1"),
+        ("cmyk-jpeg", "format=jpg&q=100"),
+        ("grey-jpeg", "w=150&format=jpg"),  # one band: libvips encodes it
+        ("jpeg-exif6", "w=120&rotate=90&format=jpg"),
+        ("heic", "format=jpg"),
+    ],
+)
+def test_a_jpeg_variant_decodes_to_what_libvips_encoder_makes_of_the_same_pixels(
+    name: str, query: str
+):
+    """Still RGB JPEGs are encoded by Pillow's libjpeg-turbo (cheaper), others by libvips:
+    either way the file decodes to exactly what libvips' own encoder, at its default chroma
+    subsampling, makes from the pixels the PNG variant holds."""
+    stored, fmt = SOURCES[name][:2]
+    ours = render(stored, fmt, parse(query)).data
+    lossless = render(stored, fmt, parse(query.replace("format=jpg", "format=png")))
+    pixels = pyvips.Image.new_from_buffer(lossless.data, "")
+    libvips = pixels.jpegsave_buffer(Q=parse(query).q or 80, optimize_coding=True, keep="none")
+    assert abs(len(ours) - len(libvips)) <= 64  # Pillow adds a JFIF header
+    assert decode(ours).bands == decode(libvips).bands
+    assert (decode(ours) - decode(libvips)).abs().max() == 0
+
+
+def _webp_like(source: pyvips.Image, **options: object) -> bytes:
+    return source.webpsave_buffer(Q=85, **options)
+
+
+@pytest.mark.parametrize(
+    ("webp", "query"),
+    [
+        (lambda: make.webp(300, 200), "format=png"),
+        (lambda: make.webp(300, 200, alpha=True), "format=png"),
+        (lambda: _webp_like(decode(make.png(300, 200, alpha=True)), lossless=True), "format=png"),
+        (lambda: make.webp(300, 200), "w=300&format=jpg&q=95"),
+        (lambda: make.webp(300, 200), "w=150&format=png"),  # libvips decodes it smaller
+        (lambda: _webp_like(decode(make.icc_jpeg(300, 200)), keep="icc"), "format=png"),
+        (lambda: _webp_like(decode(make.jpeg(200, 300, orientation=6)), keep="exif"), "format=png"),
+    ],
+    ids=["lossy", "alpha", "lossless-alpha", "to-jpeg", "smaller", "p3-profile", "exif-6"],
+)
+def test_a_still_webp_renders_what_libvips_makes_of_it(webp: Callable[[], bytes], query: str):
+    """A still WebP kept at its size is decoded by Pillow's libwebp (cheaper); a smaller one,
+    a rotated one or one with a colour profile by libvips: the pixels are libvips' either way
+    (oriented, in sRGB, alpha kept) to within a level of rounding."""
+    data = webp()
+    ours = decode(render(data, "webp", parse(query)).data)
+    spec = parse(query)
+    libvips = pyvips.Image.thumbnail_buffer(data, spec.w or 10_000, size="down")
+    if spec.format == "jpg":
+        libvips = decode(libvips.jpegsave_buffer(Q=95, optimize_coding=True))
+    assert (ours.width, ours.height, ours.bands) == (libvips.width, libvips.height, libvips.bands)
+    assert (ours - libvips).abs().max() <= 1
 
 
 def test_time_budget_stops_a_slow_render():

@@ -26,6 +26,7 @@ import io
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pyvips
 
@@ -44,6 +45,9 @@ from imgpro.media.outputs import DEFAULT_Q, HAS_ALPHA, Rendered, RenderRefused, 
 from imgpro.media.transform import TransformSpec
 from imgpro.media.working_copy import SIDE as COPY_SIDE
 from imgpro.media.working_copy import WorkingCopy
+
+if TYPE_CHECKING:
+    import PIL.Image
 
 pyvips.cache_set_max(0)
 
@@ -88,6 +92,7 @@ class _Source:
     height: int
     frames: int
     decoded: pyvips.Image | None = None  # HEIC, decoded by Pillow
+    as_stored: bool = False  # upright, no colour profile: its decoded pixels are the output's
 
     def scaled(
         self, width: int, height: int, *, animated: bool, working_copy: bool = False
@@ -95,6 +100,11 @@ class _Source:
         """The image at exactly width×height: oriented, sRGB, resized premultiplied."""
         if self.decoded is not None:
             return pyvips.Image.thumbnail_image(self.decoded, width, height=height, size="force")
+        if self.loader == "webpload" and self._whole_still(width, height, animated):
+            # Pillow's libwebp decodes a still a third cheaper than the libvips wheel's (1 MP:
+            # 27 against 45 ms to a JPEG of the same size; 12 MP: 424 against 463), but
+            # libvips decodes straight to a smaller size, which Pillow cannot: only at 1:1
+            return _webp_by_pillow(self.stored)
         margin = _COPY_DCT_MARGIN if working_copy else 1
         shrink = _dct_shrink(self.width, self.height, width, height, margin)
         if self.loader == "jpegload" and shrink > 1:
@@ -113,6 +123,12 @@ class _Source:
             # the loader's options: thumbnail's own fail_on is not passed on to it
             option_string="n=-1,fail_on=truncated" if animated else "fail_on=truncated",
         )
+
+    def _whole_still(self, width: int, height: int, animated: bool) -> bool:
+        """Whether the output keeps this one-frame source's pixels as stored, at a size whose
+        two decoded copies (Pillow's and libvips') stay within a working copy's."""
+        whole = (width, height) == (self.width, self.height) and width * height <= COPY_SIDE**2
+        return whole and self.as_stored and self.frames == 1 and not animated
 
 
 # A working copy is already a Lanczos downscale, detailed up to its last pixel, and a reduced DCT
@@ -152,13 +168,15 @@ def _open(stored: bytes | Path, max_pixels: int) -> _Source:
         width, height = header.width, header.height
         frames = header.get("n-pages") if header.get_typeof("n-pages") else 1
         orientation = header.get("orientation") if header.get_typeof("orientation") else 1
+        profiled = bool(header.get_typeof("icc-profile-data"))
     except pyvips.Error as error:
         raise RenderRefused("corrupt image") from error
     if width * height > max_pixels:
         raise RenderRefused("image has too many pixels")
     if orientation in (5, 6, 7, 8):
         width, height = height, width
-    return _Source(stored, loader, width, height, max(1, int(frames)))
+    as_stored = orientation == 1 and not profiled
+    return _Source(stored, loader, width, height, max(1, int(frames)), as_stored=as_stored)
 
 
 def _open_with_pillow(data: bytes, max_pixels: int) -> _Source:
@@ -170,17 +188,34 @@ def _open_with_pillow(data: bytes, max_pixels: int) -> _Source:
         with Image.open(io.BytesIO(data)) as picture:
             if picture.width * picture.height > max_pixels:
                 raise RenderRefused("image has too many pixels")
-            oriented = ImageOps.exif_transpose(picture)
-            mode = "RGBA" if "A" in oriented.getbands() else "RGB"
-            pixels, (width, height) = oriented.convert(mode).tobytes(), oriented.size
+            decoded = _from_pillow(ImageOps.exif_transpose(picture))
     except RenderRefused:
         raise
     except Exception as error:  # any decoder failure is a corrupt blob, not a crash
         raise RenderRefused("corrupt image") from error
-    decoded = pyvips.Image.new_from_memory(pixels, width, height, len(mode), "uchar").copy(
-        interpretation="srgb"
-    )
     return _Source(data, "pillow-heif", decoded.width, decoded.height, 1, decoded)
+
+
+def _webp_by_pillow(stored: bytes | Path) -> pyvips.Image:
+    """A still WebP (its size already checked against the pixel budget) decoded by Pillow."""
+    from PIL import Image
+
+    opened = io.BytesIO(stored) if isinstance(stored, bytes) else stored
+    try:
+        with Image.open(opened, formats=["WEBP"]) as picture:
+            return _from_pillow(picture)
+    except FileNotFoundError:
+        raise
+    except Exception as error:  # any decoder failure is a corrupt blob, not a crash
+        raise RenderRefused("corrupt image") from error
+
+
+def _from_pillow(picture: PIL.Image.Image) -> pyvips.Image:
+    """Pillow's decoded pixels as an 8-bit sRGB libvips image, alpha kept."""
+    mode = "RGBA" if "A" in picture.getbands() else "RGB"
+    pixels = (picture if picture.mode == mode else picture.convert(mode)).tobytes()
+    image = pyvips.Image.new_from_memory(pixels, picture.width, picture.height, len(mode), "uchar")
+    return image.copy(interpretation="srgb")
 
 
 # -- time budget --------------------------------------------------------------------------------
@@ -371,12 +406,17 @@ def _frame(
 def _save(image: pyvips.Image, fmt: str, spec: TransformSpec, *, still: bool) -> bytes:
     quality = spec.q or DEFAULT_Q.get(fmt, 80)
     saved: bytes  # pyvips is untyped: say what its savers return
-    if fmt == "jpg":
+    if fmt == "jpg" and _plain_rgb(image):
+        # libvips' `auto` chroma subsampling: full chroma from Q 90 up, halved below
+        subsampling = 0 if quality >= 90 else 2
+        saved = _pillow_save(image, "JPEG", quality=quality, optimize=True, subsampling=subsampling)
+    elif fmt == "jpg":
         saved = image.jpegsave_buffer(Q=quality, optimize_coding=True, keep=_KEEP_NONE)
     elif fmt == "png":
         saved = image.pngsave_buffer(keep=_KEEP_NONE)
     elif fmt == "webp" and still and _plain_rgb(image):
-        saved = _pillow_webp(image, quality)
+        # the same settings as libvips' `webpsave` (method 4 is its effort 4, no sharp YUV)
+        saved = _pillow_save(image, "WEBP", quality=quality, method=4)
     elif fmt == "webp":
         saved = image.webpsave_buffer(Q=quality, keep=_KEEP_NONE)
     elif fmt == "avif":
@@ -393,18 +433,19 @@ def _plain_rgb(image: pyvips.Image) -> bool:
     return bool(image.bands == 3 and image.format == "uchar" and image.interpretation == "srgb")
 
 
-def _pillow_webp(image: pyvips.Image, quality: int) -> bytes:
-    """A still RGB WebP through Pillow's libwebp: the same encoder settings as libvips'
-    `webpsave` (quality, method 4, no sharp YUV) and the same bytes, for 12-22 % less CPU (its
-    libwebp build is faster than the libvips wheel's: 1280 px 124 -> 110 ms, 640 px 31 -> 27 ms,
-    320 px 11 -> 9 ms, the copy out of libvips included). Imported by the first such render,
-    as the cutout's libraries are."""
+def _pillow_save(image: pyvips.Image, kind: str, **options: object) -> bytes:
+    """A still RGB image through Pillow's encoder for `kind`: the same libjpeg-turbo and
+    libwebp, with the same settings, as libvips' savers, so the same pixels (a JPEG decodes
+    identically; it carries an 18-byte JFIF header more), for less CPU: Pillow's builds are
+    faster than the libvips wheel's. 1 MP photo, CPU with the copy out of libvips: WebP 1280 px
+    124 -> 110 ms, 640 px 31 -> 27 ms; JPEG 1224 px 11.7 -> 9.6 ms, 640 px 2.8 -> 1.9 ms.
+    Pillow is imported by the first such render, as the cutout's libraries are."""
     from PIL import Image
 
     pixels = image.write_to_memory()  # runs the pipeline (watched by the deadline)
     picture = Image.frombuffer("RGB", (image.width, image.height), pixels, "raw", "RGB", 0, 1)
     out = io.BytesIO()
-    picture.save(out, "WEBP", quality=quality, method=4)
+    picture.save(out, kind, **options)
     return out.getvalue()
 
 
