@@ -1167,8 +1167,9 @@ def main() -> None:
             pixels[mp] = photo(*SIZES[mp], seed=mp)
         name = f"{mp}mp.{src}"
         if not (made / name).exists():
-            (made / f"{name}.part").write_bytes(encode(pixels[mp], src))
-            (made / f"{name}.part").replace(made / name)
+            part = made / f"{name}.{os.getpid()}.part"  # two runs at once each write their own
+            part.write_bytes(encode(pixels[mp], src))
+            part.replace(made / name)
         data = (made / name).read_bytes()
         (root / name).write_bytes(data)
         sources[(mp, src)] = Source(mp, src, data, name)
