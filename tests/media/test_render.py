@@ -306,6 +306,21 @@ def test_a_jpeg_variant_decodes_to_what_libvips_encoder_makes_of_the_same_pixels
     assert (decode(ours) - decode(libvips)).abs().max() == 0
 
 
+def test_a_damaged_still_webp_at_its_own_size_is_refused_as_corrupt():
+    """Pillow's decoder meets the bytes libvips' header read let through: a damaged frame is a
+    refusal, never a crash, and the next render is unharmed."""
+    whole = make.webp(300, 200)
+    # the VP8 frame tag (bytes 20-22) claims a first partition longer than the file: the
+    # header (its size at bytes 26-29) still reads, the frame does not decode
+    damaged = whole[:21] + b"\xff" + whole[22:]
+    with pytest.raises(RenderRefused) as refused:
+        render(damaged, "webp", parse("format=png"))
+    assert refused.value.reason == "corrupt image"
+    with pytest.raises(RenderRefused):  # as libvips refuses it at any other size
+        render(damaged, "webp", parse("w=100&format=png"))
+    assert render(whole, "webp", parse("format=png")).width == 300
+
+
 def _webp_like(source: pyvips.Image, **options: object) -> bytes:
     return source.webpsave_buffer(Q=85, **options)
 
