@@ -100,7 +100,7 @@ class _Source:
         """The image at exactly width×height: oriented, sRGB, resized premultiplied."""
         if self.decoded is not None:
             return pyvips.Image.thumbnail_image(self.decoded, width, height=height, size="force")
-        if self.loader == "webpload" and self._whole_still(width, height, animated):
+        if self.loader == "webpload" and self._whole_still(width, height):
             # Pillow's libwebp decodes a still a third cheaper than the libvips wheel's (1 MP:
             # 27 against 45 ms to a JPEG of the same size; 12 MP: 424 against 463), but
             # libvips decodes straight to a smaller size, which Pillow cannot: only at 1:1
@@ -124,11 +124,12 @@ class _Source:
             option_string="n=-1,fail_on=truncated" if animated else "fail_on=truncated",
         )
 
-    def _whole_still(self, width: int, height: int, animated: bool) -> bool:
-        """Whether the output keeps this one-frame source's pixels as stored, at a size whose
-        two decoded copies (Pillow's and libvips') stay within a working copy's."""
+    def _whole_still(self, width: int, height: int) -> bool:
+        """Whether the output keeps this one-frame source's pixels as stored (one frame is never
+        animated), at a size whose two decoded copies (Pillow's and libvips') stay within a
+        working copy's."""
         whole = (width, height) == (self.width, self.height) and width * height <= COPY_SIDE**2
-        return whole and self.as_stored and self.frames == 1 and not animated
+        return whole and self.as_stored and self.frames == 1
 
 
 # A working copy is already a Lanczos downscale, detailed up to its last pixel, and a reduced DCT
