@@ -3,7 +3,10 @@
 Pipeline: sniff -> header (pixel budget) -> thumbnail with shrink-on-load (EXIF orientation, sRGB,
 premultiplied resize) -> rotate/flip -> crop -> cutout -> tone -> blur/sharpen -> pad -> flatten
 -> save without metadata. Animated GIF/WebP stay animated when the output is gif or webp (every
-frame goes through the same steps); otherwise the first frame is used.
+frame goes through the same steps); otherwise the first frame is used. Where Pillow's codec
+builds are faster and make the same pixels, they decode (upright JPEGs, WebPs at their size)
+and encode (still RGB JPEG, WebP, AVIF); a still kept at its size with no step between goes
+from Pillow's decoder straight to its encoder.
 
 Safety: only the five raster formats are decoded (sniffed from the bytes, and the libvips loader
 checked), width × height × frames is checked against `max_pixels` before any pixel is decoded,
@@ -104,9 +107,21 @@ class _Source:
             # Pillow's libwebp decodes a still a third cheaper than the libvips wheel's (1 MP:
             # 27 against 45 ms to a JPEG of the same size; 12 MP: 424 against 463), but
             # libvips decodes straight to a smaller size, which Pillow cannot: only at 1:1
-            return _webp_by_pillow(self.stored)
+            picture = _pillow_decode(self.stored, "WEBP")
+            if picture is not None:
+                return _from_pillow(picture)
         margin = _COPY_DCT_MARGIN if working_copy else 1
         shrink = _dct_shrink(self.width, self.height, width, height, margin)
+        if self.loader == "jpegload" and self._pillow_decodes(shrink):
+            # Pillow's libjpeg-turbo decodes the same pixels as the libvips wheel's, for less
+            # CPU (1 MP: 6.4 against 9.9 ms whole, 5.4 against 7.5 at half scale); a grey or
+            # CMYK JPEG is left to libvips, which converts it
+            picture = _pillow_decode(self.stored, "JPEG", shrink, modes=("RGB",))
+            if picture is not None:
+                decoded = _from_pillow(picture)
+                if (decoded.width, decoded.height) == (width, height):
+                    return decoded
+                return pyvips.Image.thumbnail_image(decoded, width, height=height, size="force")
         if self.loader == "jpegload" and shrink > 1:
             # decode at the DCT scale that leaves at least the target (as Pillow's draft mode
             # does): libvips' thumbnail keeps a further factor of two in hand, which costs up
@@ -124,12 +139,27 @@ class _Source:
             option_string="n=-1,fail_on=truncated" if animated else "fail_on=truncated",
         )
 
+    def picture(self, width: int, height: int) -> PIL.Image.Image | None:
+        """This still decoded by Pillow as it is stored, when that is the output's whole
+        width×height in RGB (a JPEG, or a WebP without alpha): the pixels to hand straight to
+        Pillow's encoder when no step comes between."""
+        kinds = {"jpegload": "JPEG", "webpload": "WEBP"}
+        if self.loader not in kinds or not self._whole_still(width, height):
+            return None
+        return _pillow_decode(self.stored, kinds[self.loader], modes=("RGB",))
+
     def _whole_still(self, width: int, height: int) -> bool:
         """Whether the output keeps this one-frame source's pixels as stored (one frame is never
         animated), at a size whose two decoded copies (Pillow's and libvips') stay within a
         working copy's."""
         whole = (width, height) == (self.width, self.height) and width * height <= COPY_SIDE**2
         return whole and self.as_stored and self.frames == 1
+
+    def _pillow_decodes(self, shrink: int) -> bool:
+        """Whether Pillow may decode this JPEG whole at 1/`shrink` scale: its pixels need no
+        turn and no profile, and they fit in a working copy's (libvips streams larger ones)."""
+        decoded = (self.width // shrink) * (self.height // shrink)
+        return self.as_stored and decoded <= COPY_SIDE**2
 
 
 # A working copy is already a Lanczos downscale, detailed up to its last pixel, and a reduced DCT
@@ -197,18 +227,28 @@ def _open_with_pillow(data: bytes, max_pixels: int) -> _Source:
     return _Source(data, "pillow-heif", decoded.width, decoded.height, 1, decoded)
 
 
-def _webp_by_pillow(stored: bytes | Path) -> pyvips.Image:
-    """A still WebP (its size already checked against the pixel budget) decoded by Pillow."""
+def _pillow_decode(
+    stored: bytes | Path, kind: str, shrink: int = 1, modes: tuple[str, ...] = ("RGB", "RGBA")
+) -> PIL.Image.Image | None:
+    """A still JPEG or WebP (its size already checked against the pixel budget) decoded by
+    Pillow, a JPEG at 1/`shrink` DCT scale (what libvips' `shrink` does), or None when its
+    pixels come out in none of `modes` (read from the header, before any decoding)."""
     from PIL import Image
 
     opened = io.BytesIO(stored) if isinstance(stored, bytes) else stored
     try:
-        with Image.open(opened, formats=["WEBP"]) as picture:
-            return _from_pillow(picture)
+        picture = Image.open(opened, formats=[kind])
+        if shrink > 1:
+            picture.draft("RGB", (picture.width // shrink, picture.height // shrink))
+        if picture.mode not in modes:
+            return None
+        picture.load()
     except FileNotFoundError:
         raise
     except Exception as error:  # any decoder failure is a corrupt blob, not a crash
         raise RenderRefused("corrupt image") from error
+    picture.info.clear()  # Pillow's encoders would carry a JPEG's comment over: outputs carry none
+    return picture
 
 
 def _from_pillow(picture: PIL.Image.Image) -> pyvips.Image:
@@ -404,20 +444,15 @@ def _frame(
 # -- saving -------------------------------------------------------------------------------------
 
 
-def _save(image: pyvips.Image, fmt: str, spec: TransformSpec, *, still: bool) -> bytes:
-    quality = spec.q or DEFAULT_Q.get(fmt, 80)
+def _save(image: pyvips.Image, fmt: str, quality: int, *, still: bool) -> bytes:
     saved: bytes  # pyvips is untyped: say what its savers return
-    if fmt == "jpg" and _plain_rgb(image):
-        # libvips' `auto` chroma subsampling: full chroma from Q 90 up, halved below
-        subsampling = 0 if quality >= 90 else 2
-        saved = _pillow_save(image, "JPEG", quality=quality, optimize=True, subsampling=subsampling)
+    if still and _pillow_encodes(fmt, quality) and _plain_rgb(image):
+        pixels = image.write_to_memory()  # runs the pipeline (watched by the deadline)
+        saved = _pillow_encode(_pillow_frame(pixels, image.width, image.height), fmt, quality)
     elif fmt == "jpg":
         saved = image.jpegsave_buffer(Q=quality, optimize_coding=True, keep=_KEEP_NONE)
     elif fmt == "png":
         saved = image.pngsave_buffer(keep=_KEEP_NONE)
-    elif fmt == "webp" and still and _plain_rgb(image):
-        # the same settings as libvips' `webpsave` (method 4 is its effort 4, no sharp YUV)
-        saved = _pillow_save(image, "WEBP", quality=quality, method=4)
     elif fmt == "webp":
         saved = image.webpsave_buffer(Q=quality, keep=_KEEP_NONE)
     elif fmt == "avif":
@@ -434,21 +469,41 @@ def _plain_rgb(image: pyvips.Image) -> bool:
     return bool(image.bands == 3 and image.format == "uchar" and image.interpretation == "srgb")
 
 
-def _pillow_save(image: pyvips.Image, kind: str, **options: object) -> bytes:
-    """A still RGB image through Pillow's encoder for `kind`: the same libjpeg-turbo and
-    libwebp, with the same settings, as libvips' savers, so the same pixels (a JPEG decodes
-    identically; it carries an 18-byte JFIF header more), for less CPU: Pillow's builds are
-    faster than the libvips wheel's. 1 MP photo, the encode with the copy out of libvips: WebP
-    1280 px 124 -> 110 ms, 640 px 31 -> 27 ms; JPEG 1224 px 11.7 -> 9.6 ms, 640 px 2.8 -> 1.9
-    ms (a whole JPEG render 1-5 % less: libvips' saver streams the pipeline in one pass).
-    Pillow is imported by the first such render, as the cutout's libraries are."""
+# Still RGB images go through Pillow's encoders: the same libjpeg-turbo, libwebp and libaom, with
+# libvips' settings, so the same pixels, for less CPU (Pillow's builds are faster than the libvips
+# wheel's). A JPEG decodes identically (it carries an 18-byte JFIF header more): 1 MP photo, 1224
+# px 11.7 -> 9.6 ms, 640 px 2.8 -> 1.9 ms; a WebP is the same bytes: 1224 px 124 -> 110 ms, 640
+# px 31 -> 27 ms; an AVIF is the same bytes and SSIM within 0.5 %: 320 px 52 -> 48 ms, 1-4 % less
+# above. Pillow is imported by the first such render, as the cutout's libraries are.
+_PILLOW_SAVES = {"jpg": "JPEG", "webp": "WEBP", "avif": "AVIF"}
+
+
+def _pillow_encodes(fmt: str, quality: int) -> bool:
+    # libavif's conversion to YUV rounds coarser than libheif's, which shows from Q 90 up (1 MP
+    # photo at Q 95: mean error 0.93 against 0.70 levels at the same size): libheif keeps those
+    return fmt in ("jpg", "webp") or (fmt == "avif" and quality < 90)
+
+
+def _pillow_encode(picture: PIL.Image.Image, fmt: str, quality: int) -> bytes:
+    options: dict[str, object]
+    if fmt == "jpg":
+        # optimised Huffman tables, and libvips' `auto` chroma: full from Q 90 up, halved below
+        options = {"optimize": True, "subsampling": 0 if quality >= 90 else 2}
+    elif fmt == "webp":
+        options = {"method": 4}  # libvips' effort 4, no sharp YUV
+    else:
+        # speed 6 is libvips' effort 3 (chroma halved, as libvips does below Q 90); one thread,
+        # as a render process has one core's share
+        options = {"speed": 6, "max_threads": 1}
+    out = io.BytesIO()
+    picture.save(out, _PILLOW_SAVES[fmt], quality=quality, **options)
+    return out.getvalue()
+
+
+def _pillow_frame(pixels: bytes, width: int, height: int) -> PIL.Image.Image:
     from PIL import Image
 
-    pixels = image.write_to_memory()  # runs the pipeline (watched by the deadline)
-    picture = Image.frombuffer("RGB", (image.width, image.height), pixels, "raw", "RGB", 0, 1)
-    out = io.BytesIO()
-    picture.save(out, kind, **options)
-    return out.getvalue()
+    return Image.frombuffer("RGB", (width, height), pixels, "raw", "RGB", 0, 1)
 
 
 def render(
@@ -507,6 +562,15 @@ def _render(
     geometry, upscale_crop = placed.geometry, placed.upscale_crop
     alpha_out = fmt in HAS_ALPHA
     deadline.check()
+    quality = spec.q or DEFAULT_Q.get(fmt, 80)
+    if not animated and _pillow_encodes(fmt, quality) and _encode_only(spec, geometry):
+        # kept as stored: from Pillow's decoder straight to its encoder, no copy through libvips
+        # (1 MP JPEG to a JPEG of its size: 24 -> 17 ms)
+        picture = source.picture(*placed.load)
+        if picture is not None:
+            data = _pillow_encode(picture, fmt, quality)
+            deadline.check()
+            return Rendered(data, fmt, CONTENT_TYPES[fmt], picture.width, picture.height)
     image = source.scaled(*placed.load, animated=animated, working_copy=original_size is not None)
     image = _eight_bit(image)
     if animated and _has_frame_steps(spec, geometry):
@@ -514,7 +578,7 @@ def _render(
     elif not animated:
         image = _frame(image, spec, geometry, deadline, alpha_out, upscale_crop=upscale_crop)
     deadline.check()
-    data_out = _save(deadline.watch(image), fmt, spec, still=not animated)
+    data_out = _save(deadline.watch(image), fmt, quality, still=not animated)
     deadline.check()  # an encoder cannot be stopped midway: a late result is still refused
     height = image.height // frames
     return Rendered(data_out, fmt, CONTENT_TYPES[fmt], image.width, height)
@@ -545,6 +609,11 @@ def make_working_copy(original: bytes | Path, fmt: str) -> WorkingCopy:
     else:
         data = image.heifsave_buffer(Q=90, compression="av1", effort=2, keep=_KEEP_NONE)
     return WorkingCopy(data, image.width, image.height)
+
+
+def _encode_only(spec: TransformSpec, geometry: Plan) -> bool:
+    """Whether the resized pixels go to the encoder untouched."""
+    return not spec.cutout and not _has_frame_steps(spec, geometry)
 
 
 def _has_frame_steps(spec: TransformSpec, geometry: Plan) -> bool:
