@@ -321,26 +321,43 @@ def test_a_jpeg_variant_decodes_to_what_libvips_encoder_makes_of_the_same_pixels
 
 
 @pytest.mark.parametrize(
-    ("query", "shrink"),
+    ("size", "query", "shrink"),
     [
-        ("format=png", 1),
-        ("w=250&format=png", 1),  # 1.6× smaller: decoded whole, then resized
-        ("w=200&format=png", 2),
-        ("w=90&format=png", 4),
+        ((400, 300), "format=png", 1),
+        ((400, 300), "w=250&format=png", 1),  # 1.6× smaller: decoded whole, then resized
+        ((400, 300), "w=200&format=png", 2),
+        ((400, 300), "w=90&format=png", 4),
+        ((402, 301), "w=100&format=png", 4),  # a partial last block: libvips drops it
+        ((402, 301), "w=40&format=png", 8),
     ],
 )
-def test_an_upright_jpeg_renders_the_pixels_libvips_decodes(query: str, shrink: int):
+def test_an_upright_jpeg_renders_the_pixels_libvips_decodes(
+    size: tuple[int, int], query: str, shrink: int
+):
     """An upright JPEG with no colour profile is decoded by Pillow's libjpeg-turbo (cheaper) at
     the DCT scale libvips' loader would use: the pixels are exactly those of libvips' decode,
     resized by libvips."""
-    stored = SOURCES["jpeg"][0]
+    stored = make.jpeg(*size, exif=True)
     ours = decode(render(stored, "jpg", parse(query)).data)
     loaded = pyvips.Image.jpegload_buffer(stored, shrink=shrink)
-    width = parse(query).w or 400
-    height = round(300 * width / 400)
+    width = parse(query).w or size[0]
+    height = round(size[1] * width / size[0])
     expected = pyvips.Image.thumbnail_image(loaded, width, height=height, size="force")
     assert (ours.width, ours.height, ours.bands) == (expected.width, expected.height, 3)
     assert (ours - expected).abs().max() == 0
+
+
+def test_a_working_copy_renders_as_libvips_thumbnail_decodes_it():
+    """From a working copy libvips decodes (at the DCT scale that leaves the resize a factor of
+    four, else at the one its thumbnail picks): the pixels are its own."""
+    original = make.jpeg(1600, 1200)
+    copy = pyvips.Image.thumbnail_buffer(original, 800).jpegsave_buffer(Q=92)
+    for width, shrink in ((100, 2), (200, 2), (400, 1)):
+        spec = parse(f"w={width}&format=png")
+        ours = decode(render(copy, "jpg", spec, original_size=(1600, 1200)).data)
+        loaded = pyvips.Image.jpegload_buffer(copy, shrink=shrink)
+        expected = pyvips.Image.thumbnail_image(loaded, width, height=width * 3 // 4, size="force")
+        assert (ours - expected).abs().max() == 0
 
 
 def _jpeg_with_metadata() -> bytes:

@@ -112,15 +112,17 @@ class _Source:
                 return _from_pillow(picture)
         margin = _COPY_DCT_MARGIN if working_copy else 1
         shrink = _dct_shrink(self.width, self.height, width, height, margin)
-        if self.loader == "jpegload" and self._pillow_decodes(shrink):
+        if self.loader == "jpegload" and self.as_stored and not working_copy:
             # Pillow's libjpeg-turbo decodes the same pixels as the libvips wheel's, for less
-            # CPU (1 MP: 6.4 against 9.9 ms whole, 5.4 against 7.5 at half scale); a grey or
-            # CMYK JPEG is left to libvips, which converts it
-            picture = _pillow_decode(self.stored, "JPEG", shrink, modes=("RGB",))
-            if picture is not None:
-                decoded = _from_pillow(picture)
-                if (decoded.width, decoded.height) == (width, height):
-                    return decoded
+            # CPU (1 MP: 6.4 against 9.9 ms whole, 5.4 against 7.5 at half scale), at the DCT
+            # scale libvips would use (with none of ours, thumbnail's: a factor of two left).
+            # Not a working copy: from its 2560 px, libvips' streamed decode and resize came
+            # out as cheap (1280 px) or cheaper (320 px: 27.6 against 31.4 ms)
+            scale = shrink if shrink > 1 else _dct_shrink(self.width, self.height, width, height, 2)
+            decoded = _jpeg_by_pillow(self.stored, self.width // scale, self.height // scale)
+            if decoded is not None and (decoded.width, decoded.height) == (width, height):
+                return decoded
+            if decoded is not None:
                 return pyvips.Image.thumbnail_image(decoded, width, height=height, size="force")
         if self.loader == "jpegload" and shrink > 1:
             # decode at the DCT scale that leaves at least the target (as Pillow's draft mode
@@ -154,12 +156,6 @@ class _Source:
         working copy's."""
         whole = (width, height) == (self.width, self.height) and width * height <= COPY_SIDE**2
         return whole and self.as_stored and self.frames == 1
-
-    def _pillow_decodes(self, shrink: int) -> bool:
-        """Whether Pillow may decode this JPEG whole at 1/`shrink` scale: its pixels need no
-        turn and no profile, and they fit in a working copy's (libvips streams larger ones)."""
-        decoded = (self.width // shrink) * (self.height // shrink)
-        return self.as_stored and decoded <= COPY_SIDE**2
 
 
 # A working copy is already a Lanczos downscale, detailed up to its last pixel, and a reduced DCT
@@ -228,18 +224,22 @@ def _open_with_pillow(data: bytes, max_pixels: int) -> _Source:
 
 
 def _pillow_decode(
-    stored: bytes | Path, kind: str, shrink: int = 1, modes: tuple[str, ...] = ("RGB", "RGBA")
+    stored: bytes | Path,
+    kind: str,
+    draft: tuple[int, int] | None = None,
+    modes: tuple[str, ...] = ("RGB", "RGBA"),
 ) -> PIL.Image.Image | None:
     """A still JPEG or WebP (its size already checked against the pixel budget) decoded by
-    Pillow, a JPEG at 1/`shrink` DCT scale (what libvips' `shrink` does), or None when its
-    pixels come out in none of `modes` (read from the header, before any decoding)."""
+    Pillow, a JPEG at the DCT scale that leaves at least `draft` (what libvips' `shrink` does),
+    or None when its pixels come out in none of `modes` (read from the header, before any
+    decoding)."""
     from PIL import Image
 
     opened = io.BytesIO(stored) if isinstance(stored, bytes) else stored
     try:
         picture = Image.open(opened, formats=[kind])
-        if shrink > 1:
-            picture.draft("RGB", (picture.width // shrink, picture.height // shrink))
+        if draft is not None:
+            picture.draft("RGB", draft)
         if picture.mode not in modes:
             return None
         picture.load()
@@ -249,6 +249,27 @@ def _pillow_decode(
         raise RenderRefused("corrupt image") from error
     picture.info.clear()  # Pillow's encoders would carry a JPEG's comment over: outputs carry none
     return picture
+
+
+#: Pillow decodes a JPEG whole where libvips streams it: past a 3 MP photo's pixels the fresh
+#: pages of two whole copies (Pillow's and libvips') cost more than its faster decoder saves (a
+#: 2560 × 1920 working copy to 1280 px: 57 -> 70 ms; 2048 × 1536 whole: 45 -> 41 ms).
+PILLOW_JPEG_PIXELS = 2048 * 1536
+
+
+def _jpeg_by_pillow(stored: bytes | Path, width: int, height: int) -> pyvips.Image | None:
+    """An RGB JPEG decoded by Pillow at the DCT scale that makes it width×height (libvips' size:
+    a partial last block is dropped), or None when libvips should: a grey or CMYK JPEG (which
+    libvips converts), or more than `PILLOW_JPEG_PIXELS`."""
+    if width * height > PILLOW_JPEG_PIXELS:
+        return None
+    picture = _pillow_decode(stored, "JPEG", (width, height), modes=("RGB",))
+    if picture is None:
+        return None
+    decoded = _from_pillow(picture)
+    if (decoded.width, decoded.height) != (width, height):
+        decoded = decoded.crop(0, 0, width, height)
+    return decoded
 
 
 def _from_pillow(picture: PIL.Image.Image) -> pyvips.Image:
