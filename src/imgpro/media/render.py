@@ -237,12 +237,12 @@ def _pillow_decode(
 
     opened = io.BytesIO(stored) if isinstance(stored, bytes) else stored
     try:
-        picture = Image.open(opened, formats=[kind])
-        if draft is not None:
-            picture.draft("RGB", draft)
-        if picture.mode not in modes:
-            return None
-        picture.load()
+        with Image.open(opened, formats=[kind]) as picture:  # leaving it closes the file only
+            if draft is not None:
+                picture.draft("RGB", draft)
+            if picture.mode not in modes:
+                return None
+            picture.load()
     except FileNotFoundError:
         raise
     except Exception as error:  # any decoder failure is a corrupt blob, not a crash
@@ -254,14 +254,14 @@ def _pillow_decode(
 #: Pillow decodes a JPEG whole where libvips streams it: past a 3 MP photo's pixels the fresh
 #: pages of two whole copies (Pillow's and libvips') cost more than its faster decoder saves (a
 #: 2560 × 1920 working copy to 1280 px: 57 -> 70 ms; 2048 × 1536 whole: 45 -> 41 ms).
-PILLOW_JPEG_PIXELS = 2048 * 1536
+_PILLOW_JPEG_PIXELS = 2048 * 1536
 
 
 def _jpeg_by_pillow(stored: bytes | Path, width: int, height: int) -> pyvips.Image | None:
     """An RGB JPEG decoded by Pillow at the DCT scale that makes it width×height (libvips' size:
     a partial last block is dropped), or None when libvips should: a grey or CMYK JPEG (which
-    libvips converts), or more than `PILLOW_JPEG_PIXELS`."""
-    if width * height > PILLOW_JPEG_PIXELS:
+    libvips converts), or more than `_PILLOW_JPEG_PIXELS`."""
+    if width * height > _PILLOW_JPEG_PIXELS:
         return None
     picture = _pillow_decode(stored, "JPEG", (width, height), modes=("RGB",))
     if picture is None:
