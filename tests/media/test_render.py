@@ -365,8 +365,8 @@ def _jpeg_with_metadata() -> bytes:
     exif = Image.Exif()
     exif[0x010F] = "Camera Maker"  # Make
     exif[0x0112] = 1  # Orientation: upright
-    make_picture = Image.open(io.BytesIO(make.jpeg(300, 200))).convert("RGB")
-    make_picture.save(out, "JPEG", quality=90, exif=exif, comment=b"shot at home, 2 Elm St")
+    picture = Image.open(io.BytesIO(make.jpeg(300, 200))).convert("RGB")
+    picture.save(out, "JPEG", quality=90, exif=exif, comment=b"shot at home, 2 Elm St")
     return out.getvalue()
 
 

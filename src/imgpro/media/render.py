@@ -113,16 +113,14 @@ class _Source:
         margin = _COPY_DCT_MARGIN if working_copy else 1
         shrink = _dct_shrink(self.width, self.height, width, height, margin)
         if self.loader == "jpegload" and self.as_stored and not working_copy:
-            # Pillow's libjpeg-turbo decodes the same pixels as the libvips wheel's, for less
-            # CPU (1 MP: 6.4 against 9.9 ms whole, 5.4 against 7.5 at half scale), at the DCT
-            # scale libvips would use (with none of ours, thumbnail's: a factor of two left).
-            # Not a working copy: from its 2560 px, libvips' streamed decode and resize came
-            # out as cheap (1280 px) or cheaper (320 px: 27.6 against 31.4 ms)
-            scale = shrink if shrink > 1 else _dct_shrink(self.width, self.height, width, height, 2)
-            decoded = _jpeg_by_pillow(self.stored, self.width // scale, self.height // scale)
-            if decoded is not None and (decoded.width, decoded.height) == (width, height):
-                return decoded
+            # Pillow's libjpeg-turbo decodes the same pixels as the libvips wheel's at the same
+            # DCT scale, for less CPU (1 MP: 6.4 against 9.9 ms whole, 5.4 against 7.5 at half
+            # scale). Not a working copy: from its 2560 px, libvips' streamed decode and resize
+            # came out as cheap (1280 px) or cheaper (320 px: 27.6 against 31.4 ms)
+            decoded = _jpeg_by_pillow(self.stored, self.width // shrink, self.height // shrink)
             if decoded is not None:
+                if (decoded.width, decoded.height) == (width, height):
+                    return decoded
                 return pyvips.Image.thumbnail_image(decoded, width, height=height, size="force")
         if self.loader == "jpegload" and shrink > 1:
             # decode at the DCT scale that leaves at least the target (as Pillow's draft mode
