@@ -1,7 +1,7 @@
 """Working copies of large originals: none at upload, made by the first variant that would render
 from one, then used for every variant that needs no more pixels than they have (same geometry,
-near-identical pixels), skipped for bigger ones, deleted with the image; sidecars written before
-they existed still serve."""
+near-identical pixels), skipped for bigger ones, deleted with the image; JPEG unless the original
+is PNG or has alpha; sidecars written before copies (or their own formats) existed still serve."""
 
 from __future__ import annotations
 
@@ -189,23 +189,120 @@ def test_an_old_sidecar_without_a_copy_still_serves(
     assert copy_made(stack, image).working_size is not None  # and it gets its copy now
 
 
+@pytest.fixture(scope="module")
+def large_webp(stack: Stack) -> dict:
+    """An opaque WebP photo over the copy threshold, its (JPEG) working copy made."""
+    image = upload(stack.client(stack.key()), make.webp(*LARGE))
+    assert stack.client().get(image["url"] + "?w=500").status_code == 200
+    copy_made(stack, image)
+    return image
+
+
+def test_an_opaque_webp_gets_a_jpeg_copy_and_still_answers_webp(
+    stack: Stack, large_webp: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = image_folder(stack, large_webp["url"])
+    meta = OriginalMeta.loads((folder / "meta.json").read_bytes())
+    assert (meta.format, meta.work_format, meta.working_format) == ("webp", "jpg", "jpg")
+    assert sorted(path.name for path in folder.glob("work.*")) == ["work.jpg"]
+    copy = pyvips.Image.new_from_file(str(folder / "work.jpg"))
+    assert copy.get("vips-loader") == "jpegload"
+    assert (copy.width, copy.height) == meta.working_size
+    renders = RecordedRenders(monkeypatch)
+    response = stack.client().get(large_webp["url"] + "?w=700")  # no format: the original's
+    assert_image(response, "image/webp")
+    assert renders.original_sizes == [LARGE]
+    assert pyvips.Image.new_from_buffer(response.content, "").width == 700
+
+
+@pytest.mark.parametrize(
+    "query", ["w=320", "w=640&format=png", "w=1280&h=400&fit=cover", "w=900&rotate=90", "size=m"]
+)
+def test_variants_from_a_jpeg_copy_of_a_webp_match_the_original(
+    stack: Stack, large_webp: dict, query: str
+) -> None:
+    folder = image_folder(stack, large_webp["url"])
+    original = (folder / "original.webp").read_bytes()
+    copy = (folder / "work.jpg").read_bytes()
+    spec = parse(query + "&format=png")  # lossless: the difference is the copy's, not an encoder's
+    from_original = renderer.render(original, "webp", spec)
+    from_copy = renderer.render(copy, "webp", spec, original_size=LARGE)
+    assert (from_copy.width, from_copy.height) == (from_original.width, from_original.height)
+    difference = np.abs(pixels(from_copy.data) - pixels(from_original.data))
+    assert difference.mean() < 2.5, query
+
+
+def test_a_webp_with_alpha_keeps_a_webp_copy(stack: Stack, client: httpx.Client) -> None:
+    image = upload(client, make.webp(*LARGE, alpha=True))
+    assert_image(client.get(image["url"] + "?w=640"), "image/webp")
+    meta = copy_made(stack, image)
+    folder = image_folder(stack, image["url"])
+    assert meta.working_format == "webp"
+    assert sorted(path.name for path in folder.glob("work.*")) == ["work.webp"]
+    assert pyvips.Image.new_from_file(str(folder / "work.webp")).hasalpha()
+
+
+def test_a_copy_named_before_copies_had_a_format_of_their_own_is_still_used(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sidecar without `work_format` names a copy in the original's format (`work.webp`)."""
+    image = upload(stack.client(stack.key()), make.webp(*LARGE))
+    assert stack.client().get(image["url"] + "?w=500").status_code == 200
+    copy_made(stack, image)
+    folder = image_folder(stack, image["url"])
+    jpeg_copy = folder / "work.jpg"
+    pyvips.Image.new_from_file(str(jpeg_copy)).write_to_file(str(folder / "work.webp"), Q=92)
+    jpeg_copy.unlink()
+    old = json.loads((folder / "meta.json").read_bytes())
+    del old["work_format"]
+    (folder / "meta.json").write_bytes(json.dumps(old).encode())
+    shard, name = image["url"].rsplit("/", 2)[1:]
+    cdn.META_CACHE.forget(shard, name.split(".")[0])
+    renders = RecordedRenders(monkeypatch)
+    response = stack.client().get(image["url"] + "?w=333")
+    assert_image(response, "image/webp")
+    assert renders.original_sizes == [LARGE]  # from the old copy, found under its old name
+    assert pyvips.Image.new_from_buffer(response.content, "").width == 333
+
+
 def test_sidecars_load_without_and_with_unknown_fields() -> None:
     old = {"format": "jpg", "content_type": "image/jpeg", "etag": "e", "bytes": 1, "width": 4,
            "height": 3, "frames": 1, "transformable": True, "expires_at": None}  # fmt: skip
     assert OriginalMeta.loads(json.dumps(old).encode()).working_size is None
     newer = {**old, "work_width": 2, "work_height": 1, "something_later": [1]}
     assert OriginalMeta.loads(json.dumps(newer).encode()).working_size == (2, 1)
+    assert OriginalMeta.loads(json.dumps(newer).encode()).working_format == "jpg"
+    own = {**newer, "format": "webp", "work_format": "jpg"}
+    assert OriginalMeta.loads(json.dumps(own).encode()).working_format == "jpg"
+    assert OriginalMeta.loads(json.dumps({**own, "work_format": None}).encode()).working_format == (
+        "webp"
+    )
 
 
-@pytest.mark.parametrize("fmt", ["png", "webp"])
-def test_other_formats_keep_theirs(tmp_path: Path, fmt: str) -> None:
+@pytest.mark.parametrize(
+    ("fmt", "alpha", "copy_fmt"),
+    [
+        ("png", False, "png"),
+        ("png", True, "png"),
+        ("webp", True, "webp"),
+        ("webp", False, "jpg"),
+        ("avif", False, "jpg"),
+    ],
+)
+def test_copies_are_jpeg_unless_lossless_or_with_alpha(
+    tmp_path: Path, fmt: str, alpha: bool, copy_fmt: str
+) -> None:
     source = pyvips.Image.new_from_buffer(make.jpeg(3300, 1200), "")
+    if alpha:
+        source = source.bandjoin(200)
     path = tmp_path / f"original.{fmt}"
-    source.write_to_file(str(path))
+    source.write_to_file(str(path), **({"effort": 0} if fmt == "avif" else {}))  # a quick encode
     made = renderer.make_working_copy(path, fmt)
     assert (made.width, made.height) == (2560, 931)
+    assert made.format == copy_fmt
     loaded = pyvips.Image.new_from_buffer(made.data, "")
-    assert loaded.get("vips-loader").startswith(f"{fmt}load")
+    assert loaded.get("vips-loader").startswith(f"{'jpeg' if copy_fmt == 'jpg' else fmt}load")
+    assert loaded.hasalpha() == alpha
     assert working_copy.wanted(fmt, 3300, 1200, 1)
     assert not working_copy.wanted(fmt, 3300, 1200, 5)  # animated
     assert not working_copy.wanted("gif", 3300, 1200, 1)

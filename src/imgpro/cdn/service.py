@@ -44,9 +44,8 @@ async def store_working_copy(
         meta = OriginalMeta.loads(await blobs.get_bytes(meta_key(shard, image_id)))
     except BlobNotFound:
         return False
-    await blobs.put_bytes(work_key(shard, image_id, meta.format), copy.data)
-    updated = replace(meta, work_width=copy.width, work_height=copy.height)
-    await blobs.put_bytes(meta_key(shard, image_id), updated.dumps())
+    await blobs.put_bytes(work_key(shard, image_id, copy.format), copy.data)
+    await blobs.put_bytes(meta_key(shard, image_id), with_copy(meta, copy).dumps())
     META_CACHE.forget(shard, image_id)
     if await blobs.size(original_key(shard, image_id, meta.format)) is None:  # deleted meanwhile
         await blobs.delete_prefix(image_prefix(shard, image_id))
@@ -72,8 +71,13 @@ async def _store_working_copy(
     except (jobs.PixelsFailed, RenderKilled) as error:  # the CDN can render the original
         log.warning("working_copy_failed", original=path.name, error=str(error)[:200])
         return meta
-    await blobs.put_bytes(work_key(shard, image_id, meta.format), copy.data)
-    return replace(meta, work_width=copy.width, work_height=copy.height)
+    await blobs.put_bytes(work_key(shard, image_id, copy.format), copy.data)
+    return with_copy(meta, copy)
+
+
+def with_copy(meta: OriginalMeta, copy: working_copy.WorkingCopy) -> OriginalMeta:
+    """The sidecar naming `copy` as the original's working copy."""
+    return replace(meta, work_width=copy.width, work_height=copy.height, work_format=copy.format)
 
 
 async def fetch_original(blobs: BlobStore, shard: str, image_id: str, fmt: str, dest: Path) -> None:
@@ -173,7 +177,7 @@ def locate_cached(blobs: BlobStore, shard: str, image_id: str, ext: str) -> Loca
 def _located(shard: str, image_id: str, ext: str, meta: OriginalMeta) -> Located | None:
     if meta.format != ext or (meta.expires_at is not None and meta.expires_at <= time.time()):
         return None
-    work = work_key(shard, image_id, meta.format) if meta.working_size else None
+    work = work_key(shard, image_id, meta.working_format) if meta.working_size else None
     return Located(shard, image_id, original_key(shard, image_id, meta.format), meta, work)
 
 

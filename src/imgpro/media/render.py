@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 
 import pyvips
 
-from imgpro.media import heif
+from imgpro.media import heif, working_copy
 from imgpro.media.formats import CONTENT_TYPES, SNIFF_BYTES, sniff
 from imgpro.media.geometry import (
     PAD_DIRECTIONS,
@@ -613,21 +613,22 @@ def make_working_copy(original: bytes | Path, fmt: str) -> WorkingCopy:
         size="down",
         option_string="fail_on=truncated",
     )
-    if fmt == "jpg":
+    copy_fmt = working_copy.copy_format(fmt, image.hasalpha())
+    if copy_fmt == "jpg":
         # standard Huffman tables: optimising them tripled the encode (12 MP original: 46 ms
         # against 16, a third of the copy's cost) to save a few % of a file no one downloads
         data = image.jpegsave_buffer(Q=92, subsample_mode="on", keep=_KEEP_NONE)
-    elif fmt == "png":
+    elif copy_fmt == "png":
         # zlib level 1, not 3: half the encode (12 MP photo: 209 -> 119 ms) and a faster decode
         # for every variant; a photo barely deflates either way, flat graphics still do
         data = image.pngsave_buffer(compression=1, keep=_KEEP_NONE)
-    elif fmt == "webp":
+    elif copy_fmt == "webp":
         # effort 2, not 4: half the encode (12 MP: 695 -> 319 ms) for the same bytes and the same
         # fidelity of the variants made from it (a file no one downloads needs no smaller size)
         data = image.webpsave_buffer(Q=92, effort=2, keep=_KEEP_NONE)
     else:
         data = image.heifsave_buffer(Q=90, compression="av1", effort=2, keep=_KEEP_NONE)
-    return WorkingCopy(data, image.width, image.height)
+    return WorkingCopy(data, image.width, image.height, copy_fmt)
 
 
 def _encode_only(spec: TransformSpec, geometry: Plan) -> bool:
