@@ -289,7 +289,7 @@ def test_sidecars_load_without_and_with_unknown_fields() -> None:
         ("avif", False, "jpg"),
     ],
 )
-def test_copies_are_jpeg_unless_lossless_or_with_alpha(
+def test_copies_are_jpeg_unless_png_or_with_alpha(
     tmp_path: Path, fmt: str, alpha: bool, copy_fmt: str
 ) -> None:
     source = pyvips.Image.new_from_buffer(make.jpeg(3300, 1200), "")
