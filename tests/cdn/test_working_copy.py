@@ -308,6 +308,24 @@ def test_copies_are_jpeg_unless_png_or_with_alpha(
     assert not working_copy.wanted("gif", 3300, 1200, 1)
 
 
+def test_a_jpeg_twice_the_copys_size_is_decoded_at_a_reduced_dct_scale() -> None:
+    """A 5200 px JPEG's copy is decoded at half scale (2600 px, still more than the copy's
+    2560), as a variant of it would be, not whole as libvips' thumbnail decodes it: the copy is
+    exactly what that decode makes, resized and encoded."""
+    original = make.jpeg(5200, 1400, quality=90)
+    made = renderer.make_working_copy(original, "jpg")
+    assert (made.width, made.height) == working_copy.size(5200, 1400) == (2560, 689)
+    halved = pyvips.Image.jpegload_buffer(original, shrink=2)
+    expected = pyvips.Image.thumbnail_image(halved, 2560, height=689, size="force")
+    keep = pyvips.enums.ForeignKeep.NONE
+    assert made.data == expected.jpegsave_buffer(Q=92, subsample_mode="on", keep=keep)
+
+
+def test_a_copy_is_never_larger_than_its_original() -> None:
+    assert working_copy.size(3300, 1200) == (2560, 931)
+    assert working_copy.size(2000, 900) == (2000, 900)
+
+
 #: The standard (ITU T.81 Annex K) luminance DC table as a DHT segment carries it: the counts of
 #: codes of each length 1..16, then the 12 symbols
 _STANDARD_DC_TABLE = bytes([0, 1, 5, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0]) + bytes(range(12))

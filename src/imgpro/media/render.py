@@ -605,14 +605,14 @@ def _render(
 
 def make_working_copy(original: bytes | Path, fmt: str) -> WorkingCopy:
     """The working copy of a stored original (oriented, sRGB, no metadata: as ingest left it).
-    CPU work: run it in a render process."""
-    image = pyvips.Image.thumbnail_source(
-        vips_source(original),
-        COPY_SIDE,
-        height=COPY_SIDE,
-        size="down",
-        option_string="fail_on=truncated",
-    )
+    CPU work: run it in a render process.
+
+    Decoded as a variant's source is, so a JPEG twice the copy's size or more decodes at the
+    DCT scale that still leaves the copy's pixels (libvips' thumbnail would decode it whole):
+    24 MP photos 221 -> 187 ms (grainy) and 138 -> 95 ms (smooth), with variants from the
+    copy as close to the original (mean difference at 640-2560 px within 0.2 levels)."""
+    source = _open(original, max_pixels=2**31)  # its size was checked at upload
+    image = source.scaled(*working_copy.size(source.width, source.height), animated=False)
     copy_fmt = working_copy.copy_format(fmt, image.hasalpha())
     if copy_fmt == "jpg":
         # standard Huffman tables: optimising them tripled the encode (12 MP original: 46 ms

@@ -60,6 +60,6 @@ def wanted(fmt: str, width: int, height: int, frames: int) -> bool:
 
 
 def size(width: int, height: int) -> tuple[int, int]:
-    """The size of the copy of a width×height original."""
-    scale = SIDE / max(width, height)
+    """The size of the copy of a width×height original (never larger than it)."""
+    scale = min(1.0, SIDE / max(width, height))
     return max(1, round(width * scale)), max(1, round(height * scale))
