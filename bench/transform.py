@@ -554,8 +554,10 @@ CELL_CPU_SECONDS = 0.5
 CELL_REQUESTS = (2, 32)
 #: Encodes per cell of each encoder timed alone (the floor beside the ratios).
 ENCODES = 3
-#: Repeats of each in-process measure of the uploads section (the working copy's payback)
-REPEATS = 3
+#: Repeats of each in-process measure of the uploads section (the working copy's payback). Three
+#: put the 12 MP HEIC's payback at 5.1 and 10.3 variants in two runs minutes apart: it divides by
+#: the difference of two medians (~20 ms out of ~90).
+REPEATS = 7
 
 
 def requests_for(probe_cpu: float, per_peer: int) -> int:
@@ -872,13 +874,21 @@ def upload(server: Server, source: Source) -> None:
 
 
 def median_cpu(work: Callable[[], object]) -> float:
-    """CPU seconds of `work` in this process: the median of `REPEATS`, after one untimed run."""
-    work()
-    times = []
-    for _ in range(REPEATS):
-        cpu = process_cpu()
+    """CPU seconds of `work` in this process, run as imgpro's render processes run it: libvips
+    on one thread (`imgpro serve` has a render process per core, each with one libvips thread;
+    this process's default, a thread per core, cost a 12 MP JPEG's copy 7-14 % more CPU). The
+    median of `REPEATS`, after one untimed run."""
+    threads = pyvips.concurrency_get()
+    pyvips.concurrency_set(1)
+    try:
         work()
-        times.append(process_cpu() - cpu)
+        times = []
+        for _ in range(REPEATS):
+            cpu = process_cpu()
+            work()
+            times.append(process_cpu() - cpu)
+    finally:
+        pyvips.concurrency_set(threads)
     return statistics.median(times)
 
 
