@@ -874,21 +874,13 @@ def upload(server: Server, source: Source) -> None:
 
 
 def median_cpu(work: Callable[[], object]) -> float:
-    """CPU seconds of `work` in this process, run as imgpro's render processes run it: libvips
-    on one thread (`imgpro serve` has a render process per core, each with one libvips thread;
-    this process's default, a thread per core, cost a 12 MP JPEG's copy 7-14 % more CPU). The
-    median of `REPEATS`, after one untimed run."""
-    threads = pyvips.concurrency_get()
-    pyvips.concurrency_set(1)
-    try:
+    """CPU seconds of `work` in this process: the median of `REPEATS`, after one untimed run."""
+    work()
+    times = []
+    for _ in range(REPEATS):
+        cpu = process_cpu()
         work()
-        times = []
-        for _ in range(REPEATS):
-            cpu = process_cpu()
-            work()
-            times.append(process_cpu() - cpu)
-    finally:
-        pyvips.concurrency_set(threads)
+        times.append(process_cpu() - cpu)
     return statistics.median(times)
 
 
