@@ -7,7 +7,9 @@
              never enlarging (as imgpro's default fit; thumbor is told `no_upscale()`);
      imgpro  `imgpro serve` (one worker and its render processes), every request a new variant
              (`w=640&h=<distinct>` is a 640 px output with its own cache key);
-     thumbor 7 (file loader, no storage, no result storage, `unsafe` URLs), one process.
+     thumbor 7 (file loader, no storage, no result storage, `unsafe` URLs), one process;
+     alone   imgpro's `render` in this process, where no working copy serves (up to 6 MP):
+             what a server that cost nothing would spend, beside what the served miss cost.
    The headline is CPU seconds per request of each server's process tree (this process for
    bare): unlike req/s it hardly moves with the machine's other load. req/s is printed beside.
    Each peer's requests per cell are sized from a first request (about 0.5 s of CPU, 2 to 32
@@ -63,7 +65,7 @@ import pyvips
 
 from imgpro.media import working_copy
 from imgpro.media.render import make_working_copy, render
-from imgpro.media.transform import parse
+from imgpro.media.transform import TransformSpec, parse
 
 CONCURRENCY = 2  # clients: one per core, as many as imgpro's render processes
 SIZES = {1: (1224, 816), 3: (2048, 1536), 6: (3000, 2000), 12: (4000, 3000), 24: (6000, 4000)}
@@ -625,6 +627,11 @@ def render_rows(
             f"/unsafe/{width}x0/filters:format({'jpeg' if out == 'jpg' else out})"
             f":quality({QUALITY[out]}):no_upscale()/{source.file}"
         )
+        fmt, spec = stored_format(source), parse(f"w={width}&format={out}")
+
+        def alone(data: bytes = source.stored, fmt: str = fmt, spec: TransformSpec = spec) -> None:
+            render(data, fmt, spec)
+
         peers: dict[str, Callable[[int], Tally]] = {
             "bare": lambda n, bare=bare: in_process(bare, n),
             "imgpro": lambda n, source=source, width=width, out=out: over_http(
@@ -639,6 +646,12 @@ def render_rows(
             "bare": (in_process(bare, 1).cpu, b""),
             "imgpro": probe(imgpro, f"{source.url}?w={width}&format={out}"),
         }
+        header = pyvips.Image.new_from_buffer(source.stored, "")
+        if not working_copy.wanted(fmt, header.width, header.height, 1):
+            # imgpro's render alone: what a server that cost nothing would spend (not where a
+            # working copy serves: the server renders from it, this from the original)
+            peers["alone"] = lambda n, alone=alone: in_process(alone, n)
+            probes["alone"] = (in_process(alone, 1).cpu, b"")
         if thumbor is not None and (answer := probe(thumbor, thumbor.base + thumbor_url)):
             probes["thumbor"] = answer
             peers["thumbor"] = lambda n, url=thumbor_url: over_http(
@@ -687,6 +700,8 @@ def cell_line(cell: tuple[int, str, int, str], totals: dict[str, Tally]) -> str:
         parts.append(
             f"{name} {tally.cpu_ms:6.1f} ms {tally.rps:5.1f}/s" if tally else f"{name} {'—':>17}"
         )
+    if "alone" in totals:
+        parts.append(f"render alone {totals['alone'].cpu_ms:6.1f} ms")
     imgpro, bare, thumbor = totals["imgpro"], totals["bare"], totals.get("thumbor")
     parts.append(f"imgpro/bare {imgpro.cpu_ms / bare.cpu_ms:4.2f}")
     parts.append(f"encode {totals['encode'].cpu_ms:5.1f} ms")
@@ -773,6 +788,17 @@ def render_summary(results: list[tuple[tuple[int, str, int, str], dict[str, Tall
                 )
             )
     floors = encoder_floors(sizes)
+    alone = {
+        mp: geomean([t["alone"].cpu_ms / t["thumbor"].cpu_ms for t in rows])
+        for mp, rows in sizes.items()
+        if all("alone" in t and "thumbor" in t for t in rows)
+    }
+    if alone:
+        print(
+            "\nimgpro's render alone (in this process: no HTTP, server or render process) ÷"
+            " thumbor's CPU per request (geometric mean):\n   "
+            + ", ".join(f"{mp} MP {value:.2f}" for mp, value in alone.items())
+        )
     for peer, target in (("thumbor", THUMBOR_GOAL), ("bare", BARE_GOAL)):
         per_size = {
             mp: geomean(ratios(rows, peer)) for mp, rows in sizes.items() if ratios(rows, peer)

@@ -114,3 +114,21 @@ def test_backfill_fills_what_older_versions_did_not_store(
     assert client.get(large["url"], params={"w": 640}).status_code == 200
     # a second run finds nothing left to do (the large one is visited, and left alone)
     assert backfill(stack, monkeypatch)["failed"] == 0
+
+
+def test_backfill_leaves_a_large_original_it_cannot_decode_without_a_copy(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An original that is no image any more (damaged on disk) gets no working copy; the
+    backfill goes on to the next image and finishes."""
+    client = stack.client(stack.key())
+    large = upload(client, make.jpeg(3600, 2400), "large.jpg")
+    folder = Path(stack.settings.data_dir / "blobs" / large["url"].split("/")[-2] / large["id"])
+    sidecar = json.loads((folder / "meta.json").read_bytes())
+    sidecar.pop("work_width", None), sidecar.pop("work_height", None)
+    (folder / "meta.json").write_text(json.dumps(sidecar))
+    (folder / "original.jpg").write_bytes(b"no longer an image")
+
+    assert backfill(stack, monkeypatch)["failed"] == 0
+    assert OriginalMeta.loads((folder / "meta.json").read_bytes()).working_size is None
+    assert not list(folder.glob("work.*"))

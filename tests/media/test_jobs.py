@@ -10,6 +10,7 @@ import pytest
 
 from imgpro.errors import ApiError
 from imgpro.media import jobs
+from imgpro.media.outputs import RenderRefused
 from tests.factories import images as make
 
 
@@ -43,9 +44,19 @@ def test_a_busy_error_keeps_its_retry_after_when_it_crosses() -> None:
     assert (read.status, read.headers["Retry-After"]) == (429, "7")
 
 
-def test_a_pixel_library_error_crosses_as_its_message() -> None:
+def test_a_pixel_library_error_crosses_as_its_message(tmp_path: Path) -> None:
+    stored = tmp_path / "a.png"
+    stored.write_bytes(b"not an image at all")
     with pytest.raises(jobs.PixelsFailed) as failed:
-        jobs.WORKING_COPY(b"not an image at all", "jpg")
+        jobs.PLACEHOLDER(stored, "png")
     read = crossed(failed.value)
     assert type(read) is jobs.PixelsFailed
     assert str(read).startswith("Error: ")  # pyvips.Error, named but not carried
+
+
+def test_a_working_copy_of_no_image_is_refused_with_the_renders_reason() -> None:
+    with pytest.raises(RenderRefused) as refused:
+        jobs.WORKING_COPY(b"not an image at all", "jpg")
+    read = crossed(refused.value)
+    assert type(read) is RenderRefused
+    assert read.reason == "not a supported raster image"

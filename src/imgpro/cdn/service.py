@@ -14,6 +14,7 @@ from imgpro.cdn.pool import RenderKilled, RenderPool
 from imgpro.clients import errors_of
 from imgpro.logs import log
 from imgpro.media import jobs, working_copy
+from imgpro.media.outputs import RenderRefused
 from imgpro.runtime import Runtime
 from imgpro.storage import BlobNotFound, BlobStore
 
@@ -68,7 +69,8 @@ async def _store_working_copy(
         return meta
     try:
         copy = await renders.run(jobs.WORKING_COPY, path, meta.format)
-    except (jobs.PixelsFailed, RenderKilled) as error:  # the CDN can render the original
+    # a decoder's error, a file that is no image any more, over time: the original still serves
+    except (jobs.PixelsFailed, RenderRefused, RenderKilled) as error:
         log.warning("working_copy_failed", original=path.name, error=str(error)[:200])
         return meta
     await blobs.put_bytes(work_key(shard, image_id, copy.format), copy.data)
