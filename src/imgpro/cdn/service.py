@@ -69,7 +69,8 @@ async def _store_working_copy(
         return meta
     try:
         copy = await renders.run(jobs.WORKING_COPY, path, meta.format)
-    # a decoder's error, a file that is no image any more, over time: the original still serves
+    # a decoder's error, a file that is no image any more, over time: no copy; variants come
+    # from the original (or are refused as it is)
     except (jobs.PixelsFailed, RenderRefused, RenderKilled) as error:
         log.warning("working_copy_failed", original=path.name, error=str(error)[:200])
         return meta
