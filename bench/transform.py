@@ -646,8 +646,7 @@ def render_rows(
             "bare": (in_process(bare, 1).cpu, b""),
             "imgpro": probe(imgpro, f"{source.url}?w={width}&format={out}"),
         }
-        header = pyvips.Image.new_from_buffer(source.stored, "")
-        if not working_copy.wanted(fmt, header.width, header.height, 1):
+        if not source.copy_cpu:  # set by `upload` for a source with a working copy
             # imgpro's render alone: what a server that cost nothing would spend (not where a
             # working copy serves: the server renders from it, this from the original)
             peers["alone"] = lambda n, alone=alone: in_process(alone, n)
