@@ -18,7 +18,8 @@ from starlette.routing import Route
 from imgpro.cdn import service as cdn
 from imgpro.cdn.cache import touch_if_stale
 from imgpro.cdn.pool import PoolBusy
-from imgpro.cdn.variants import Variant, VariantGone, Variants, requested, variant_of
+from imgpro.cdn.variant_files import VariantGone
+from imgpro.cdn.variants import Variant, Variants, requested, variant_of
 from imgpro.errors import ApiError, busy
 from imgpro.http import client_ip
 from imgpro.ids import is_id, is_shard

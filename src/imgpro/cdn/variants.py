@@ -12,7 +12,8 @@
 * Renders run in the bounded `RenderPool`; a refusal (corrupt blob, pixel bomb, time budget) is
   remembered for a few minutes so a hot broken URL does not burn a worker per request.
 * Every stored variant is accounted in the `VariantCache`, which evicts the least recently used
-  beyond the per-image and per-store caps (`cdn.cache`).
+  beyond the per-image and per-store caps (`cdn.cache`). On local files the render process
+  stores and accounts the variant itself (`cdn.variant_files`); on S3 the server does.
 * A large original's working copy is made by its first variant that would render from it: that
   variant renders from the original as usual, then the copy is made in the pool in the
   background (once per image in this process), and later variants render from it.
@@ -35,11 +36,12 @@ from imgpro.cdn.cache import VariantCache
 from imgpro.cdn.layout import OriginalMeta, variant_key
 from imgpro.cdn.pool import PoolBusy, RenderKilled, RenderPool
 from imgpro.cdn.service import Located
+from imgpro.cdn.variant_files import RENDER_STORED, VariantFiles, VariantGone
 from imgpro.logs import log
 from imgpro.media import jobs, working_copy
 from imgpro.media.formats import CONTENT_TYPES
 from imgpro.media.geometry import fits_working_copy
-from imgpro.media.outputs import RenderRefused, output_format, without_no_ops
+from imgpro.media.outputs import Rendered, RenderRefused, output_format, without_no_ops
 from imgpro.media.transform import TransformSpec, canonical, is_identity, parse
 from imgpro.ops.metrics import RENDER_DURATION, RENDER_QUEUE, RENDERS
 from imgpro.settings import Settings
@@ -91,10 +93,6 @@ def variant_of(
     return Variant(variant_key(shard, image_id, name, fmt), etag, fmt, CONTENT_TYPES[fmt], spec)
 
 
-class VariantGone(Exception):
-    """The original disappeared (deleted, expired) while its variant was being made."""
-
-
 class Variants:
     """Makes missing variants: single flight per key, bounded pool, remembered refusals."""
 
@@ -114,14 +112,15 @@ class Variants:
             "time_budget": settings.render_time_budget,
         }
         self.lock = lock  # across nodes: one render per variant (see storage.coordination)
-        # on local files the caps hold per store and a variant is stored and accounted in one
-        # thread hop (`_store_file`); on S3 the caps hold per image only (see `_cap_shared`)
-        self.files = blobs if isinstance(blobs, FileSystemBlobStore) else None
-        self.cache = (
-            VariantCache(
-                self.files.root, settings.variant_max_per_image, settings.variant_cache_bytes
+        # on local files the caps hold per store and a variant is stored and accounted by the
+        # render process that made it; on S3 the caps hold per image only (see `_cap_shared`)
+        self.files = (
+            VariantFiles(
+                VariantCache(
+                    blobs.root, settings.variant_max_per_image, settings.variant_cache_bytes
+                )
             )
-            if self.files is not None
+            if isinstance(blobs, FileSystemBlobStore)
             else None
         )
         self.max_per_image = settings.variant_max_per_image
@@ -176,15 +175,8 @@ class Variants:
             if source is None:
                 source = await self.blobs.get_bytes(key)
             started = time.perf_counter()
-            rendered = await self.pool.run(
-                jobs.RENDER,
-                source,
-                located.meta.format,
-                variant.spec,
-                original_size=original_size,
-                **self.limits,
-            )
-        except (FileNotFoundError, BlobNotFound):
+            rendered = await self._render(located, variant, source, original_size)
+        except (FileNotFoundError, BlobNotFound, VariantGone):
             RENDERS.labels("gone").inc()
             raise VariantGone(located.key) from None
         except RenderKilled as killed:
@@ -198,10 +190,7 @@ class Variants:
             raise
         RENDERS.labels("ok").inc()
         RENDER_DURATION.observe(time.perf_counter() - started)
-        if self.files is not None:
-            await asyncio.to_thread(
-                self._store_file, self.files, variant.key, located.key, rendered.data
-            )
+        if self.files is not None:  # stored by its render process
             return rendered.data
         await self.blobs.put_bytes(variant.key, rendered.data)
         if await self.blobs.size(located.key) is None:  # deleted while rendering: leave nothing
@@ -210,16 +199,20 @@ class Variants:
         await self._cap_shared(variant.key)
         return rendered.data
 
-    def _store_file(self, files: FileSystemBlobStore, key: str, original: str, data: bytes) -> None:
-        """Store a rendered variant on local files, as the S3 path does in steps, in one thread
-        hop (each hop costs the server more than the small files' I/O): write it, leave nothing
-        when the original was deleted while rendering, account it in the cache."""
-        stored = files.put_bytes_sync(key, data)
-        if not files.path(original).exists():
-            stored.unlink(missing_ok=True)
-            raise VariantGone(original)
-        assert self.cache is not None  # made with `files`
-        self.cache.stored(stored, len(data))
+    async def _render(
+        self,
+        located: Located,
+        variant: Variant,
+        source: bytes | Path,
+        original_size: tuple[int, int] | None,
+    ) -> Rendered:
+        """`variant` rendered from `source` in the pool; on local files also stored there."""
+        args = (source, located.meta.format, variant.spec)
+        options = {"original_size": original_size, **self.limits}
+        if self.files is None:
+            return await self.pool.run(jobs.RENDER, *args, **options)
+        stored = (self.files, variant.key, located.key)
+        return await self.pool.run(RENDER_STORED, *stored, *args, **options)
 
     async def _cap_shared(self, key: str) -> None:
         """On a shared store (S3) keep at most `max_per_image` variants of the image, the oldest

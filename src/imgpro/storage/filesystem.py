@@ -3,22 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import itertools
 import os
-import secrets
 import shutil
 import tempfile
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
+from imgpro.files import TMP_DIR, key_path, rename_into, write_whole
 from imgpro.storage.base import BlobNotFound, StoredBlob
-
-# names of this process's unfinished writes: `{pid}.{run}.{n}`, unique without mkstemp's random
-# names (its Python cost a cache miss more than the write); O_EXCL still refuses a clash
-_RUN = secrets.token_hex(4)
-_WRITES = itertools.count()
-_NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 def files_under(root: Path) -> list[StoredBlob]:
@@ -26,7 +18,7 @@ def files_under(root: Path) -> list[StoredBlob]:
     found = []
     for directory, subdirs, files in os.walk(root):
         if Path(directory) == root:
-            subdirs[:] = [name for name in subdirs if name != ".tmp"]
+            subdirs[:] = [name for name in subdirs if name != TMP_DIR]
         for name in files:
             path = Path(directory) / name
             try:
@@ -37,30 +29,17 @@ def files_under(root: Path) -> list[StoredBlob]:
     return found
 
 
-def _rename(tmp: str, target: Path) -> None:
-    """Move the finished `tmp` to `target`, making its folder only when it is missing (most
-    writes land in a folder that exists: an mkdir each cost more than the rename)."""
-    try:
-        os.replace(tmp, target)
-    except FileNotFoundError:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(tmp, target)
-
-
 class FileSystemBlobStore:
     """One node's disk: every worker reads the same files, so nothing cached can go stale."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
         self.root.mkdir(parents=True, exist_ok=True)
-        self._tmp = self.root / ".tmp"
+        self._tmp = self.root / TMP_DIR
         self._tmp.mkdir(exist_ok=True)
 
     def path(self, key: str) -> Path:
-        # keys are built by imgpro from validated ids; refuse anything that could escape root
-        if not key or key.startswith("/") or ".." in key.split("/"):
-            raise ValueError(f"bad blob key {key!r}")
-        return self.root / key
+        return key_path(self.root, key)
 
     def local_path(self, key: str) -> Path | None:
         return self.path(key)
@@ -71,29 +50,14 @@ class FileSystemBlobStore:
         os.close(fd)
         try:
             shutil.copyfile(source, tmp)
-            _rename(tmp, target)
+            rename_into(tmp, target)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
 
     def put_bytes_sync(self, key: str, data: bytes) -> Path:
         """`put_bytes` for a caller already off the event loop; the file written."""
-        target = self.path(key)
-        tmp = f"{self._tmp}/{os.getpid()}.{_RUN}.{next(_WRITES)}"
-        fd = os.open(tmp, _NEW_FILE, 0o600)  # mkstemp's flags and mode
-        try:
-            try:
-                written = 0
-                while written < len(data):  # a short write (a nearly full disk) goes on
-                    written += os.write(fd, data[written:])
-            finally:
-                os.close(fd)
-            _rename(tmp, target)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
-        return target
+        return write_whole(self.root, key, data)
 
     async def put_file(self, key: str, source: Path) -> None:
         await asyncio.to_thread(self._put_file_sync, key, source)
