@@ -1,5 +1,7 @@
 """Fixed CPU per cache miss: the server process alone and its whole tree, per miss of a cheap
-render (a 1 MP JPEG to 320 px JPEG, every request a new variant), sequential requests.
+render (a 1 MP JPEG to 320 px JPEG, every request a new variant), sequential requests; and how
+often the server's threads went to sleep a miss (voluntary context switches: each wakes an
+idle core, which costs more than the few microseconds of Python around it).
 
 Usage: python bench/miss.py [--misses N] [--rounds R]
 """
@@ -7,6 +9,7 @@ Usage: python bench/miss.py [--misses N] [--rounds R]
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import tempfile
 import time
@@ -31,6 +34,17 @@ def process_cpu_of(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def sleeps_of(pid: int) -> int:
+    """Voluntary context switches so far of every thread of `pid`."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):  # a thread that ended meanwhile
+            for line in (task / "status").read_text().splitlines():
+                if line.startswith("voluntary_ctxt_switches"):
+                    total += int(line.split()[1])
+    return total
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--misses", type=int, default=300)
@@ -48,6 +62,7 @@ def main() -> None:
             for round_ in range(args.rounds):
                 settled(imgpro)
                 server, tree, wall = process_cpu_of(pid), tree_cpu(pid), time.perf_counter()
+                sleeps = sleeps_of(pid)
                 for _ in range(args.misses):
                     height += 1
                     url = f"{source.url}?w=320&h={height}&format=jpg"
@@ -55,9 +70,11 @@ def main() -> None:
                 wall = time.perf_counter() - wall
                 server = (process_cpu_of(pid) - server) / args.misses * 1000
                 tree = (tree_cpu(pid) - tree) / args.misses * 1000
+                sleeps = (sleeps_of(pid) - sleeps) / args.misses
                 print(
                     f"round {round_ + 1}: {args.misses} misses, server {server:.2f} ms CPU, "
-                    f"tree {tree:.2f} ms CPU, wall {wall / args.misses * 1000:.2f} ms per miss",
+                    f"tree {tree:.2f} ms CPU, wall {wall / args.misses * 1000:.2f} ms, "
+                    f"server sleeps {sleeps:.1f} per miss",
                     flush=True,
                 )
     finally:
