@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import tempfile
 import time
 from pathlib import Path
@@ -20,6 +19,7 @@ from transform import (
     Source,
     encode,
     photo,
+    process_cpu_of,
     settled,
     start_imgpro,
     stop,
@@ -27,11 +27,6 @@ from transform import (
     upload,
     warm_up,
 )
-
-
-def process_cpu_of(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def sleeps_of(pid: int) -> int:

@@ -9,7 +9,8 @@
              (`w=640&h=<distinct>` is a 640 px output with its own cache key);
      thumbor 7 (file loader, no storage, no result storage, `unsafe` URLs), one process;
      alone   imgpro's `render` in this process, where no working copy serves (up to 6 MP):
-             what a server that cost nothing would spend, beside what the served miss cost.
+             what a server that cost nothing would spend, beside what the served miss cost,
+             which is split into the server process's part and its render processes'.
    The headline is CPU seconds per request of each server's process tree (this process for
    bare): unlike req/s it hardly moves with the machine's other load. req/s is printed beside.
    Each peer's requests per cell are sized from a first request (about 0.5 s of CPU, 2 to 32
@@ -93,16 +94,22 @@ class Tally:
     latencies: list[float] = field(default_factory=list)
     output_bytes: int = 0  # one sample output of the cell: its size ...
     ssim: float = 0.0  # ... and its SSIM against the source pixels resized (`reference`)
+    server_cpu: float = 0.0  # of `cpu`, the server's own process (imgpro: not its renderers)
 
     def add(self, other: Tally) -> None:
         self.requests += other.requests
         self.seconds += other.seconds
         self.cpu += other.cpu
+        self.server_cpu += other.server_cpu
         self.latencies += other.latencies
 
     @property
     def cpu_ms(self) -> float:
         return self.cpu / max(1, self.requests) * 1000
+
+    @property
+    def server_ms(self) -> float:
+        return self.server_cpu / max(1, self.requests) * 1000
 
     @property
     def rps(self) -> float:
@@ -244,16 +251,18 @@ def tree_memory_mb(pid: int) -> tuple[float, float | None, float, float]:
     return rss / 1024, once, pss / 1024, alone / 1024
 
 
+def process_cpu_of(pid: int) -> float:
+    """CPU seconds (user + system) used so far by `pid` alone (0 once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def tree_cpu(pid: int) -> float:
     """CPU seconds (user + system) used so far by `pid` and its live descendants."""
-    ticks = 0
-    for member in process_tree(pid):
-        try:
-            fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        ticks += int(fields[11]) + int(fields[12])
-    return ticks / os.sysconf("SC_CLK_TCK")
+    return sum(process_cpu_of(member) for member in process_tree(pid))
 
 
 def free_port() -> int:
@@ -462,9 +471,10 @@ async def fetch_all(urls: list[str], concurrency: int = CONCURRENCY) -> Tally:
 
 
 def over_http(server: Server, urls: list[str]) -> Tally:
-    cpu = server.cpu
+    cpu, own = server.cpu, process_cpu_of(server.process.pid)
     tally = asyncio.run(fetch_all(urls))
     tally.cpu = server.cpu - cpu
+    tally.server_cpu = process_cpu_of(server.process.pid) - own
     return tally
 
 
@@ -700,7 +710,11 @@ def cell_line(cell: tuple[int, str, int, str], totals: dict[str, Tally]) -> str:
             f"{name} {tally.cpu_ms:6.1f} ms {tally.rps:5.1f}/s" if tally else f"{name} {'—':>17}"
         )
     if "alone" in totals:
-        parts.append(f"render alone {totals['alone'].cpu_ms:6.1f} ms")
+        served = totals["imgpro"]
+        parts.append(
+            f"render alone {totals['alone'].cpu_ms:6.1f} ms (served: server {served.server_ms:4.1f}"
+            f" ms, render processes {served.cpu_ms - served.server_ms:6.1f} ms)"
+        )
     imgpro, bare, thumbor = totals["imgpro"], totals["bare"], totals.get("thumbor")
     parts.append(f"imgpro/bare {imgpro.cpu_ms / bare.cpu_ms:4.2f}")
     parts.append(f"encode {totals['encode'].cpu_ms:5.1f} ms")
@@ -798,6 +812,18 @@ def render_summary(results: list[tuple[tuple[int, str, int, str], dict[str, Tall
             " thumbor's CPU per request (geometric mean):\n   "
             + ", ".join(f"{mp} MP {value:.2f}" for mp, value in alone.items())
         )
+        print("a served miss beyond the render alone, median ms over the cells:")
+        for mp, rows in sizes.items():
+            served = [(t["imgpro"], t["alone"]) for t in rows if "alone" in t]
+            if served:
+                server = statistics.median(imgpro.server_ms for imgpro, _ in served)
+                renders = statistics.median(
+                    imgpro.cpu_ms - imgpro.server_ms - alone.cpu_ms for imgpro, alone in served
+                )
+                print(
+                    f"   {mp} MP: the server {server:.1f}, the render processes over alone"
+                    f" {renders:+.1f}"
+                )
     for peer, target in (("thumbor", THUMBOR_GOAL), ("bare", BARE_GOAL)):
         per_size = {
             mp: geomean(ratios(rows, peer)) for mp, rows in sizes.items() if ratios(rows, peer)
