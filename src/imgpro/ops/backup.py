@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from imgpro.files import TMP_DIR
 from imgpro.settings import Settings
 
 DATABASE = "imgpro.db"
@@ -60,7 +61,7 @@ def backup(settings: Settings, target: Path) -> dict[str, int | str]:
     target.mkdir(parents=True, exist_ok=True)
     _copy_database(database, target / DATABASE)
     if blobs.exists():
-        shutil.copytree(blobs, target / BLOBS, ignore=shutil.ignore_patterns(".tmp"))
+        shutil.copytree(blobs, target / BLOBS, ignore=shutil.ignore_patterns(TMP_DIR))
     secret = settings.data_dir / SECRET
     if secret.exists():  # sessions and links signed before the backup stay valid after
         shutil.copy2(secret, target / SECRET)

@@ -55,15 +55,11 @@ class FileSystemBlobStore:
             Path(tmp).unlink(missing_ok=True)
             raise
 
-    def put_bytes_sync(self, key: str, data: bytes) -> Path:
-        """`put_bytes` for a caller already off the event loop; the file written."""
-        return write_whole(self.root, key, data)
-
     async def put_file(self, key: str, source: Path) -> None:
         await asyncio.to_thread(self._put_file_sync, key, source)
 
     async def put_bytes(self, key: str, data: bytes) -> None:
-        await asyncio.to_thread(self.put_bytes_sync, key, data)
+        await asyncio.to_thread(write_whole, self.root, key, data)
 
     async def get_bytes(self, key: str) -> bytes:
         try:
