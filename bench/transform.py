@@ -535,10 +535,12 @@ class Source:
     first_variant_cpu: float = 0.0  # with the working copy it starts, if any
     next_variant_cpu: float = 0.0  # from the working copy, if any
     # in this process, imgpro's own code, median of `REPEATS`: the working copy, and one 640 px
-    # WebP from the original and from the copy
+    # WebP from the original and from the copy, and what the copy saves that variant (the median
+    # of the two timed in pairs)
     copy_cpu: float = 0.0
     from_original_cpu: float = 0.0
     from_copy_cpu: float = 0.0
+    saved_cpu: float = 0.0
 
 
 def cells(quick: bool, sizes: tuple[int, ...] = tuple(SIZES)) -> list[tuple[int, str, int, str]]:
@@ -569,7 +571,7 @@ ENCODES = 3
 #: Repeats of each in-process measure of the uploads section (the working copy's payback). Three
 #: put the 12 MP HEIC's payback at 5.1 and 10.3 variants in two runs minutes apart: it divides by
 #: the difference of two medians (~20 ms out of ~90).
-REPEATS = 7
+REPEATS = 9
 
 
 def requests_for(probe_cpu: float, per_peer: int) -> int:
@@ -868,7 +870,7 @@ def encoder_floors(sizes: dict[int, list[dict[str, Tally]]]) -> str:
 
 def payback(source: Source) -> float:
     """Variants after which a lazy working copy has paid for itself (inf: never)."""
-    saved = source.from_original_cpu - source.from_copy_cpu
+    saved = source.saved_cpu
     return source.copy_cpu / saved if saved > 0 else math.inf
 
 
@@ -918,9 +920,9 @@ def upload(server: Server, source: Source) -> None:
         variant = parse("w=640&format=webp")
         original_size = (header.width, header.height)
         source.copy_cpu = median_cpu(lambda: make_working_copy(source.stored, fmt))
-        source.from_original_cpu = median_cpu(lambda: render(source.stored, fmt, variant))
-        source.from_copy_cpu = median_cpu(
-            lambda: render(copy.data, fmt, variant, original_size=original_size)
+        source.from_original_cpu, source.from_copy_cpu, source.saved_cpu = paired_cpu(
+            lambda: render(source.stored, fmt, variant),
+            lambda: render(copy.data, fmt, variant, original_size=original_size),
         )
 
 
@@ -933,6 +935,27 @@ def median_cpu(work: Callable[[], object]) -> float:
         work()
         times.append(process_cpu() - cpu)
     return statistics.median(times)
+
+
+def paired_cpu(
+    first: Callable[[], object], second: Callable[[], object]
+) -> tuple[float, float, float]:
+    """CPU seconds of `first` and of `second` in this process (medians of `REPEATS`, timed
+    alternately after one untimed run each) and the median of their differences pair by pair: a
+    saving of ~20 ms taken as the difference of two medians timed one series after the other
+    moved with the machine's drift between them (a 12 MP HEIC's payback 4.7 to 13 variants)."""
+    first()
+    second()
+    pairs = []
+    for _ in range(REPEATS):
+        cpu = process_cpu()
+        first()
+        middle = process_cpu()
+        second()
+        pairs.append((middle - cpu, process_cpu() - middle))
+    firsts, seconds = zip(*pairs, strict=True)
+    differences = [a - b for a, b in pairs]
+    return statistics.median(firsts), statistics.median(seconds), statistics.median(differences)
 
 
 def stored_format(source: Source) -> str:
@@ -960,7 +983,8 @@ def upload_lines(sources: Iterable[Source]) -> None:
                 f"\n  {'':<24} copy {source.copy_cpu * 1000:4.0f} ms (eager upload"
                 f" {(source.upload_cpu + source.copy_cpu) * 1000:4.0f} ms); 640 px WebP from the"
                 f" original {source.from_original_cpu * 1000:4.0f} ms, from the copy"
-                f" {source.from_copy_cpu * 1000:4.0f} ms: pays back after"
+                f" {source.from_copy_cpu * 1000:4.0f} ms (saves {source.saved_cpu * 1000:.0f} ms,"
+                f" timed in pairs): pays back after"
                 f" {payback(source):.1f} variants"
             )
         print(line)
