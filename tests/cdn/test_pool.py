@@ -24,6 +24,27 @@ def test_a_render_process_trims_only_past_the_slack() -> None:
     assert allocator.grown(resident - allocator.TRIM_SLACK - 1)
 
 
+def test_a_render_process_keeps_its_pages_for_the_next_job_of_the_same_kind() -> None:
+    # a cutout frees ~200 MB that the next cutout would fault in afresh after a trim; a job of
+    # another kind (or none) still finds them given back
+    grow = "[len(bytearray(b'x') * (24 << 20)) for _ in range(3)][0]"  # freed, still resident
+    held = "__import__('imgpro.cdn.allocator').cdn.allocator.resident()"
+
+    async def grown_by(next_kind: str | None) -> int:
+        renderers = pool.RenderPool(workers=1)
+        try:
+            before = await renderers.run(eval, held)
+            assert await renderers.run(eval, grow, kind="cutout") == 24 << 20
+            after: int = await renderers.run(eval, held, kind=next_kind)
+            return after - before
+        finally:
+            renderers.close()
+
+    assert asyncio.run(grown_by("cutout")) > 20 << 20
+    assert asyncio.run(grown_by("other")) < 4 << 20
+    assert asyncio.run(grown_by(None)) < 4 << 20
+
+
 def test_a_render_process_gets_huge_pages_from_malloc(monkeypatch: pytest.MonkeyPatch) -> None:
     # a render's buffers fault in 2 MB at a time: half the faults of 4 KB pages
     monkeypatch.setenv("GLIBC_TUNABLES", "glibc.malloc.check=0")  # an operator's own, kept

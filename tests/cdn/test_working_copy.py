@@ -66,9 +66,9 @@ class RecordedRenders:
         self.original_sizes: list[tuple[int, int] | None] = []
         real = RenderProcess.call
 
-        async def recorded(process, work, args, kwargs, timeout):  # type: ignore[no-untyped-def]
+        async def recorded(process, work, args, kwargs, *rest):  # type: ignore[no-untyped-def]
             self.original_sizes.append(kwargs.get("original_size"))
-            return await real(process, work, args, kwargs, timeout)
+            return await real(process, work, args, kwargs, *rest)
 
         monkeypatch.setattr(RenderProcess, "call", recorded)
 

@@ -38,7 +38,7 @@ from typing import Any, TypeVar
 
 from imgpro import children
 from imgpro.cdn.allocator import fix_mmap_threshold, render_tunables
-from imgpro.cdn.render_process import READY
+from imgpro.cdn.render_process import READY, Job
 
 T = TypeVar("T")
 
@@ -85,7 +85,12 @@ class RenderProcess:
         self._spare: Future[_Started] | None = None  # its replacement, starting
 
     async def call(
-        self, work: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any], timeout: float
+        self,
+        work: Callable[..., T],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        timeout: float,
+        kind: str | None = None,
     ) -> T:
         """`work(*args, **kwargs)` in the process; killed after `timeout` seconds. The reply is
         awaited on the event loop (a reader on the pipe): a thread per render cost the server
@@ -93,21 +98,20 @@ class RenderProcess:
         large bytes happen in a thread."""
         self._busy = True
         try:
-            return await self._call(work, args, kwargs, timeout)
+            result: T = await self._call((work, args, kwargs, kind), timeout)
+            return result
         finally:
             self._busy = False
 
-    async def _call(
-        self, work: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any], timeout: float
-    ) -> T:
+    async def _call(self, job: Job, timeout: float) -> Any:
         self._take_spare()
         if not self._alive():
             await asyncio.to_thread(self._start)
         try:
-            await self._send((work, args, kwargs), args)
+            await self._send(job)
         except OSError:  # it died while idle, after the check above: once more on a new one
             await asyncio.to_thread(self._start)
-            await self._send((work, args, kwargs), args)
+            await self._send(job)
         assert self._connection is not None
         loop = asyncio.get_running_loop()
         reply = self._connection.fileno()
@@ -143,7 +147,7 @@ class RenderProcess:
             self._spare = _spares.submit(self._launch)
             self._spare.add_done_callback(lambda _: loop.call_soon_threadsafe(self._spare_started))
         if succeeded:
-            return value  # type: ignore[no-any-return]
+            return value
         raise value
 
     def _alive(self) -> bool:
@@ -153,12 +157,12 @@ class RenderProcess:
             return False
         return self._process.poll() is None and not self._connection.poll()
 
-    async def _send(self, message: object, args: tuple[Any, ...]) -> None:
+    async def _send(self, job: Job) -> None:
         assert self._connection is not None
-        if any(isinstance(arg, bytes) and len(arg) > LOOP_SEND_BYTES for arg in args):
-            await asyncio.to_thread(self._connection.send, message)
+        if any(isinstance(arg, bytes) and len(arg) > LOOP_SEND_BYTES for arg in job[1]):
+            await asyncio.to_thread(self._connection.send, job)
         else:
-            self._connection.send(message)
+            self._connection.send(job)
 
     def _spare_started(self) -> None:
         if not self._busy:  # otherwise the next render swaps it in
@@ -255,9 +259,12 @@ class RenderPool:
     def retry_after(self) -> int:
         return max(1, round(self.wait))
 
-    async def run(self, work: Callable[..., T], *args: object, **kwargs: object) -> T:
+    async def run(
+        self, work: Callable[..., T], *args: object, kind: str | None = None, **kwargs: object
+    ) -> T:
         """`work(*args, **kwargs)` in a render process, once a slot is free. `work` and its
-        arguments must pickle (a module-level function and plain values)."""
+        arguments must pickle (a module-level function and plain values). Jobs of one `kind`
+        reuse the pages the last one freed (see `imgpro.cdn.render_process`)."""
         slots = self._slots_for()
         if slots.locked():
             if self._waiting >= self.queue:
@@ -272,7 +279,7 @@ class RenderPool:
         else:
             await slots.acquire()
 
-        task = asyncio.ensure_future(self._render(slots, work, args, kwargs))
+        task = asyncio.ensure_future(self._render(slots, work, args, kwargs, kind))
         # a caller that stops waiting leaves the render to finish: its slot is freed by it
         return await asyncio.shield(task)
 
@@ -282,10 +289,11 @@ class RenderPool:
         work: Callable[..., T],
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
+        kind: str | None,
     ) -> T:
         process = self._idle.pop()  # never empty: there are as many as slots
         try:
-            return await process.call(work, args, kwargs, self.kill_after)
+            return await process.call(work, args, kwargs, self.kill_after, kind)
         finally:
             self._idle.append(process)
             slots.release()
