@@ -38,7 +38,7 @@ from typing import Any, TypeVar
 
 from imgpro import children
 from imgpro.cdn.allocator import fix_mmap_threshold, render_tunables
-from imgpro.cdn.render_process import READY, Job
+from imgpro.cdn.render_process import READY, JobMessage
 
 T = TypeVar("T")
 
@@ -103,7 +103,7 @@ class RenderProcess:
         finally:
             self._busy = False
 
-    async def _call(self, job: Job, timeout: float) -> Any:
+    async def _call(self, job: JobMessage, timeout: float) -> Any:
         self._take_spare()
         if not self._alive():
             await asyncio.to_thread(self._start)
@@ -157,7 +157,7 @@ class RenderProcess:
             return False
         return self._process.poll() is None and not self._connection.poll()
 
-    async def _send(self, job: Job) -> None:
+    async def _send(self, job: JobMessage) -> None:
         assert self._connection is not None
         if any(isinstance(arg, bytes) and len(arg) > LOOP_SEND_BYTES for arg in job[1]):
             await asyncio.to_thread(self._connection.send, job)

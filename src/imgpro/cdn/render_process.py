@@ -34,8 +34,9 @@ READY = "ready"
 #: a cutout), waiting 5 s kept them across it (1.01-1.02x). An idle process gives them back then.
 KEEP_SECONDS = 5.0
 
-#: `(work, args, kwargs, kind)`: a job, and what its heap is like (None: nothing to keep for).
-Job = tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any], "str | None"]
+#: What a render process receives: `(work, args, kwargs, kind)`, `work` usually an
+#: `imgpro.media.jobs.Job`, `kind` what its heap is like (None: nothing to keep for).
+JobMessage = tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any], "str | None"]
 
 
 def serve(connection: Connection, preload: list[str], vips_threads: int) -> None:
@@ -82,10 +83,10 @@ def serve(connection: Connection, preload: list[str], vips_threads: int) -> None
             job = _receive(connection)
 
 
-def _receive(connection: Connection) -> Job | None:
+def _receive(connection: Connection) -> JobMessage | None:
     """The next job; None once the server has gone away."""
     try:
-        job: Job = connection.recv()
+        job: JobMessage = connection.recv()
     except EOFError:
         return None
     return job
