@@ -23,7 +23,8 @@
 2. Uploads: CPU of each source's upload, of the first variant (which starts the working copy)
    and of the next (from the copy); then, in this process (CPU read to the microsecond), the
    copy and a variant from the original and from the copy: after how many variants it pays back.
-3. Cached hits: one stored variant under wrk, against nginx serving the same bytes.
+3. Cached hits: one stored variant under wrk, against nginx serving the same bytes (each server
+   on a core of its own, wrk on another).
 4. Cutout: imgpro's `cutout=1` at 1024 px against the same steps bare (resize, u2netp, PNG).
 5. Memory: imgpro's process tree (the server and its render processes) every 100 of
    `--renders` mixed renders (sizes, formats, animated GIF), first without cutout, then with
