@@ -52,12 +52,13 @@ if TYPE_CHECKING:
     from imgpro.storage.coordination import RenderLock
 
 #: Bump when the renderer's output for a given transform changes: variants get new names.
-#: the render processes' kind of a cutout render: a run of them keeps the inference's pages
-CUTOUT = "cutout"
 RENDERER_VERSION = "1"
 #: Bumped per output format when only that format's output changed (the others keep theirs):
 #: AVIF 2 is encoded at libaom speed 6 instead of 7 (smaller and better, see `render._save`).
 FORMAT_VERSIONS = {"avif": "2"}
+#: The render processes' kind of a cutout render: a cutout's inference frees ~200 MB that the
+#: next cutout reuses (`imgpro.cdn.render_process`).
+CUTOUT = "cutout"
 _REFUSAL_SECONDS = 300.0
 
 
@@ -211,7 +212,6 @@ class Variants:
         """`variant` rendered from `source` in the pool; on local files also stored there."""
         args = (source, located.meta.format, variant.spec)
         options = {"original_size": original_size, **self.limits}
-        # a cutout's inference frees ~200 MB that the next cutout reuses (render_process)
         kind = CUTOUT if variant.spec.cutout else None
         if self.files is None:
             return await self.pool.run(jobs.RENDER, *args, kind=kind, **options)
