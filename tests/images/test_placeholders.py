@@ -109,7 +109,7 @@ def test_backfill_fills_what_older_versions_did_not_store(
         )
     assert client.get(f"/v1/images/{svg['id']}").json()["placeholder"] is None
     folder = Path(stack.settings.data_dir / "blobs" / large["url"].split("/")[-2] / large["id"])
-    assert OriginalMeta.loads((folder / "meta.json").read_bytes()).working_size == (1800, 1200)
+    assert OriginalMeta.loads((folder / "meta.json").read_bytes()).working_size == (2560, 1707)
     assert (folder / "work.jpg").exists()
     assert client.get(large["url"], params={"w": 640}).status_code == 200
     # a second run finds nothing left to do (the large one is visited, and left alone)
