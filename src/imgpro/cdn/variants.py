@@ -248,7 +248,7 @@ class Variants:
             return False
         return fits_working_copy(
             (meta.width, meta.height),
-            working_copy.size(meta.width, meta.height, meta.format),
+            working_copy.size(meta.width, meta.height),
             spec,
             max_output_pixels=self.max_output_pixels,
         )

@@ -98,16 +98,9 @@ class _Source:
     as_stored: bool = False  # upright, no colour profile: its decoded pixels are the output's
 
     def scaled(
-        self,
-        width: int,
-        height: int,
-        *,
-        animated: bool,
-        working_copy: bool = False,
-        streamed: bool = False,
+        self, width: int, height: int, *, animated: bool, working_copy: bool = False
     ) -> pyvips.Image:
-        """The image at exactly width×height: oriented, sRGB, resized premultiplied. `streamed`:
-        a JPEG is decoded by libvips, never whole by Pillow."""
+        """The image at exactly width×height: oriented, sRGB, resized premultiplied."""
         if self.decoded is not None:
             return pyvips.Image.thumbnail_image(self.decoded, width, height=height, size="force")
         if self.loader == "webpload" and self._whole_still(width, height):
@@ -119,7 +112,7 @@ class _Source:
                 return _from_pillow(picture)
         margin = _COPY_DCT_MARGIN if working_copy else 1
         shrink = _dct_shrink(self.width, self.height, width, height, margin)
-        if self.loader == "jpegload" and self.as_stored and not (working_copy or streamed):
+        if self.loader == "jpegload" and self.as_stored and not working_copy:
             # Pillow's libjpeg-turbo decodes the same pixels as the libvips wheel's at the same
             # DCT scale, for less CPU (1 MP: 6.4 against 9.9 ms whole, 5.4 against 7.5 at half
             # scale). Not a working copy: from its 2560 px, libvips' streamed decode and resize
@@ -617,12 +610,9 @@ def make_working_copy(original: bytes | Path, fmt: str) -> WorkingCopy:
     Decoded as a variant's source is, so a JPEG twice the copy's size or more decodes at the
     DCT scale that still leaves the copy's pixels (libvips' thumbnail would decode it whole):
     24 MP photos 266 -> 223 ms (grainy) and 141 -> 108 ms (smooth), with variants from the
-    copy as close to the original (mean difference at 640-2560 px within 0.25 levels). Streamed
-    by libvips: a copy at a JPEG's half DCT scale goes to the encoder without a resize, and
-    Pillow's whole decode, handed over, cost more (12 MP: 106 against 94 ms)."""
+    copy as close to the original (mean difference at 640-2560 px within 0.25 levels)."""
     source = _open(original, max_pixels=2**31)  # its size was checked at upload
-    size = working_copy.size(source.width, source.height, fmt)
-    image = source.scaled(*size, animated=False, streamed=True)
+    image = source.scaled(*working_copy.size(source.width, source.height), animated=False)
     copy_fmt = working_copy.copy_format(fmt, image.hasalpha())
     if copy_fmt == "jpg":
         # standard Huffman tables: optimising them tripled the encode (12 MP original: 46 ms

@@ -59,16 +59,7 @@ def wanted(fmt: str, width: int, height: int, frames: int) -> bool:
     return fmt in ("jpg", "png", "webp", "avif") and frames == 1 and max(width, height) > ABOVE
 
 
-def size(width: int, height: int, fmt: str) -> tuple[int, int]:
-    """The size of the copy of a width×height original in `fmt` (never larger than it).
-
-    A JPEG at most twice `SIDE` long is copied at its half DCT scale (1601–2560 px a side,
-    libvips' size: the odd last pixel dropped), which libjpeg decodes for a quarter of the IDCT
-    work and no resize; variants larger than that come from the original. Measured on a 12 MP
-    photo (4000 px), against the 2560 px copy: the copy 98 against 183 ms (from a HEIC's JPEG 73
-    against 138), 320/640/1280 px WebP variants from it 31/64/162 against 40/68/174 ms, their
-    mean difference from the original resized whole 12.2/8.2/5.0 against 12.4/8.0/4.8 levels."""
-    if fmt == "jpg" and max(width, height) <= 2 * SIDE:
-        return max(1, width // 2), max(1, height // 2)
+def size(width: int, height: int) -> tuple[int, int]:
+    """The size of the copy of a width×height original (never larger than it)."""
     scale = min(1.0, SIDE / max(width, height))
     return max(1, round(width * scale)), max(1, round(height * scale))
