@@ -1,7 +1,8 @@
-"""Working copies of large originals: none at upload, made by the first variant that would render
-from one, then used for every variant that needs no more pixels than they have (same geometry,
-near-identical pixels), skipped for bigger ones, deleted with the image; JPEG unless the original
-is PNG or has alpha; sidecars written before copies (or their own formats) existed still serve."""
+"""Working copies of large originals: none at upload (but a HEIC's, from the pixels ingest decoded),
+made by the first variant that would render from one, then used for every variant that needs no
+more pixels than they have (same geometry, near-identical pixels), skipped for bigger ones,
+deleted with the image; JPEG unless the original is PNG or has alpha; sidecars written before
+copies (or their own formats) existed still serve."""
 
 from __future__ import annotations
 
@@ -92,6 +93,25 @@ def test_the_first_fitting_variant_of_a_large_upload_makes_its_working_copy(
     copy = pyvips.Image.new_from_file(str(folder / "work.jpg"))
     assert (copy.width, copy.height) == meta.working_size
     assert copy.get("vips-loader") == "jpegload"
+
+
+def test_a_large_heic_gets_its_working_copy_at_upload(
+    stack: Stack, client: httpx.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ingest holds the HEIC's decoded pixels: the copy costs their resize and encode, where a
+    lazy copy would decode the JPEG it became once more. Its first variant renders from it."""
+    size = (3300, 1200)
+    image = upload(client, make.heic(*size), "photo.heic")
+    folder = image_folder(stack, image["url"])
+    meta = OriginalMeta.loads((folder / "meta.json").read_bytes())
+    assert meta.working_size == working_copy.size(*size) == (2560, 931)
+    copy = (folder / "work.jpg").read_bytes()
+    renders = RecordedRenders(monkeypatch)
+    assert_image(client.get(image["url"] + "?w=640&format=webp"), "image/webp")
+    assert renders.original_sizes == [size]  # from the copy; no copy made now
+    # the pixels a lazy copy of the stored JPEG would have, but for the JPEG's own loss
+    lazy = renderer.make_working_copy((folder / "original.jpg").read_bytes(), "jpg")
+    assert np.abs(pixels(copy) - pixels(lazy.data)).mean() < 2
 
 
 def test_a_small_upload_gets_none(stack: Stack, client: httpx.Client) -> None:

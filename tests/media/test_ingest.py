@@ -382,6 +382,43 @@ def test_heic_rotation_is_applied(upload: Callable[..., Ingested]) -> None:
     assert stored.size == (48, 64) and not stored.getexif()
 
 
+def _heic(picture: Image.Image, **options: object) -> bytes:
+    heic = io.BytesIO()
+    picture.save(heic, "HEIF", quality=95, **options)
+    return heic.getvalue()
+
+
+def _uniform(colour: tuple[int, ...], mode: str = "RGB") -> Image.Image:
+    return Image.new(mode, (64, 48), colour)
+
+
+def test_heic_colours_go_through_its_profile_into_srgb(upload: Callable[..., Ingested]) -> None:
+    """A Display P3 orange is stored as the sRGB orange libvips makes of it through the same
+    profile (within the JPEG's error), not as the same numbers in another colour space."""
+    p3 = (
+        pyvips.Image.black(8, 8, bands=3)
+        .copy(interpretation="srgb")
+        .icc_export(output_profile="p3")
+    )
+    profile = p3.get("icc-profile-data")
+    colour = (230, 120, 40)
+    result = upload(_heic(_uniform(colour), icc_profile=profile))
+    pixel = (pyvips.Image.black(1, 1, bands=3) + list(colour)).cast("uchar")
+    pixel.set_type(pyvips.GValue.blob_type, "icc-profile-data", profile)
+    expected = pixel.icc_transform("srgb", embedded=True)(0, 0)
+    stored = opened(result.path).getpixel((32, 24))
+    assert "icc_profile" not in opened(result.path).info
+    assert all(abs(a - b) <= 3 for a, b in zip(stored, expected, strict=True)), (stored, expected)
+    assert max(abs(a - b) for a, b in zip(stored, colour, strict=True)) > 10
+
+
+def test_heic_alpha_lies_on_white_and_grey_becomes_rgb(upload: Callable[..., Ingested]) -> None:
+    clear = opened(upload(_heic(_uniform((200, 30, 30, 0), "RGBA"))).path)
+    assert clear.mode == "RGB" and all(v >= 250 for v in clear.getpixel((32, 24)))
+    grey = opened(upload(_heic(_uniform((90,), "L"))).path)
+    assert grey.mode == "RGB" and all(abs(v - 90) <= 2 for v in grey.getpixel((32, 24)))
+
+
 @pytest.mark.parametrize(
     ("data", "kind", "size"),
     [(images.bmp(50, 40), "bmp", (50, 40)), (images.ico(48, 48), "ico", (48, 48))],

@@ -28,11 +28,20 @@ def file_etag(path: Path) -> str:
 
 
 async def publish(
-    blobs: BlobStore, shard: str, image_id: str, path: Path, meta: OriginalMeta
+    blobs: BlobStore,
+    shard: str,
+    image_id: str,
+    path: Path,
+    meta: OriginalMeta,
+    copy: working_copy.WorkingCopy | None = None,
 ) -> None:
-    """Store the served original, then its sidecar (the sidecar last: it makes it visible). A
-    large one's working copy is made later, by its first variant that fits one."""
+    """Store the served original and the working `copy` ingest made of it (a large HEIC's), then
+    the sidecar (last: it makes them visible). Any other large one's working copy is made later,
+    by its first variant that fits one."""
     await blobs.put_file(original_key(shard, image_id, meta.format), path)
+    if copy is not None:
+        await blobs.put_bytes(work_key(shard, image_id, copy.format), copy.data)
+        meta = with_copy(meta, copy)
     await blobs.put_bytes(meta_key(shard, image_id), meta.dumps())
 
 

@@ -177,7 +177,9 @@ async def _store(
             transformable=ingested.transformable,
             expires_at=image.expires_at.timestamp() if image.expires_at else None,
         )
-        await cdn.publish(runtime.blobs, workspace.shard, image_id, ingested.path, meta)
+        await cdn.publish(
+            runtime.blobs, workspace.shard, image_id, ingested.path, meta, ingested.working_copy
+        )
         try:
             await meter.charge_upload(db, settings, workspace, ingested.bytes)
             db.add(image)

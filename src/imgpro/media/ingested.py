@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from imgpro.media.working_copy import WorkingCopy
+
 
 @dataclass(frozen=True)
 class Placeholder:
@@ -36,3 +38,4 @@ class Ingested:
     frames: int  # 1 for stills
     transformable: bool
     placeholder: Placeholder | None  # None for SVG
+    working_copy: WorkingCopy | None = None  # made at upload (a large HEIC's), to store beside it

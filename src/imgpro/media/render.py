@@ -613,6 +613,19 @@ def make_working_copy(original: bytes | Path, fmt: str) -> WorkingCopy:
     copy as close to the original (mean difference at 640-2560 px within 0.25 levels)."""
     source = _open(original, max_pixels=2**31)  # its size was checked at upload
     image = source.scaled(*working_copy.size(source.width, source.height), animated=False)
+    return _encoded_copy(image, fmt)
+
+
+def working_copy_of_pixels(image: pyvips.Image, fmt: str) -> WorkingCopy:
+    """The working copy of an original in `fmt` from its whole decoded pixels, in memory (a HEIC's
+    at upload): what `make_working_copy` makes of the stored file, without decoding it."""
+    width, height = working_copy.size(image.width, image.height)
+    resized = pyvips.Image.thumbnail_image(image, width, height=height, size="force")
+    return _encoded_copy(resized, fmt)
+
+
+def _encoded_copy(image: pyvips.Image, fmt: str) -> WorkingCopy:
+    """`image`, an original in `fmt` at its working copy's size, encoded as its copy."""
     copy_fmt = working_copy.copy_format(fmt, image.hasalpha())
     if copy_fmt == "jpg":
         # standard Huffman tables: optimising them tripled the encode (12 MP original: 46 ms
